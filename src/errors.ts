@@ -1,0 +1,101 @@
+// Every answer the gateway itself gives (as opposed to the upstream's answers, which pass through
+// untouched) is one of these, rendered in MLflow's error shape so the MLflow client understands it:
+// `{"error_code": "...", "message": "..."}` (mlflow/protos/databricks.proto ErrorCode names).
+// The message never carries internal detail; the request id lets an operator find the audit line.
+
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    /** Extra response headers, e.g. WWW-Authenticate on 401. */
+    readonly headers: Record<string, string> = {},
+    /** Why, for the audit log only (never sent to the client). */
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequest extends GatewayError {
+  constructor(message: string, detail?: string) {
+    super(400, 'BAD_REQUEST', message, {}, detail);
+  }
+}
+
+export class Unauthenticated extends GatewayError {
+  constructor(detail?: string) {
+    // One message whatever went wrong, so a caller cannot tell an unknown key from a wrong one.
+    super(401, 'UNAUTHENTICATED', 'Authentication required: send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".', {
+      'www-authenticate': 'Bearer realm="sagemaker-mlflow-proxy"',
+    }, detail);
+  }
+}
+
+export class PermissionDenied extends GatewayError {
+  constructor(message: string, detail?: string) {
+    super(403, 'PERMISSION_DENIED', message, {}, detail);
+  }
+}
+
+export class PayloadTooLarge extends GatewayError {
+  constructor(limit: number) {
+    super(413, 'RESOURCE_EXHAUSTED', `Request body is larger than the gateway's limit of ${limit} bytes.`);
+  }
+}
+
+/** The upstream could not be reached or broke the connection (caddy maps this to 502 as well). */
+export class UpstreamUnavailable extends GatewayError {
+  constructor(detail?: string) {
+    super(502, 'TEMPORARILY_UNAVAILABLE', 'The MLflow backend could not be reached.', {}, detail);
+  }
+}
+
+export class UpstreamTimeout extends GatewayError {
+  constructor(seconds: number) {
+    super(504, 'DEADLINE_EXCEEDED', `The MLflow backend did not answer within ${seconds} s.`);
+  }
+}
+
+/** The client went away before the answer; 499 as nginx and caddy log it. Nobody reads the body. */
+export class ClientClosed extends GatewayError {
+  constructor() {
+    super(499, 'CANCELLED', 'The client closed the request.');
+  }
+}
+
+export class SigningFailed extends GatewayError {
+  constructor(detail?: string) {
+    // 503, not 500: missing credentials are usually transient (IMDS hiccup, role being attached).
+    super(503, 'TEMPORARILY_UNAVAILABLE', 'The gateway could not sign the request for the backend.', {}, detail);
+  }
+}
+
+export class InternalError extends GatewayError {
+  constructor(detail?: string) {
+    super(500, 'INTERNAL_ERROR', 'The gateway failed to handle the request.', {}, detail);
+  }
+}
+
+/** Turns anything thrown into a GatewayError; unknown errors become a 500 without their text. */
+export function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new InternalError(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
+
+export function errorResponse(error: GatewayError, requestId: string): Response {
+  const body = JSON.stringify({
+    error_code: error.errorCode,
+    message: `${error.message} (request id ${requestId})`,
+  });
+  return new Response(body, {
+    status: error.status,
+    headers: {
+      ...error.headers,
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    },
+  });
+}

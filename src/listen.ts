@@ -1,0 +1,53 @@
+// Starts the HTTP listener on Bun (Bun.serve) or Deno (Deno.serve) with the same app. Elysia's own
+// app.listen() is avoided: it sets Bun's idleTimeout to 30 s, which cuts an upstream that is
+// silent longer than that mid-request, and reusePort, which hides a port already in use.
+import { peerAddresses } from './peer.ts';
+
+export interface Listener {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** Seconds a connection may stay silent; must exceed the upstream timeout. */
+  idleTimeoutSeconds: number;
+}
+
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+// Bun's idleTimeout tops out at 255 s.
+const BUN_MAX_IDLE = 255;
+
+export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
+  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  if (bun) {
+    const server = bun.serve({
+      hostname: options.hostname,
+      port: options.port,
+      reusePort: false,
+      idleTimeout: Math.min(BUN_MAX_IDLE, Math.ceil(options.idleTimeoutSeconds)),
+      // The pipeline enforces its own body caps; Bun's default 128 MiB would cut self-hosted artifact uploads.
+      maxRequestBodySize: 2 ** 40,
+      fetch(request, srv) {
+        const peer = srv.requestIP(request);
+        if (peer) peerAddresses.set(request, peer.address);
+        return fetch(request);
+      },
+    });
+    return { port: server.port ?? options.port, stop: async () => void (await server.stop(true)) };
+  }
+  const deno = (globalThis as { Deno?: { serve: (...args: unknown[]) => { addr: { port: number }; shutdown(): Promise<void> } } }).Deno;
+  if (deno) {
+    const server = deno.serve(
+      { hostname: options.hostname, port: options.port, onListen: () => {} },
+      (request: Request, info: { remoteAddr: { hostname: string } }) => {
+        peerAddresses.set(request, info.remoteAddr.hostname);
+        return fetch(request);
+      },
+    );
+    return { port: server.addr.port, stop: () => server.shutdown() };
+  }
+  throw new Error('sagemaker-mlflow-proxy runs on Bun or Deno');
+}

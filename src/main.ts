@@ -1,0 +1,196 @@
+// The command line: serve | check | explain | hash-key | version.
+// The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
+import { parseArgs } from 'node:util';
+import { loadRulesFile, type LoadResult } from './rules/load.ts';
+import { formatProblem } from './rules/problems.ts';
+import type { CompiledRules } from './rules/compile.ts';
+import { explain } from './explain.ts';
+import { hashApiKey } from './pipeline/authenticate.ts';
+import { createApp } from './server.ts';
+import { listen } from './listen.ts';
+import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
+import { createAuditLog, logEvent, stdoutWriter } from './observability/audit.ts';
+import { VERSION } from './version.ts';
+
+const USAGE = `sagemaker-mlflow-proxy ${VERSION}
+
+Usage:
+  sagemaker-mlflow-proxy serve   --rules FILE            run the gateway
+  sagemaker-mlflow-proxy check   --rules FILE            validate the rules file
+  sagemaker-mlflow-proxy explain --rules FILE [--client ID] METHOD URL
+                                                         what would happen to a request
+  sagemaker-mlflow-proxy hash-key                        read an API key on stdin, print its hash
+  sagemaker-mlflow-proxy version
+`;
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const err = (text: string) => process.stderr.write(`${text}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { rules: { type: 'string' }, client: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help || command === undefined || command === 'help' || command === '--help') {
+    out(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'version':
+      out(`sagemaker-mlflow-proxy ${VERSION}`);
+      return 0;
+    case 'hash-key':
+      return hashKeyCommand();
+    case 'check':
+    case 'explain':
+    case 'serve': {
+      if (!values.rules) {
+        err(`${command}: --rules FILE is required\n\n${USAGE}`);
+        return 2;
+      }
+      const loaded = loadRulesFile(values.rules, process.env);
+      if (!loaded.ok) {
+        for (const problem of loaded.problems) err(formatProblem(problem));
+        err(`${values.rules}: ${loaded.problems.filter((p) => p.severity === 'error').length} problem(s); rules refused`);
+        return 1;
+      }
+      if (command === 'check') return checkCommand(values.rules, loaded);
+      if (command === 'explain') {
+        if (positionals.length !== 2) {
+          err(`explain needs METHOD and URL, e.g.: explain --rules rules.yaml --client ci GET /api/2.0/mlflow/experiments/get?experiment_id=1`);
+          return 2;
+        }
+        const result = explain(loaded.rules, positionals[0]!, positionals[1]!, values.client);
+        for (const line of result.lines) out(line);
+        return 0;
+      }
+      return serveCommand(values.rules, loaded.rules, loaded.warnings.map(formatProblem));
+    }
+    default:
+      err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function hashKeyCommand(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
+  const key = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (key.length < 16) {
+    err('hash-key: read the API key on stdin (at least 16 characters), e.g.: openssl rand -hex 32 | tee key.txt | sagemaker-mlflow-proxy hash-key');
+    return 2;
+  }
+  out(hashApiKey(key));
+  return 0;
+}
+
+function checkCommand(file: string, loaded: Extract<LoadResult, { ok: true }>): number {
+  const rules = loaded.rules;
+  for (const warning of loaded.warnings) err(formatProblem(warning));
+  out(`${file}: OK`);
+  for (const line of summary(rules)) out(`  ${line}`);
+  return 0;
+}
+
+function summary(rules: CompiledRules): string[] {
+  const b = rules.backend;
+  const backend =
+    b.kind === 'sagemaker'
+      ? `SageMaker ${b.mode} ${b.arn} (region ${b.region}, signing name ${b.signingName})`
+      : `self-hosted MLflow, no signing`;
+  const policies = [...rules.policies.keys()];
+  const clients = [...rules.clientsById.keys()];
+  return [
+    `backend    ${backend}`,
+    `upstream   ${b.baseUrl}`,
+    `listen     ${rules.source.listen.host}:${rules.source.listen.port}`,
+    `clients    ${clients.length}${clients.length ? ` (${clients.join(', ')})` : ''}`,
+    `anonymous  ${rules.anonymous ? `on: ${rules.anonymous.policies.map((p) => p.name).join(', ') || 'no policies'}` : 'off'}`,
+    `policies   ${policies.length}${policies.length ? ` (${policies.join(', ')})` : ''}`,
+    `rewrites   ${rules.rewrites.length}${rules.rewrites.length ? ` (${rules.rewrites.map((r) => r.name).join('; ')})` : ''}`,
+  ];
+}
+
+async function serveCommand(file: string, rules: CompiledRules, warnings: string[]): Promise<number> {
+  const write = stdoutWriter();
+  for (const warning of warnings) logEvent(write, 'warn', 'rules warning', { problem: warning });
+
+  let credentials: CredentialCache | undefined;
+  if (rules.backend.kind === 'sagemaker') {
+    const region = rules.backend.region;
+    credentials = cachedCredentials(
+      defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
+      {
+        onRefresh: (event) =>
+          event.ok
+            ? logEvent(write, 'info', 'credentials refreshed', { expiration: event.expiration?.toISOString() })
+            : logEvent(write, 'warn', 'credential refresh failed; still using the current credentials', { error: event.error }),
+      },
+    );
+    try {
+      await credentials.get();
+    } catch (error) {
+      err(
+        `serve: no AWS credentials could be found for signing (${error instanceof Error ? error.message : String(error)}).\n` +
+          'On EC2, attach an instance profile with the SageMaker MLflow permissions; elsewhere set AWS_PROFILE or ' +
+          'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.',
+      );
+      return 1;
+    }
+  }
+
+  const app = createApp({
+    rules: () => rules,
+    ...(credentials ? { credentials } : {}),
+    audit: createAuditLog(write),
+    readiness: async () => {
+      const checks: Record<string, string> = { rules: 'ok' };
+      let ready = true;
+      if (credentials) {
+        try {
+          const current = await credentials.get();
+          checks.credentials = current.expiration ? `ok, expire ${current.expiration.toISOString()}` : 'ok';
+        } catch {
+          checks.credentials = 'unavailable';
+          ready = false;
+        }
+      }
+      return { ready, checks };
+    },
+  });
+  const listener = listen((request) => app.handle(request), {
+    hostname: rules.source.listen.host,
+    port: rules.source.listen.port,
+    idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10,
+  });
+  logEvent(write, 'info', 'listening', {
+    event: 'listening',
+    host: rules.source.listen.host,
+    port: listener.port,
+    rules: file,
+    backend: rules.backend.kind === 'sagemaker' ? rules.backend.arn : rules.backend.baseUrl,
+    version: VERSION,
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logEvent(write, 'info', 'stopping', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await listener.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    err(`sagemaker-mlflow-proxy: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,65 @@
+// One JSON line per request, whatever the outcome. Never a secret: no Authorization, keys, tokens,
+// signatures, query strings (they can carry anything) or bodies. Lines are batched into one write
+// per tick so logging stays off the hot path's critical section.
+
+export interface AuditRecord {
+  ts: string;
+  requestId: string;
+  clientIp: string;
+  clientId?: string;
+  authMethod?: string;
+  method: string;
+  path: string;
+  upstreamPath?: string;
+  rewrites?: string[];
+  operation?: string;
+  policy?: string;
+  decision: 'allowed' | 'denied' | 'unauthenticated' | 'rejected' | 'gateway';
+  reason?: string;
+  status: number;
+  errorCode?: string;
+  bytesIn: number;
+  bytesOut: number;
+  upstreamMs?: number;
+  totalMs: number;
+  /** The response body did not finish (client gone, upstream broke). */
+  incomplete?: boolean;
+}
+
+export interface AuditSink {
+  write(record: AuditRecord): void;
+}
+
+export type LineWriter = (text: string) => void;
+
+export function stdoutWriter(): LineWriter {
+  return (text) => {
+    process.stdout.write(text);
+  };
+}
+
+/** Batches lines and writes them once per macrotask. */
+export function createAuditLog(writeLines: LineWriter): AuditSink {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const text = pending.join('');
+    pending = [];
+    writeLines(text);
+  };
+  return {
+    write(record) {
+      pending.push(`${JSON.stringify({ level: 'info', msg: 'request', ...record })}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setTimeout(flush, 0);
+      }
+    },
+  };
+}
+
+/** Operational messages (startup, credential refresh, reloads) share the JSON-lines format. */
+export function logEvent(writeLines: LineWriter, level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  writeLines(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+}

@@ -1,0 +1,64 @@
+// Stage 6, forward: the only stage with network I/O. One upstream per backend (never from the
+// client), a timeout for the response headers that fits MLflow's own 120 s, the client's abort
+// passed upstream, and the response streamed back as a fresh Response: returning fetch()'s own
+// Response object lets Elysia re-stream it through TextDecoder and corrupt binary bodies
+// (shared reference runtime-notes.md, elysiajs/elysia#1862).
+import type { OutgoingRequest } from './sign.ts';
+import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
+import { clientResponseHeaders } from './headers.ts';
+
+export interface ForwardOptions {
+  timeoutMs: number;
+  /** Aborts when the client goes away. */
+  clientSignal: AbortSignal;
+  requestId: string;
+}
+
+export interface Forwarded {
+  response: Response;
+  /** Milliseconds until the upstream's response headers arrived. */
+  upstreamMs: number;
+}
+
+export async function forward(outgoing: OutgoingRequest, options: ForwardOptions): Promise<Forwarded> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const onClientAbort = () => controller.abort();
+  if (options.clientSignal.aborted) controller.abort();
+  else options.clientSignal.addEventListener('abort', onClientAbort, { once: true });
+
+  const started = performance.now();
+  let upstream: Response;
+  try {
+    upstream = await fetch(outgoing.url, {
+      method: outgoing.method,
+      headers: outgoing.headers,
+      body: outgoing.body ?? null,
+      redirect: 'manual',
+      signal: controller.signal,
+      // Bun decompresses gzip but keeps Content-Encoding (oven-sh/bun#35546): pass bytes as they are.
+      decompress: false,
+      // Needed by the fetch standard when the body is a stream (self-hosted backend).
+      duplex: 'half',
+    } as RequestInit);
+  } catch (error) {
+    if (options.clientSignal.aborted) throw new ClientClosed();
+    if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
+    throw new UpstreamUnavailable(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  } finally {
+    // The timeout covers the wait for response headers only: a long download must not be cut.
+    clearTimeout(timer);
+  }
+  const upstreamMs = performance.now() - started;
+  // The abort listener stays: a client that leaves mid-body still cancels the upstream read.
+  const response = new Response(upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: clientResponseHeaders(upstream.headers, options.requestId),
+  });
+  return { response, upstreamMs };
+}

@@ -1,0 +1,48 @@
+// Stage 3, rewrite: refuse paths that could be read two ways, then apply the ordered rewrite rules
+// to get the canonical upstream path. What authorize checks is exactly what forward sends.
+import type { CompiledRewrite } from '../rules/compile.ts';
+import { BadRequest } from '../errors.ts';
+
+export interface PathLimits {
+  maxPathLength: number;
+  maxQueryLength: number;
+}
+
+export interface RewriteResult {
+  path: string;
+  /** Names of the rules that applied, in order. */
+  applied: string[];
+}
+
+// Encoded `/`, `.`, `\` and NUL let a path mean one thing to the gateway and another to a server
+// that decodes before routing; `//` and dot segments are collapsed by some servers and not others.
+const ENCODED_AMBIGUOUS = /%(2f|2e|5c|00)/i;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+
+/** Throws BadRequest when a path is ambiguous or over-long; returns nothing otherwise. */
+export function checkUnambiguousPath(path: string, query: string, limits: PathLimits): void {
+  if (path.length > limits.maxPathLength) throw new BadRequest(`Request path is longer than ${limits.maxPathLength} characters.`);
+  if (query.length > limits.maxQueryLength) throw new BadRequest(`Query string is longer than ${limits.maxQueryLength} characters.`);
+  if (!path.startsWith('/')) throw new BadRequest('Request path must start with "/".');
+  if (ENCODED_AMBIGUOUS.test(path)) throw new BadRequest('Request path contains an encoded "/", ".", "\\" or NUL, which the gateway refuses.');
+  if (path.includes('\\') || path.includes('\0')) throw new BadRequest('Request path contains "\\" or NUL, which the gateway refuses.');
+  if (path.includes('//')) throw new BadRequest('Request path contains an empty segment ("//"), which the gateway refuses.');
+  if (DOT_SEGMENT.test(path)) throw new BadRequest('Request path contains a "." or ".." segment, which the gateway refuses.');
+  if (/%(?![0-9a-f]{2})/i.test(path)) throw new BadRequest('Request path contains malformed percent-encoding.');
+}
+
+export function rewritePath(path: string, query: string, rewrites: ReadonlyArray<CompiledRewrite>, limits: PathLimits): RewriteResult {
+  checkUnambiguousPath(path, query, limits);
+  let current = path;
+  const applied: string[] = [];
+  for (const rule of rewrites) {
+    const next = rule.apply(current);
+    if (next !== undefined) {
+      current = next;
+      applied.push(rule.name);
+    }
+  }
+  // A regex rule could build an ambiguous path from a clean one; check the result as well.
+  if (applied.length > 0) checkUnambiguousPath(current, query, limits);
+  return { path: current, applied };
+}

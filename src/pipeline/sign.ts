@@ -1,0 +1,87 @@
+// Stage 5, sign: per backend. SageMaker: SigV4 exactly as the official plugin does it
+// (sagemaker_mlflow/auth.py, see shared reference sagemaker-wire.md): signing name, region and
+// routing header from the ARN, the routing header signed, X-Amz-Content-SHA256 of the exact body,
+// the session token signed, Connection never signed, `+` in the query sent and signed as %20.
+// Self-hosted MLflow: no signature, the configured static headers and Host.
+import type { Backend } from '../rules/compile.ts';
+import type { SageMakerBackend } from '../backends/sagemaker.ts';
+import { canonicalQuery, EMPTY_SHA256, sha256Hex, sign, amzDate, type AwsCredentials } from '../aws/sigv4.ts';
+import { BadRequest } from '../errors.ts';
+
+export interface UnsignedRequest {
+  method: string;
+  /** Rewritten upstream path (raw, encoded). */
+  path: string;
+  /** Raw query as the client sent it. */
+  query: string;
+  /** Forwardable client headers (headers.ts), lower-case names. */
+  headers: Array<[string, string]>;
+  body: Uint8Array | undefined;
+}
+
+export interface OutgoingRequest {
+  url: string;
+  method: string;
+  headers: Array<[string, string]>;
+  /** Bytes for signed requests; the client's stream for a self-hosted backend (no hash needed). */
+  body: Uint8Array | ReadableStream<Uint8Array> | undefined;
+  /** For explain and the audit log: what was signed, without the signature. */
+  signedHeaders?: string;
+}
+
+// Client headers that are signed along with the ones the gateway sets. Content-Type matters to
+// MLflow (JSON bodies); signing it means it cannot be changed in transit. Nothing else from the
+// client is signed, so a header an HTTP stack rewrites on the way cannot break the signature.
+const SIGNED_CLIENT_HEADERS = new Set(['content-type']);
+
+export function signForSageMaker(request: UnsignedRequest, backend: SageMakerBackend, credentials: AwsCredentials, now: Date): OutgoingRequest {
+  const query = canonicalQuery(request.query);
+  if (query === undefined) throw new BadRequest('Query string contains malformed percent-encoding.');
+  const date = amzDate(now);
+  const payloadHash = request.body ? sha256Hex(request.body) : EMPTY_SHA256;
+  const toSign: Array<[string, string]> = [
+    ['host', backend.host],
+    ['x-amz-date', date],
+    ['x-amz-content-sha256', payloadHash],
+    [backend.routingHeader, backend.arn],
+  ];
+  if (credentials.sessionToken) toSign.push(['x-amz-security-token', credentials.sessionToken]);
+  const unsigned: Array<[string, string]> = [];
+  for (const header of request.headers) {
+    if (SIGNED_CLIENT_HEADERS.has(header[0])) toSign.push(header);
+    else unsigned.push(header);
+  }
+  const signature = sign(
+    { method: request.method, path: request.path, query, headers: toSign, payloadHash },
+    credentials,
+    { region: backend.region, service: backend.signingName },
+    now,
+  );
+  return {
+    url: `${backend.baseUrl}${request.path}${query ? `?${query}` : ''}`,
+    method: request.method,
+    headers: [...unsigned, ...toSign, ['authorization', signature.authorization]],
+    body: request.body,
+    signedHeaders: signature.signedHeaders,
+  };
+}
+
+/**
+ * A self-hosted MLflow needs no body hash, so the client's body streams straight through (artifact
+ * uploads can be large); its Content-Length is kept so the upload is not re-chunked.
+ */
+export function prepareForPlainMlflow(
+  request: Omit<UnsignedRequest, 'body'>,
+  body: ReadableStream<Uint8Array> | null,
+  contentLength: string | null,
+  backend: Extract<Backend, { kind: 'mlflow' }>,
+): OutgoingRequest {
+  const headers: Array<[string, string]> = [...request.headers, ...Object.entries(backend.staticHeaders), ['host', backend.host]];
+  if (body && contentLength !== null) headers.push(['content-length', contentLength]);
+  return {
+    url: `${backend.baseUrl}${request.path}${request.query ? `?${request.query}` : ''}`,
+    method: request.method,
+    headers,
+    body: body ?? undefined,
+  };
+}

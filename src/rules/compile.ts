@@ -1,0 +1,260 @@
+// Turns schema-valid rules into the matchers the pipeline runs: the backend (from the ARN or URL),
+// rewrite functions, a key-hash → identity map, and flattened policies. Every semantic problem is
+// reported with its key path (the caller adds file:line:col); nothing here throws on bad input.
+import type { PolicySpec, RewriteRuleSpec, Rules } from './schema.ts';
+import type { KeyPath, ProblemList } from './problems.ts';
+import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.ts';
+import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
+import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
+
+export type Backend = SageMakerBackend | PlainMlflowBackend;
+
+export interface CompiledRewrite {
+  name: string;
+  /** Returns the rewritten path, or undefined when the rule does not apply. */
+  apply(path: string): string | undefined;
+}
+
+export interface PathGrant {
+  methods: ReadonlySet<string> | '*';
+  pattern: RegExp;
+  source: string;
+  /** The policy that wrote this grant (an included one, possibly). */
+  policy: string;
+}
+
+export interface CompiledPolicy {
+  name: string;
+  /** operation → the policy (this one or an included one) that grants it */
+  operations: ReadonlyMap<string, string>;
+  grants: ReadonlyArray<PathGrant>;
+}
+
+export interface Identity {
+  id: string;
+  authMethod: 'api-key' | 'anonymous';
+  policies: ReadonlyArray<CompiledPolicy>;
+}
+
+export interface CompiledRules {
+  source: Rules;
+  backend: Backend;
+  upstreamTimeoutMs: number;
+  assumeRoleArn?: string;
+  rewrites: ReadonlyArray<CompiledRewrite>;
+  /** hex SHA-256 of an API key → identity */
+  apiKeys: ReadonlyMap<string, Identity>;
+  clientsById: ReadonlyMap<string, Identity>;
+  anonymous?: Identity;
+  policies: ReadonlyMap<string, CompiledPolicy>;
+}
+
+// Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
+const MLFLOW_PATH_PREFIXES = ['/api/', '/ajax-api/', '/static-files/', '/graphql', '/get-artifact', '/model-versions/', '/health', '/version', '/v1/', '/auth'];
+
+export function compileRules(rules: Rules, problems: ProblemList): CompiledRules | undefined {
+  const backend = compileBackend(rules, problems);
+  const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
+  const policies = compilePolicies(rules.policies, problems);
+  checkEndpoints(rules, problems);
+
+  const usedPolicies = new Set<string>();
+  const resolve = (names: string[], path: KeyPath): CompiledPolicy[] =>
+    names.flatMap((name, i) => {
+      const policy = policies.get(name);
+      if (!policy) {
+        problems.error([...path, i], `unknown policy "${name}"; defined: ${[...policies.keys()].join(', ') || 'none'}`);
+        return [];
+      }
+      usedPolicies.add(name);
+      for (const included of policy.operations.values()) usedPolicies.add(included);
+      for (const grant of policy.grants) usedPolicies.add(grant.policy);
+      return [policy];
+    });
+
+  const apiKeys = new Map<string, Identity>();
+  const clientsById = new Map<string, Identity>();
+  rules.clients.forEach((client, i) => {
+    const identity: Identity = { id: client.id, authMethod: 'api-key', policies: resolve(client.policies, ['clients', i, 'policies']) };
+    if (clientsById.has(client.id)) problems.error(['clients', i, 'id'], `duplicate client id "${client.id}"`);
+    clientsById.set(client.id, identity);
+    const hashes = Array.isArray(client.apiKeySha256) ? client.apiKeySha256 : [client.apiKeySha256];
+    hashes.forEach((hash, j) => {
+      const at: KeyPath = Array.isArray(client.apiKeySha256) ? ['clients', i, 'apiKeySha256', j] : ['clients', i, 'apiKeySha256'];
+      const normalized = hash.trim().toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(normalized)) {
+        problems.error(at, 'must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself');
+        return;
+      }
+      const other = apiKeys.get(normalized);
+      if (other) problems.error(at, `the same key hash is already used by client "${other.id}"`);
+      apiKeys.set(normalized, identity);
+    });
+  });
+
+  const anonymous: Identity | undefined = rules.anonymous
+    ? { id: 'anonymous', authMethod: 'anonymous', policies: resolve(rules.anonymous.policies, ['anonymous', 'policies']) }
+    : undefined;
+
+  for (const name of policies.keys()) {
+    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client`);
+  }
+
+  if (!backend) return undefined;
+  return {
+    source: rules,
+    backend,
+    upstreamTimeoutMs: Math.round(rules.backend.timeoutSeconds * 1000),
+    ...(rules.backend.assumeRoleArn ? { assumeRoleArn: rules.backend.assumeRoleArn } : {}),
+    rewrites,
+    apiKeys,
+    clientsById,
+    ...(anonymous ? { anonymous } : {}),
+    policies,
+  };
+}
+
+function compileBackend(rules: Rules, problems: ProblemList): Backend | undefined {
+  const { arn, url, endpoint, hostHeader, headers, assumeRoleArn } = rules.backend;
+  if (arn && url) {
+    problems.error(['backend', 'url'], 'set either backend.arn (SageMaker) or backend.url (self-hosted MLflow), not both');
+    return undefined;
+  }
+  if (arn) {
+    if (hostHeader || headers) problems.error(['backend', hostHeader ? 'hostHeader' : 'headers'], 'only for a self-hosted backend (backend.url)');
+    const built = sagemakerBackend(arn, endpoint);
+    if (!built.ok) {
+      problems.error(['backend', built.problem.startsWith('not a SageMaker') ? 'arn' : 'endpoint'], built.problem);
+      return undefined;
+    }
+    return built.value;
+  }
+  if (url) {
+    if (endpoint) problems.error(['backend', 'endpoint'], 'only for a SageMaker backend (backend.arn); use backend.url alone');
+    if (assumeRoleArn) problems.error(['backend', 'assumeRoleArn'], 'only for a SageMaker backend (backend.arn)');
+    const built = plainMlflowBackend(url, { ...(hostHeader ? { hostHeader } : {}), ...(headers ? { staticHeaders: headers } : {}) });
+    if (!built.ok) {
+      problems.error(['backend', 'url'], built.problem);
+      return undefined;
+    }
+    return built.value;
+  }
+  problems.error(['backend'], 'needs backend.arn (a SageMaker MLflow ARN) or backend.url (a self-hosted MLflow server)');
+  return undefined;
+}
+
+function compileRewrite(rule: RewriteRuleSpec, at: KeyPath, problems: ProblemList): CompiledRewrite {
+  const kinds = (['stripPrefix', 'prefix', 'match'] as const).filter((k) => rule[k] !== undefined);
+  const never: CompiledRewrite = { name: rule.name ?? 'invalid', apply: () => undefined };
+  if (kinds.length !== 1) {
+    problems.error(at, 'a rewrite needs exactly one of stripPrefix, prefix (+ replace) or match (+ replace)');
+    return never;
+  }
+  if (rule.stripPrefix !== undefined) {
+    const prefix = rule.stripPrefix.replace(/\/+$/, '');
+    if (!prefix.startsWith('/') || prefix === '') {
+      problems.error([...at, 'stripPrefix'], 'must start with "/" and not be "/" alone (e.g. /mlflow)');
+      return never;
+    }
+    if (rule.replace !== undefined) problems.error([...at, 'replace'], 'stripPrefix takes no replace');
+    return {
+      name: rule.name ?? `strip ${prefix}`,
+      apply: (path) => (path === prefix ? '/' : path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : undefined),
+    };
+  }
+  if (rule.replace === undefined || !rule.replace.startsWith('/')) {
+    problems.error([...at, 'replace'], 'needs a replacement path starting with "/"');
+    return never;
+  }
+  const replace = rule.replace;
+  if (rule.prefix !== undefined) {
+    const prefix = rule.prefix;
+    if (!prefix.startsWith('/')) problems.error([...at, 'prefix'], 'must start with "/"');
+    return {
+      name: rule.name ?? `${prefix} → ${replace}`,
+      apply: (path) => (path.startsWith(prefix) ? replace + path.slice(prefix.length) : undefined),
+    };
+  }
+  let regex: RegExp;
+  try {
+    regex = new RegExp(rule.match!);
+  } catch (error) {
+    problems.error([...at, 'match'], `not a valid regular expression: ${(error as Error).message}`);
+    return never;
+  }
+  return {
+    name: rule.name ?? `${rule.match} → ${replace}`,
+    apply: (path) => (regex.test(path) ? path.replace(regex, replace) : undefined),
+  };
+}
+
+function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemList): Map<string, CompiledPolicy> {
+  const compiled = new Map<string, CompiledPolicy>();
+  const visiting = new Set<string>();
+
+  const build = (name: string): CompiledPolicy | undefined => {
+    const done = compiled.get(name);
+    if (done) return done;
+    const spec = specs[name];
+    if (!spec) return undefined;
+    if (visiting.has(name)) {
+      problems.error(['policies', name, 'include'], `include cycle through policy "${name}"`);
+      return undefined;
+    }
+    visiting.add(name);
+    const operations = new Map<string, string>();
+    const grants: PathGrant[] = [];
+    (spec.include ?? []).forEach((includedName, i) => {
+      const included = specs[includedName] ? build(includedName) : undefined;
+      if (!specs[includedName]) problems.error(['policies', name, 'include', i], `unknown policy "${includedName}"`);
+      if (!included) return;
+      for (const [op, origin] of included.operations) if (!operations.has(op)) operations.set(op, origin);
+      grants.push(...included.grants);
+    });
+    (spec.operations ?? []).forEach((pattern, i) => {
+      const names = expandOperationPattern(pattern);
+      if (names.length === 0) {
+        const hints = suggestOperations(pattern);
+        problems.error(['policies', name, 'operations', i], `unknown MLflow operation "${pattern}"${hints.length ? `; did you mean ${hints.join(', ')}?` : ''}`);
+      }
+      for (const op of names) operations.set(op, name);
+    });
+    (spec.allow ?? []).forEach((rule, i) => {
+      const methods = rule.methods.map((m) => m.toUpperCase());
+      const methodSet: ReadonlySet<string> | '*' = methods.includes('*') ? '*' : new Set(methods);
+      rule.paths.forEach((path, j) => {
+        if (!path.startsWith('/')) {
+          problems.error(['policies', name, 'allow', i, 'paths', j], 'a path pattern must start with "/"');
+          return;
+        }
+        grants.push({ methods: methodSet, pattern: globToRegExp(path), source: `${methods.join(',')} ${path}`, policy: name });
+      });
+    });
+    visiting.delete(name);
+    const policy: CompiledPolicy = { name, operations, grants };
+    compiled.set(name, policy);
+    return policy;
+  };
+
+  for (const name of Object.keys(specs)) build(name);
+  return compiled;
+}
+
+/** `*` matches within one segment, `**` matches any rest of the path (including more segments). */
+export function globToRegExp(glob: string): RegExp {
+  const source = glob
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
+function checkEndpoints(rules: Rules, problems: ProblemList): void {
+  for (const key of ['liveness', 'readiness'] as const) {
+    const path = rules.endpoints[key];
+    const clash = path === '/' || MLFLOW_PATH_PREFIXES.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p));
+    if (!path.startsWith('/') || clash) {
+      problems.error(['endpoints', key], `"${path}" would shadow an MLflow path; use a path under /-/ (e.g. /-/${key === 'liveness' ? 'live' : 'ready'})`);
+    }
+  }
+}

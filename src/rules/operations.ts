@@ -1,0 +1,89 @@
+// MLflow operations by name: the proto routes (generated table) plus the server's few non-proto
+// routes. Security teams name operations the way IAM does (`sagemaker-mlflow:LogMetric`), and the
+// gateway maps a (method, upstream path) back to that name. Paths are the canonical upstream paths
+// (after rewrites), so `/ajax-api/...` is seen as `/api/...` once the shipped rewrite has run.
+import { PROTO_ROUTES } from './mlflow-operations.ts';
+
+type Route = readonly [operation: string, method: string, template: string];
+
+// Non-proto routes of mlflow/server/__init__.py and handlers.py that clients and the UI call.
+const SERVER_ROUTES: ReadonlyArray<Route> = [
+  ['GetServerVersion', 'GET', '/version'], // the MLflow client probes it before OTLP uploads
+  ['GetServerHealth', 'GET', '/health'],
+  ['GetArtifact', 'GET', '/get-artifact'], // the UI's artifact viewer
+  ['GetModelVersionArtifact', 'GET', '/model-versions/get-artifact'],
+];
+
+const ROUTES: ReadonlyArray<Route> = [...PROTO_ROUTES, ...SERVER_ROUTES];
+
+export const OPERATION_NAMES: ReadonlyArray<string> = [...new Set(ROUTES.map((r) => r[0]))].sort();
+
+interface TemplateRoute {
+  operation: string;
+  method: string;
+  pattern: RegExp;
+}
+
+const exact = new Map<string, string>();
+const templated: TemplateRoute[] = [];
+for (const [operation, method, template] of ROUTES) {
+  if (!template.includes('{')) {
+    exact.set(`${method} ${template}`, operation);
+  } else {
+    const source = template
+      .split(/(\{\+?\})/)
+      .map((part) => (part === '{}' ? '[^/]+' : part === '{+}' ? '.+' : escapeRegExp(part)))
+      .join('');
+    templated.push({ operation, method, pattern: new RegExp(`^${source}$`) });
+  }
+}
+// A literal route wins over a template that would also match (`traces/search` vs `traces/{id}`).
+
+/** The MLflow operation a request is, or undefined for a path that is no known operation. */
+export function operationFor(method: string, path: string): string | undefined {
+  const direct = exact.get(`${method} ${path}`);
+  if (direct) return direct;
+  for (const route of templated) {
+    if (route.method === method && route.pattern.test(path)) return route.operation;
+  }
+  return undefined;
+}
+
+/** The routes an operation name covers (for explain and docs). */
+export function routesOf(operation: string): Array<{ method: string; path: string }> {
+  return ROUTES.filter((r) => r[0] === operation).map(([, method, path]) => ({ method, path }));
+}
+
+/** Expands `Get*`-style names against the table; returns [] for a name or pattern that matches nothing. */
+export function expandOperationPattern(pattern: string): string[] {
+  if (!pattern.includes('*')) return OPERATION_NAMES.includes(pattern) ? [pattern] : [];
+  const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return OPERATION_NAMES.filter((name) => regex.test(name));
+}
+
+/** Closest known operation names, for "did you mean" in rule errors. */
+export function suggestOperations(name: string): string[] {
+  const lower = name.toLowerCase();
+  return OPERATION_NAMES.filter((op) => {
+    const candidate = op.toLowerCase();
+    return candidate.includes(lower) || lower.includes(candidate) || editDistance(candidate, lower) <= 2;
+  }).slice(0, 3);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,140 @@
+// The rules file, version 1: the single source of the gateway's behaviour. This TypeBox schema is
+// at once the TypeScript type, the defaults and the reference documentation (the README's rules
+// reference follows these descriptions). Names here are a contract with existing rules files:
+// extend freely, never rename.
+import { Type, type Static } from '@sinclair/typebox';
+
+const Listen = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one (tests).' }),
+    trustForwardedFor: Type.Boolean({
+      default: false,
+      description:
+        'Take the client address from X-Forwarded-For (the last hop, as an ALB appends it). Only when every ' +
+        'request reaches the gateway through a load balancer you control.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Backend = Type.Object(
+  {
+    arn: Type.Optional(Type.String({
+      description:
+        'SageMaker MLflow tracking-server or MLflow-App ARN. Mode, host, signing name and routing header follow from it.',
+    })),
+    endpoint: Type.Optional(Type.String({
+      description: 'Base-URL override for a SageMaker backend (VPC endpoint, tests); same as the plugin\'s SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT.',
+    })),
+    url: Type.Optional(Type.String({ description: 'Instead of arn: a self-hosted MLflow server, called without signing.' })),
+    hostHeader: Type.Optional(Type.String({
+      description: 'Host header sent to a self-hosted MLflow (url); MLflow 3.5+ only accepts hosts in its --allowed-hosts.',
+    })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), {
+      description: 'Static headers added to every request to a self-hosted MLflow (url), e.g. a shared secret.',
+    })),
+    assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role to assume (STS AssumeRole) for signing, e.g. cross-account.' })),
+    timeoutSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      default: 120,
+      description: 'How long to wait for the upstream\'s response headers. MLflow\'s client waits 120 s; do not go lower.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const Limits = Type.Object(
+  {
+    maxBodyBytes: Type.Integer({
+      minimum: 0,
+      default: 8 * 1024 * 1024,
+      description: 'Largest request body accepted for a SageMaker backend (it is buffered to be hashed for SigV4); larger → 413.',
+    }),
+    maxPathLength: Type.Integer({ minimum: 1, default: 2048, description: 'Longest request path accepted; longer → 400.' }),
+    maxQueryLength: Type.Integer({ minimum: 0, default: 16384, description: 'Longest query string accepted; longer → 400.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Endpoints = Type.Object(
+  {
+    liveness: Type.String({ default: '/-/live', description: 'The gateway\'s own liveness path (never forwarded).' }),
+    readiness: Type.String({ default: '/-/ready', description: 'The gateway\'s own readiness path (never forwarded).' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const RewriteRule = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'Shown by explain and in the audit log.' })),
+    stripPrefix: Type.Optional(Type.String({ description: 'Remove this mount prefix (e.g. /mlflow); /mlflow alone becomes /.' })),
+    prefix: Type.Optional(Type.String({ description: 'Replace this leading path prefix with `replace`.' })),
+    match: Type.Optional(Type.String({ description: 'A regular expression on the whole path; `replace` may use $1, $2, $<name>.' })),
+    replace: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const PathRule = Type.Object(
+  {
+    methods: Type.Array(Type.String(), { minItems: 1, description: 'HTTP methods, or ["*"].' }),
+    paths: Type.Array(Type.String(), {
+      minItems: 1,
+      description: 'Upstream path patterns (after rewrites): `*` is one segment or part of one, `**` any rest of the path.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const Policy = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    // Optional rather than defaulted: TypeBox's Value.Default does not reach into Record values.
+    include: Type.Optional(Type.Array(Type.String(), { description: 'Other policies whose permissions this one adds.' })),
+    operations: Type.Optional(Type.Array(Type.String(), {
+      description: 'MLflow operations by proto / IAM action name (LogMetric, SearchRuns...); `*` wildcards allowed (Get*).',
+    })),
+    allow: Type.Optional(Type.Array(PathRule, { description: 'Method + path patterns, for paths that are not MLflow operations.' })),
+  },
+  { additionalProperties: false },
+);
+
+const Client = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._@:-]+$', description: 'Stable client name; appears in the audit log.' }),
+    apiKeySha256: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+      description: 'Hex SHA-256 of the client\'s API key (`hash-key` prints it); a list allows rotation.',
+    }),
+    policies: Type.Array(Type.String(), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+const Anonymous = Type.Object(
+  {
+    policies: Type.Array(Type.String(), {
+      description: 'Policies for requests without credentials. Absent = anonymous requests are refused (401).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const RulesSchema = Type.Object(
+  {
+    version: Type.Literal(1, { description: 'Rules format version.' }),
+    listen: Listen,
+    backend: Backend,
+    limits: Limits,
+    endpoints: Endpoints,
+    rewrites: Type.Array(RewriteRule, { default: [], description: 'Applied in order, each to the previous one\'s output.' }),
+    anonymous: Type.Optional(Anonymous),
+    clients: Type.Array(Client, { default: [] }),
+    policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+export type Rules = Static<typeof RulesSchema>;
+export type RewriteRuleSpec = Static<typeof RewriteRule>;
+export type PolicySpec = Static<typeof Policy>;
