@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 2.16.x is a version SageMaker tracking servers offer; 3.18.0 is the current 3.x release.
-MLFLOW_VERSIONS=${MLFLOW_VERSIONS:-"2.16.2 3.18.0"}
+# 2.16.x is a version SageMaker tracking servers offer; 3.17.2 is the newest 3.x release installable here (3.18.0 lacks its mlflow-skinny).
+MLFLOW_VERSIONS=${MLFLOW_VERSIONS:-"2.16.2 3.17.2"}
 BOTOCORE_VERSION=1.43.11
 ROOT=${PROXY_VENV_ROOT:-.cache/venvs}
 PYTHON=${PYTHON:-python3}
@@ -19,6 +19,8 @@ for version in $MLFLOW_VERSIONS; do
   venv="$ROOT/mlflow-$version"
   marker="$venv/.pins"
   want="mlflow==$version botocore==$BOTOCORE_VERSION"
+  # MLflow 2.x's server imports sqlalchemy.pool.FallbackAsyncAdaptedQueuePool, gone in SQLAlchemy 2.1.
+  case "$version" in 2.*) want="$want sqlalchemy==2.0.58" ;; esac
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
     echo "venv $venv up to date ($want)"
     continue

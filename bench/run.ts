@@ -1,0 +1,732 @@
+// Load and overhead benchmark: the gateway against a direct call to the same local upstream.
+//
+//   bun bench/run.ts                  (about 3 minutes with the defaults)
+//
+// One invocation starts bench/upstream.ts and the gateway (`bun src/main.ts serve --rules FILE`) as
+// child processes, drives both with autocannon, and prints a table plus the targets, marked
+// PASS/MISS. Results are also written as JSON to bench/results/latest.json. Only ratios measured
+// within one run mean anything: client, gateway and upstream share this machine's cores.
+// See bench/README.md. Everything is bounded in time and all children are stopped on exit.
+//
+// Environment (all optional):
+//   BENCH_SECONDS=10            length of each measured run
+//   BENCH_WARMUP_SECONDS=2      unrecorded warm-up per target and request kind
+//   BENCH_CONNECTIONS=32,64     connection counts for the saturated runs
+//   BENCH_RATE=1000             fixed request rate for the added-latency runs
+//   BENCH_RATE_CONNECTIONS=10   autocannon connections for the fixed-rate runs
+//   BENCH_BLOB_BYTES=1073741824 size of the streamed download
+//   BENCH_CLIENT=bun            autocannon runs in: bun | node (a separate process each run) | inproc
+//   BENCH_GATEWAY_ENTRY=src/main.ts   gateway entry file (run as `bun ENTRY serve --rules FILE`)
+//   BENCH_OUT=bench/results/latest.json
+//   BENCH_SKIP=download,rate,saturated   skip phases (comma list)
+import { spawn, type Subprocess } from 'bun';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+// ───────────────────────────── configuration ─────────────────────────────
+const ROOT = resolve(import.meta.dir, '..');
+const env = process.env;
+const num = (name: string, dflt: number) => {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
+const CFG = {
+  seconds: num('BENCH_SECONDS', 10),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 2),
+  connections: (env.BENCH_CONNECTIONS ?? '32,64').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+  rate: num('BENCH_RATE', 1000),
+  rateConnections: num('BENCH_RATE_CONNECTIONS', 10),
+  blobBytes: num('BENCH_BLOB_BYTES', 1024 * 1024 * 1024),
+  client: (env.BENCH_CLIENT ?? 'bun') as 'bun' | 'node' | 'inproc',
+  gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
+  out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/latest.json'),
+  skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  rssSampleMs: 100,
+};
+if (!['bun', 'node', 'inproc'].includes(CFG.client)) throw new Error('BENCH_CLIENT must be bun, node or inproc');
+
+const TARGETS = {
+  throughputRatio: 0.3, // gateway req/s ≥ 0.30 × direct req/s, with signing
+  addedP99Ms: 2, // p99(gateway) − p99(direct) < 2 ms at BENCH_RATE req/s
+  downloadRssMb: 100, // gateway RSS < 100 MB while streaming BENCH_BLOB_BYTES
+};
+
+const API_KEY = 'bench-' + randomBytes(24).toString('hex');
+const SCENARIOS = {
+  get: {
+    label: 'GET experiments/get',
+    method: 'GET',
+    path: '/api/2.0/mlflow/experiments/get?experiment_id=1',
+    body: undefined as string | undefined,
+    headers: {} as Record<string, string>,
+  },
+  post: {
+    label: 'POST runs/log-metric',
+    method: 'POST',
+    path: '/api/2.0/mlflow/runs/log-metric',
+    body: JSON.stringify({ run_id: 'abc', key: 'm', value: 1.5, timestamp: 1700000000000, step: 1 }),
+    headers: { 'content-type': 'application/json' } as Record<string, string>,
+  },
+};
+type ScenarioName = keyof typeof SCENARIOS;
+type TargetName = 'direct' | 'gateway';
+
+// ───────────────────────────── child processes ─────────────────────────────
+interface Child {
+  name: string;
+  proc: Subprocess<'pipe', 'pipe', 'pipe'>;
+  pid: number;
+  port: number;
+  stdoutLines: () => number;
+  stderrTail: () => string;
+  exited: boolean;
+}
+const children: Child[] = [];
+let tmp = '';
+
+function cleanup() {
+  for (const c of children) {
+    if (!c.exited) {
+      try {
+        c.proc.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (tmp) {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // ignore
+    }
+  }
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}, stopping children`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+async function startChild(name: string, cmd: string[], opts: { env: Record<string, string>; cwd: string }): Promise<Child> {
+  const proc = spawn(cmd, { cwd: opts.cwd, env: opts.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  let lines = 0;
+  let stderr = '';
+  let pending = '';
+  let portResolve: (p: number) => void;
+  let portReject: (e: Error) => void;
+  const portPromise = new Promise<number>((res, rej) => {
+    portResolve = res;
+    portReject = rej;
+  });
+  let found = false;
+  const child: Child = {
+    name,
+    proc,
+    pid: proc.pid,
+    port: 0,
+    stdoutLines: () => lines,
+    stderrTail: () => stderr,
+    exited: false,
+  };
+  children.push(child);
+  // Drain stdout (audit lines) so the child never blocks on a full pipe; count lines.
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stdout) {
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+      if (!found) {
+        pending += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while (!found && (nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (line.includes('"listening"')) {
+            try {
+              const ev = JSON.parse(line);
+              if (ev.event === 'listening' && Number.isInteger(ev.port)) {
+                found = true;
+                pending = '';
+                portResolve(ev.port);
+              }
+            } catch {
+              // not JSON: keep looking
+            }
+          }
+        }
+        if (pending.length > 1 << 20) pending = pending.slice(-65536);
+      }
+    }
+  })();
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      stderr = (stderr + dec.decode(chunk, { stream: true })).slice(-8192);
+    }
+  })();
+  proc.exited.then((code) => {
+    child.exited = true;
+    if (!found) portReject(new Error(`${name} exited (code ${code}) before printing its listening line.\n${stderr}`));
+  });
+  const timer = setTimeout(() => portReject(new Error(`${name}: no listening line within 30 s.\n${stderr}`)), 30_000);
+  try {
+    child.port = await portPromise;
+  } finally {
+    clearTimeout(timer);
+  }
+  return child;
+}
+
+// ───────────────────────────── /proc readings ─────────────────────────────
+function procStatus(pid: number): { rssKb: number; hwmKb: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(s);
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(s);
+    return { rssKb: rss ? Number(rss[1]) : NaN, hwmKb: hwm ? Number(hwm[1]) : NaN };
+  } catch {
+    return null;
+  }
+}
+const CLK_TCK = 100; // USER_HZ on Linux
+function procCpuSeconds(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime is field 14, stime field 15
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+/** Reset the peak-RSS counter (VmHWM) of a process: `echo 5 > /proc/PID/clear_refs` (Linux ≥ 4.0). */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+const mb = (kb: number) => kb / 1024;
+
+// ───────────────────────────── load runs ─────────────────────────────
+interface LoadJob {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  connections: number;
+  duration: number;
+  overallRate?: number;
+  paced?: boolean;
+  rate?: number;
+}
+interface LoadResult {
+  ok2xx: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+  rps: number;
+  latencyMs: { mean: number; p50: number; p90: number; p99: number; p999: number; max: number } | null;
+  clientCpuSeconds: number;
+  clientRuntime: string;
+  skipped?: number;
+  maxLagMs?: number;
+}
+
+let inproc: { runLoad: (j: LoadJob) => Promise<LoadResult>; runPaced: (j: LoadJob) => Promise<LoadResult> } | null = null;
+
+async function runLoadJob(job: LoadJob, client = CFG.client): Promise<LoadResult> {
+  if (client === 'inproc') {
+    inproc ??= await import('./load-worker.mjs');
+    return job.paced ? inproc!.runPaced(job) : inproc!.runLoad(job);
+  }
+  const runtime = client === 'node' ? 'node' : process.execPath;
+  const proc = spawn([runtime, join(import.meta.dir, 'load-worker.mjs'), JSON.stringify(job)], {
+    cwd: ROOT,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    stdin: 'ignore',
+  });
+  const limit = setTimeout(() => proc.kill('SIGKILL'), (job.duration + 60) * 1000);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(limit);
+  if (code !== 0) throw new Error(`load worker (${client}) failed with code ${code}: ${err.slice(-2000)}`);
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+interface Measured {
+  scenario: ScenarioName;
+  target: TargetName;
+  mode: 'saturated' | 'rate-autocannon' | 'rate-paced';
+  connections: number;
+  result: LoadResult;
+  serverCpuSeconds: { gateway: number; upstream: number };
+}
+
+// ───────────────────────────── helpers ─────────────────────────────
+const f = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+const mark = (ok: boolean | null) => (ok === null ? 'n/a ' : ok ? 'PASS' : 'MISS');
+function table(rows: string[][], alignRight: boolean[]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (alignRight[i] ? lpad(c, w[i]) : pad(c, w[i]))).join('  ')).join('\n');
+}
+const log = (...a: unknown[]) => console.error('bench:', ...a);
+
+// ───────────────────────────── main ─────────────────────────────
+async function main() {
+  const startedAt = new Date();
+  const perRun = CFG.seconds + 15;
+  const runsPlanned =
+    (CFG.skip.has('saturated') ? 0 : CFG.connections.length * 4) + (CFG.skip.has('rate') ? 0 : 8) + 4;
+  const hardLimitS = runsPlanned * perRun + 4 * (CFG.warmupSeconds + 10) + 600;
+  setTimeout(() => {
+    console.error(`bench: overall time limit (${hardLimitS} s) reached, stopping`);
+    cleanup();
+    process.exit(2);
+  }, hardLimitS * 1000);
+
+  if (!existsSync(CFG.gatewayEntry)) {
+    throw new Error(`gateway entry ${CFG.gatewayEntry} not found (set BENCH_GATEWAY_ENTRY to try another)`);
+  }
+  tmp = mkdtempSync(join(tmpdir(), 'mlflow-proxy-bench-'));
+  const emptyAws = join(tmp, 'aws-empty');
+  writeFileSync(emptyAws, '');
+  const baseEnv: Record<string, string> = {
+    PATH: env.PATH ?? '/usr/bin:/bin',
+    HOME: tmp,
+    TMPDIR: env.TMPDIR ?? tmpdir(),
+    LANG: env.LANG ?? 'C.UTF-8',
+    NO_COLOR: '1',
+  };
+
+  log(`starting upstream (bench/upstream.ts)`);
+  const upstream = await startChild('upstream', [process.execPath, join(import.meta.dir, 'upstream.ts')], {
+    cwd: tmp,
+    env: baseEnv,
+  });
+  const upstreamBase = `http://127.0.0.1:${upstream.port}`;
+
+  const rulesFile = join(tmp, 'rules.yaml');
+  const keyHash = createHash('sha256').update(API_KEY).digest('hex');
+  writeFileSync(
+    rulesFile,
+    [
+      'version: 1',
+      'listen: { host: 127.0.0.1, port: 0 }',
+      'backend:',
+      '  arn: arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/bench',
+      `  endpoint: ${upstreamBase}`,
+      'clients:',
+      '  - id: bench',
+      `    apiKeySha256: ${keyHash}`,
+      '    policies: [bench-all]',
+      'policies:',
+      '  bench-all:',
+      '    description: everything, including the non-MLflow /bench/blob path',
+      '    allow:',
+      '      - methods: ["*"]',
+      '        paths: ["/**"]',
+      '',
+    ].join('\n'),
+  );
+  const gatewayEnv: Record<string, string> = {
+    ...baseEnv,
+    AWS_ACCESS_KEY_ID: 'AKIABENCHEXAMPLE0001',
+    AWS_SECRET_ACCESS_KEY: 'benchSecretKeyExample0000000000000000000',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: emptyAws,
+    AWS_SHARED_CREDENTIALS_FILE: emptyAws,
+  };
+  log(`starting gateway: bun ${CFG.gatewayEntry} serve --rules ${rulesFile}`);
+  const gateway = await startChild('gateway', [process.execPath, CFG.gatewayEntry, 'serve', '--rules', rulesFile], {
+    cwd: tmp, // an empty directory: no stray .env or bunfig.toml is loaded
+    env: gatewayEnv,
+  });
+  const gatewayBase = `http://127.0.0.1:${gateway.port}`;
+  await Bun.sleep(500);
+  const rssIdle = procStatus(gateway.pid);
+
+  const base = (t: TargetName) => (t === 'direct' ? upstreamBase : gatewayBase);
+  const authHeaders = { authorization: `Bearer ${API_KEY}` };
+
+  // ── sanity: both paths answer the same, and the gateway signs ──
+  const stats0 = await (await fetch(`${upstreamBase}/bench/stats`)).json();
+  for (const [name, sc] of Object.entries(SCENARIOS)) {
+    const direct = await fetch(base('direct') + sc.path, { method: sc.method, headers: sc.headers, body: sc.body });
+    const via = await fetch(base('gateway') + sc.path, {
+      method: sc.method,
+      headers: { ...sc.headers, ...authHeaders },
+      body: sc.body,
+    });
+    const [dt, vt] = [await direct.text(), await via.text()];
+    if (direct.status !== 200 || via.status !== 200 || dt !== vt) {
+      throw new Error(
+        `sanity check failed for ${name}: direct ${direct.status}, gateway ${via.status}\n` +
+          `direct body: ${dt.slice(0, 300)}\ngateway body: ${vt.slice(0, 300)}\ngateway stderr:\n${gateway.stderrTail()}`,
+      );
+    }
+  }
+  const unauth = await fetch(gatewayBase + SCENARIOS.get.path);
+  await unauth.arrayBuffer();
+  const stats1 = await (await fetch(`${upstreamBase}/bench/stats`)).json();
+  const signedSeen = stats1.signed - stats0.signed;
+  if (signedSeen < Object.keys(SCENARIOS).length) {
+    throw new Error(`the upstream saw ${signedSeen} SigV4-signed requests from the gateway's sanity calls; expected ≥ 2`);
+  }
+  if (unauth.status !== 401 && unauth.status !== 403) log(`warning: a request without a key got ${unauth.status}, not 401`);
+  log(`sanity OK (gateway signs; unauthenticated request → ${unauth.status}); client=${CFG.client}, ${cpus().length} CPUs`);
+
+  const jobFor = (t: TargetName, s: ScenarioName, connections: number, duration: number, extra: Partial<LoadJob> = {}): LoadJob => {
+    const sc = SCENARIOS[s];
+    return {
+      url: base(t) + sc.path,
+      method: sc.method,
+      headers: t === 'gateway' ? { ...sc.headers, ...authHeaders } : { ...sc.headers },
+      body: sc.body,
+      connections,
+      duration,
+      ...extra,
+    };
+  };
+  const measured: Measured[] = [];
+  async function measure(
+    mode: Measured['mode'],
+    t: TargetName,
+    s: ScenarioName,
+    connections: number,
+    extra: Partial<LoadJob> = {},
+  ): Promise<Measured> {
+    const g0 = procCpuSeconds(gateway.pid);
+    const u0 = procCpuSeconds(upstream.pid);
+    const result = await runLoadJob(jobFor(t, s, connections, CFG.seconds, extra));
+    const m: Measured = {
+      scenario: s,
+      target: t,
+      mode,
+      connections,
+      result,
+      serverCpuSeconds: { gateway: procCpuSeconds(gateway.pid) - g0, upstream: procCpuSeconds(upstream.pid) - u0 },
+    };
+    measured.push(m);
+    const bad = result.non2xx + result.errors + result.timeouts;
+    log(
+      `${pad(mode, 15)} ${pad(SCENARIOS[s].label, 21)} ${pad(t, 7)} c=${lpad(String(connections), 3)}  ` +
+        `${lpad(f(result.rps, 0), 6)} req/s  p50 ${f(result.latencyMs?.p50)} ms  p99 ${f(result.latencyMs?.p99)} ms` +
+        (bad ? `  (${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts)` : ''),
+    );
+    if (gateway.exited) throw new Error(`the gateway exited during the run:\n${gateway.stderrTail()}`);
+    return m;
+  }
+
+  // ── warm-up (JIT, connection pools); not recorded ──
+  for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+    for (const t of ['direct', 'gateway'] as TargetName[]) {
+      await runLoadJob(jobFor(t, s, CFG.connections[0] ?? 32, CFG.warmupSeconds));
+    }
+  }
+  log('warm-up done');
+
+  // ── saturated throughput ──
+  if (!CFG.skip.has('saturated')) {
+    for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+      for (const c of CFG.connections) {
+        for (const t of ['direct', 'gateway'] as TargetName[]) await measure('saturated', t, s, c);
+      }
+    }
+  }
+  const rssAfterSaturated = procStatus(gateway.pid);
+
+  // ── added latency at a fixed, unsaturated rate ──
+  if (!CFG.skip.has('rate')) {
+    for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+      for (const t of ['direct', 'gateway'] as TargetName[]) {
+        await measure('rate-autocannon', t, s, Math.min(CFG.rateConnections, CFG.rate), { overallRate: CFG.rate });
+      }
+      for (const t of ['direct', 'gateway'] as TargetName[]) {
+        // fetch-based pacing; it always runs in a Bun process (Node's fetch is too heavy for this)
+        await measure('rate-paced', t, s, 0, { paced: true, rate: CFG.rate });
+      }
+    }
+  }
+  const rssAfterLoad = procStatus(gateway.pid);
+
+  // ── 1 GiB streamed download ──
+  interface Download {
+    target: TargetName;
+    bytesExpected: number;
+    bytesReceived: number;
+    ok: boolean;
+    seconds: number;
+    mibPerSecond: number;
+    peakRssSampledMb: number | null;
+    peakRssHwmMb: number | null;
+    hwmReset: boolean;
+    rssBeforeMb: number | null;
+    samples: number;
+    error?: string;
+  }
+  const downloads: Download[] = [];
+  async function download(t: TargetName): Promise<Download> {
+    const url = `${base(t)}/bench/blob?bytes=${CFG.blobBytes}`;
+    const pid = t === 'gateway' ? gateway.pid : upstream.pid;
+    const before = procStatus(pid);
+    const hwmReset = resetPeakRss(pid);
+    let peakKb = before?.rssKb ?? 0;
+    let samples = 0;
+    const sampler = setInterval(() => {
+      const st = procStatus(pid);
+      if (st) {
+        samples++;
+        if (st.rssKb > peakKb) peakKb = st.rssKb;
+      }
+    }, CFG.rssSampleMs);
+    const ctl = new AbortController();
+    const limitS = Math.max(120, CFG.blobBytes / (16 * 1024 * 1024)); // at worst 16 MiB/s
+    const limit = setTimeout(() => ctl.abort(), limitS * 1000);
+    const t0 = performance.now();
+    let received = 0;
+    let error: string | undefined;
+    try {
+      const res = await fetch(url, { headers: t === 'gateway' ? authHeaders : {}, signal: ctl.signal, decompress: false } as RequestInit);
+      if (res.status !== 200) throw new Error(`status ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.byteLength;
+      }
+    } catch (e) {
+      error = String((e as Error)?.message ?? e);
+    } finally {
+      clearTimeout(limit);
+      clearInterval(sampler);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const after = procStatus(pid);
+    if (after && after.rssKb > peakKb) peakKb = after.rssKb;
+    const d: Download = {
+      target: t,
+      bytesExpected: CFG.blobBytes,
+      bytesReceived: received,
+      ok: !error && received === CFG.blobBytes,
+      seconds,
+      mibPerSecond: received / 1048576 / seconds,
+      peakRssSampledMb: mb(peakKb),
+      peakRssHwmMb: hwmReset && after ? mb(after.hwmKb) : null,
+      hwmReset,
+      rssBeforeMb: before ? mb(before.rssKb) : null,
+      samples,
+      error,
+    };
+    log(
+      `download ${pad(t, 7)} ${received} / ${CFG.blobBytes} bytes in ${f(seconds)} s (${f(d.mibPerSecond, 0)} MiB/s), ` +
+        `peak RSS ${f(d.peakRssSampledMb, 1)} MB sampled, ${f(d.peakRssHwmMb, 1)} MB VmHWM` +
+        (error ? `  ERROR ${error}` : ''),
+    );
+    return d;
+  }
+  if (!CFG.skip.has('download')) {
+    downloads.push(await download('direct'));
+    downloads.push(await download('gateway'));
+  }
+
+  // ── audit-line count (each gateway request should log one line) ──
+  await Bun.sleep(300);
+  const gatewayRequestsSent =
+    measured.filter((m) => m.target === 'gateway').reduce((a, m) => a + m.result.total, 0) +
+    3 + (downloads.some((d) => d.target === 'gateway') ? 1 : 0);
+  const auditLines = gateway.stdoutLines() - 1; // minus the listening line
+  const statsEnd = await (await fetch(`${upstreamBase}/bench/stats`)).json();
+  const gatewayCpuTotal = procCpuSeconds(gateway.pid);
+
+  // ───────────────────────────── report ─────────────────────────────
+  const find = (mode: Measured['mode'], s: ScenarioName, t: TargetName, c?: number) =>
+    measured.find((m) => m.mode === mode && m.scenario === s && m.target === t && (c === undefined || m.connections === c));
+  const clean = (m?: Measured) => !!m && m.result.non2xx + m.result.errors + m.result.timeouts === 0 && m.result.ok2xx > 0;
+
+  const out: string[] = [];
+  out.push('');
+  out.push(`sagemaker-mlflow-proxy benchmark — ${startedAt.toISOString()}`);
+  out.push(
+    `bun ${Bun.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), client: autocannon in ${CFG.client === 'inproc' ? 'this bun process' : `a separate ${CFG.client} process`}, ` +
+      `${CFG.seconds} s per run; client, gateway and upstream share the machine — compare ratios, not absolutes.`,
+  );
+
+  const satRatios: { scenario: ScenarioName; connections: number; ratio: number; clean: boolean }[] = [];
+  if (!CFG.skip.has('saturated')) {
+    out.push('');
+    out.push('Saturated throughput (autocannon, keep-alive, 1 request in flight per connection)');
+    const rows: string[][] = [[
+      'request', 'conns', 'direct req/s', 'gateway req/s', 'ratio', 'direct p50/p99 ms', 'gateway p50/p99 ms', 'gw CPU µs/req', 'errors',
+    ]];
+    for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+      for (const c of CFG.connections) {
+        const d = find('saturated', s, 'direct', c);
+        const g = find('saturated', s, 'gateway', c);
+        if (!d || !g) continue;
+        const ratio = g.result.rps / d.result.rps;
+        satRatios.push({ scenario: s, connections: c, ratio, clean: clean(d) && clean(g) });
+        const errs = [d, g].map((m) => m.result.non2xx + m.result.errors + m.result.timeouts).join('/');
+        rows.push([
+          SCENARIOS[s].label,
+          String(c),
+          f(d.result.rps, 0),
+          f(g.result.rps, 0),
+          f(ratio, 3) + '×',
+          `${f(d.result.latencyMs?.p50)} / ${f(d.result.latencyMs?.p99)}`,
+          `${f(g.result.latencyMs?.p50)} / ${f(g.result.latencyMs?.p99)}`,
+          f((g.serverCpuSeconds.gateway / Math.max(1, g.result.total)) * 1e6, 0),
+          errs,
+        ]);
+      }
+    }
+    out.push(table(rows, [false, true, true, true, true, true, true, true, true]));
+  }
+
+  const added: { scenario: ScenarioName; mode: Measured['mode']; directP99: number; gatewayP99: number; addedP99: number; addedP50: number; clean: boolean }[] = [];
+  if (!CFG.skip.has('rate')) {
+    out.push('');
+    out.push(`Added latency at a fixed ${CFG.rate} req/s (well below saturation)`);
+    out.push(
+      `  autocannon overallRate, ${Math.min(CFG.rateConnections, CFG.rate)} connections: each connection sends its per-second quota back to back at the top of each second (bursty);`,
+    );
+    out.push('  paced: fetch from Bun, one request every 1/rate s, evenly spread (open loop).');
+    const rows: string[][] = [['request', 'load', 'direct p50/p99/p99.9 ms', 'gateway p50/p99/p99.9 ms', 'added p50 ms', 'added p99 ms', 'achieved req/s d/g']];
+    for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+      for (const mode of ['rate-autocannon', 'rate-paced'] as const) {
+        const d = find(mode, s, 'direct');
+        const g = find(mode, s, 'gateway');
+        if (!d?.result.latencyMs || !g?.result.latencyMs) continue;
+        const a = {
+          scenario: s,
+          mode,
+          directP99: d.result.latencyMs.p99,
+          gatewayP99: g.result.latencyMs.p99,
+          addedP99: g.result.latencyMs.p99 - d.result.latencyMs.p99,
+          addedP50: g.result.latencyMs.p50 - d.result.latencyMs.p50,
+          clean: clean(d) && clean(g),
+        };
+        added.push(a);
+        const L = (m: Measured) => `${f(m.result.latencyMs!.p50)} / ${f(m.result.latencyMs!.p99)} / ${f(m.result.latencyMs!.p999)}`;
+        rows.push([
+          SCENARIOS[s].label,
+          mode === 'rate-autocannon' ? 'autocannon' : 'paced',
+          L(d),
+          L(g),
+          f(a.addedP50),
+          f(a.addedP99),
+          `${f(d.result.rps, 0)} / ${f(g.result.rps, 0)}`,
+        ]);
+      }
+    }
+    out.push(table(rows, [false, false, true, true, true, true, true]));
+  }
+
+  out.push('');
+  out.push('Gateway memory (from /proc/<pid>/status)');
+  out.push(`  idle after start:          VmRSS ${f(rssIdle ? mb(rssIdle.rssKb) : NaN, 1)} MB`);
+  if (rssAfterSaturated) out.push(`  after saturated runs:      VmRSS ${f(mb(rssAfterSaturated.rssKb), 1)} MB, peak so far (VmHWM) ${f(mb(rssAfterSaturated.hwmKb), 1)} MB`);
+  if (rssAfterLoad) out.push(`  after all load runs:       VmRSS ${f(mb(rssAfterLoad.rssKb), 1)} MB, peak so far (VmHWM) ${f(mb(rssAfterLoad.hwmKb), 1)} MB`);
+  const gwDl = downloads.find((d) => d.target === 'gateway');
+  const dDl = downloads.find((d) => d.target === 'direct');
+  if (gwDl) {
+    out.push(
+      `  streaming ${CFG.blobBytes} bytes: ${gwDl.ok ? 'all bytes received' : `FAILED (${gwDl.bytesReceived} bytes${gwDl.error ? ', ' + gwDl.error : ''})`}, ` +
+        `${f(gwDl.mibPerSecond, 0)} MiB/s through the gateway vs ${f(dDl?.mibPerSecond, 0)} MiB/s direct; ` +
+        `gateway RSS before ${f(gwDl.rssBeforeMb, 1)} MB, peak ${f(gwDl.peakRssSampledMb, 1)} MB (${gwDl.samples} samples every ${CFG.rssSampleMs} ms)` +
+        (gwDl.hwmReset ? `, VmHWM since reset ${f(gwDl.peakRssHwmMb, 1)} MB` : ''),
+    );
+  }
+  out.push(
+    `  audit lines: ${auditLines} for ${gatewayRequestsSent} requests sent to the gateway; upstream saw ${statsEnd.signed} SigV4-signed of ${statsEnd.requests} requests`,
+  );
+
+  // ── targets ──
+  const satWorst = satRatios.length ? satRatios.reduce((a, b) => (b.ratio < a.ratio ? b : a)) : null;
+  const satPass = satWorst ? satRatios.every((r) => r.clean && r.ratio >= TARGETS.throughputRatio) : null;
+  const acAdded = added.filter((a) => a.mode === 'rate-autocannon');
+  const pacedAdded = added.filter((a) => a.mode === 'rate-paced');
+  const worstOf = (xs: typeof added) => (xs.length ? xs.reduce((a, b) => (b.addedP99 > a.addedP99 ? b : a)) : null);
+  const acWorst = worstOf(acAdded);
+  const pacedWorst = worstOf(pacedAdded);
+  const addedPass = acWorst ? acAdded.every((a) => a.clean && a.addedP99 < TARGETS.addedP99Ms) : null;
+  const pacedPass = pacedWorst ? pacedAdded.every((a) => a.clean && a.addedP99 < TARGETS.addedP99Ms) : null;
+  const peakDl = gwDl ? Math.max(gwDl.peakRssSampledMb ?? 0, gwDl.peakRssHwmMb ?? 0) : null;
+  const rssPass = gwDl ? gwDl.ok && peakDl! < TARGETS.downloadRssMb : null;
+  out.push('');
+  out.push('Targets');
+  out.push(
+    `  ${mark(satPass)}  throughput ≥ ${TARGETS.throughputRatio.toFixed(2)}× direct, with signing: worst ratio ` +
+      (satWorst ? `${f(satWorst.ratio, 3)}× (${SCENARIOS[satWorst.scenario].label}, ${satWorst.connections} conns)` : '–'),
+  );
+  out.push(
+    `  ${mark(addedPass)}  p99 added < ${TARGETS.addedP99Ms} ms at ${CFG.rate} req/s (autocannon overallRate): worst ` +
+      (acWorst ? `${f(acWorst.addedP99)} ms (${SCENARIOS[acWorst.scenario].label})` : '–') +
+      (pacedWorst ? `; paced: ${mark(pacedPass).trim()} ${f(pacedWorst.addedP99)} ms (${SCENARIOS[pacedWorst.scenario].label})` : ''),
+  );
+  out.push(
+    `  ${mark(rssPass)}  gateway RSS < ${TARGETS.downloadRssMb} MB while streaming ${CFG.blobBytes} bytes: peak ${f(peakDl, 1)} MB` +
+      (gwDl && !gwDl.ok ? ' (download incomplete)' : ''),
+  );
+  console.log(out.join('\n'));
+
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, bun: Bun.version },
+    config: { ...CFG, skip: [...CFG.skip], gatewayEntry: CFG.gatewayEntry.replace(ROOT + '/', '') , out: undefined },
+    targets: TARGETS,
+    results: {
+      saturated: satRatios,
+      addedLatency: added,
+      runs: measured,
+      memory: {
+        idle: rssIdle,
+        afterSaturated: rssAfterSaturated,
+        afterLoad: rssAfterLoad,
+        unitsKb: true,
+      },
+      downloads,
+      auditLines,
+      gatewayRequestsSent,
+      upstreamStats: statsEnd,
+      gatewayCpuSecondsTotal: gatewayCpuTotal,
+    },
+    verdict: {
+      throughput: { pass: satPass, worstRatio: satWorst?.ratio ?? null },
+      addedP99: { pass: addedPass, worstMs: acWorst?.addedP99 ?? null, pacedPass, pacedWorstMs: pacedWorst?.addedP99 ?? null },
+      downloadRss: { pass: rssPass, peakMb: peakDl },
+    },
+  };
+  mkdirSync(dirname(CFG.out), { recursive: true });
+  writeFileSync(CFG.out, JSON.stringify(json, null, 2) + '\n');
+  log(`results written to ${CFG.out.replace(ROOT + '/', '')}`);
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (e) => {
+    console.error('bench: FAILED:', (e as Error)?.stack ?? e);
+    cleanup();
+    process.exit(1);
+  },
+);

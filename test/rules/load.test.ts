@@ -1,0 +1,123 @@
+import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadRulesFile, loadRulesText } from '../../src/rules/load.ts';
+import { formatProblem } from '../../src/rules/problems.ts';
+import { problemsOf, rulesFrom } from '../support/rules.ts';
+import { REPO } from '../support/processes.ts';
+
+const ARN = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team';
+const HASH = 'a'.repeat(64);
+const minimal = (extra = '') => `version: 1\nbackend:\n  arn: ${ARN}\n${extra}`;
+
+describe('the shipped rules.yaml', () => {
+  const env = { MLFLOW_ARN: ARN, PROXY_API_KEY_SHA256: HASH };
+
+  test('runs as is from environment variables', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    expect(result.rules.backend.kind).toBe('sagemaker');
+    expect(result.rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
+    expect(result.rules.clientsById.get('default')?.policies.map((p) => p.name)).toEqual(['admin']);
+    expect([...result.rules.policies.keys()].sort()).toEqual(['admin', 'log-runs', 'read-only', 'registry-write']);
+  });
+
+  test('takes HOST and PORT from the environment', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), { ...env, HOST: '127.0.0.1', PORT: '9001' });
+    expect(result.ok && result.rules.source.listen).toMatchObject({ host: '127.0.0.1', port: 9001 });
+  });
+
+  test('serves a self-hosted MLflow when MLFLOW_URL is set instead of MLFLOW_ARN', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), { MLFLOW_URL: 'http://127.0.0.1:5000', PROXY_API_KEY_SHA256: HASH });
+    expect(result.ok && result.rules.backend).toMatchObject({ kind: 'mlflow', baseUrl: 'http://127.0.0.1:5000' });
+  });
+
+  test('reads the plugin\'s SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT as the endpoint override', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), { ...env, SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT: 'https://vpce-1.example:8443' });
+    expect(result.ok && result.rules.backend).toMatchObject({ baseUrl: 'https://vpce-1.example:8443', host: 'vpce-1.example:8443' });
+  });
+
+  test('is refused, pointing at the key, when the key hash variable is missing', () => {
+    const problems = problemsOf(readFileSync(join(REPO, 'rules.yaml'), 'utf8'), { MLFLOW_ARN: ARN });
+    expect(problems.some((p) => /^test\.yaml:\d+:\d+: clients\[0\]\.apiKeySha256: environment variable PROXY_API_KEY_SHA256 is not set/.test(p))).toBe(true);
+  });
+});
+
+describe('environment expansion', () => {
+  const cases: Array<[string, string, Record<string, string>, number]> = [
+    ['${VAR} is replaced by the variable', '${P}', { P: '1234' }, 1234],
+    ['${VAR:-default} falls back when VAR is unset', '${P:-4321}', {}, 4321],
+    ['${VAR:-default} falls back when VAR is empty', '${P:-4321}', { P: '' }, 4321],
+    ['${VAR:-default} prefers VAR when set', '${P:-4321}', { P: '80' }, 80],
+  ];
+  for (const [sentence, value, env, port] of cases) {
+    test(sentence, () => {
+      expect(rulesFrom(minimal(`listen:\n  port: ${value}\n`), env).source.listen.port).toBe(port);
+    });
+  }
+
+  test('an unset variable without default is an error at its line and key path', () => {
+    expect(problemsOf(minimal('listen:\n  host: ${NOPE}\n'))).toContain(
+      'test.yaml:5:9: listen.host: environment variable NOPE is not set (write ${NOPE:-default} to make it optional)',
+    );
+  });
+});
+
+describe('refusing a bad file', () => {
+  test('reports every schema problem at once, with file:line:column and key path', () => {
+    const problems = problemsOf(`version: 2\nlisten:\n  port: http\nbackend:\n  arn: ${ARN}\n  timeoutSeconds: 0\nunknown: true\n`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^test\.yaml:1:10: version: expected 1/),
+      expect.stringMatching(/^test\.yaml:3:9: listen\.port: expected integer/),
+      expect.stringMatching(/^test\.yaml:6:19: backend\.timeoutSeconds: expected number to be greater than 0/),
+      expect.stringMatching(/^test\.yaml:7:10: unknown: unexpected property/),
+    ]);
+  });
+
+  test('reports YAML syntax errors with their position', () => {
+    expect(problemsOf('version: 1\nbackend: [unclosed\n')[0]).toMatch(/^test\.yaml:\d+:\d+: \(file\): YAML: /);
+  });
+
+  test('reports duplicate keys', () => {
+    expect(problemsOf(`version: 1\nversion: 1\nbackend: {arn: ${ARN}}\n`)[0]).toMatch(/^test\.yaml:2:1: \(file\): YAML: Map keys must be unique/);
+  });
+
+  const semantic: Array<[string, string, RegExp]> = [
+    ['a backend needs an arn or a url', 'version: 1\nbackend: {timeoutSeconds: 5}\n', /backend: needs backend\.arn .* or backend\.url/],
+    ['arn and url together are refused', `version: 1\nbackend: {arn: ${ARN}, url: "http://x:1"}\n`, /backend\.url: set either backend\.arn .* not both/],
+    ['an ARN of another service is refused', 'version: 1\nbackend: {arn: "arn:aws:s3:::bucket"}\n', /backend\.arn: not a SageMaker MLflow ARN/],
+    ['an endpoint with a path is refused', `version: 1\nbackend: {arn: ${ARN}, endpoint: "https://h/x"}\n`, /backend\.endpoint: must be a base URL without path/],
+    ['a client key must be a hash, never the key itself', minimal('clients:\n  - {id: c, apiKeySha256: my-secret-key, policies: [p]}\npolicies:\n  p: {operations: [GetRun]}\n'), /clients\[0\]\.apiKeySha256: must be the 64-hex-digit SHA-256/],
+    ['an unknown policy name is refused', minimal(`clients:\n  - {id: c, apiKeySha256: "${HASH}", policies: [nope]}\n`), /clients\[0\]\.policies\[0\]: unknown policy "nope"/],
+    ['an unknown operation is refused with a suggestion', minimal(`policies:\n  p: {operations: [LogMetrics]}\n`), /policies\.p\.operations\[0\]: unknown MLflow operation "LogMetrics"; did you mean LogMetric/],
+    ['an include cycle is refused', minimal('policies:\n  a: {include: [b]}\n  b: {include: [a]}\n'), /include cycle/],
+    ['a rewrite with two kinds is refused', minimal('rewrites:\n  - {stripPrefix: /a, prefix: /b, replace: /c}\n'), /rewrites\[0\]: a rewrite needs exactly one of/],
+    ['a bad regular expression is refused', minimal('rewrites:\n  - {match: "(", replace: /x}\n'), /rewrites\[0\]\.match: not a valid regular expression/],
+    ['a liveness path that shadows MLflow is refused', minimal('endpoints: {liveness: /health}\n'), /endpoints\.liveness: "\/health" would shadow an MLflow path/],
+    ['the same key hash for two clients is refused', minimal(`clients:\n  - {id: a, apiKeySha256: "${HASH}", policies: [p]}\n  - {id: b, apiKeySha256: "${HASH}", policies: [p]}\npolicies:\n  p: {operations: [GetRun]}\n`), /clients\[1\]\.apiKeySha256: the same key hash is already used by client "a"/],
+  ];
+  for (const [sentence, yaml, pattern] of semantic) {
+    test(sentence, () => {
+      const result = loadRulesText(yaml, 'test.yaml', {});
+      expect(result.ok).toBe(false);
+      expect(problemsOf(yaml).join('\n')).toMatch(pattern);
+    });
+  }
+
+  test('warns about a policy no client uses, without refusing the file', () => {
+    const result = loadRulesText(minimal('policies:\n  unused: {operations: [GetRun]}\n'), 'test.yaml', {});
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.warnings.map(formatProblem)).toEqual(['test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client']);
+  });
+});
+
+describe('defaults', () => {
+  test('fill in listen, limits, endpoints and the 120 s upstream timeout', () => {
+    const rules = rulesFrom(minimal());
+    expect(rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
+    expect(rules.source.limits).toEqual({ maxBodyBytes: 8 * 1024 * 1024, maxPathLength: 2048, maxQueryLength: 16384 });
+    expect(rules.source.endpoints).toEqual({ liveness: '/-/live', readiness: '/-/ready' });
+    expect(rules.upstreamTimeoutMs).toBe(120_000);
+    expect(rules.anonymous).toBeUndefined();
+  });
+});

@@ -1,0 +1,40 @@
+// The real MLflow: pinned versions in Python virtual environments made by scripts/setup-python.sh.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, REPO, startProcess, tempDir, type Started } from './processes.ts';
+
+// Keep in step with scripts/setup-python.sh.
+export const MLFLOW_VERSIONS = (process.env.MLFLOW_VERSIONS ?? '2.16.2 3.17.2').split(/\s+/).filter(Boolean);
+const VENV_ROOT = process.env.PROXY_VENV_ROOT ?? join(REPO, '.cache', 'venvs');
+
+export function venvPython(version: string): string {
+  const python = join(VENV_ROOT, `mlflow-${version}`, 'bin', 'python');
+  if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/setup-python.sh (npm test does)`);
+  return python;
+}
+
+/** A real `mlflow server` with a SQLite store in a temp dir. */
+export async function startMlflow(version: string): Promise<Started & { url: string }> {
+  const dir = tempDir(`mlflow-${version}`);
+  const port = await freePort();
+  const python = venvPython(version);
+  const args = ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port),
+    '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--default-artifact-root', `${dir}/artifacts`, '--workers', '1'];
+  const started = await startProcess(python, args, {
+    name: `mlflow ${version}`,
+    timeoutMs: 120_000,
+    env: { ...process.env, MLFLOW_TRACKING_URI: undefined } as Record<string, string>,
+    ready: (output) => (/Listening at|Uvicorn running|Application startup complete|Booting worker/.test(output) ? port : undefined),
+  });
+  // The log line can come before the socket accepts; wait for /health.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      if (health.ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`mlflow ${version} /health never answered:\n${started.output()}`);
+    await Bun.sleep(250);
+  }
+  return { ...started, url: `http://127.0.0.1:${port}` };
+}

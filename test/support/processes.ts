@@ -1,0 +1,116 @@
+// Starting and stopping the real processes the integration tests need (MLflow, stand-ins, the
+// gateway itself), each on an ephemeral loopback port, each killed when the test file ends.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dir, '..', '..');
+export const BUN = process.execPath;
+
+export interface Started {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `smp-${prefix}-`));
+}
+
+/** A port that was free a moment ago (for servers, like mlflow, that cannot take port 0). */
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Spawns a process and waits until `ready` finds its port in the output (stdout + stderr).
+ * Fails with the process's output if it exits or does not become ready in time.
+ */
+export async function startProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string; ready: (output: string) => number | undefined; timeoutMs?: number; name: string },
+): Promise<Started> {
+  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    const port = options.ready(output);
+    if (port !== undefined) return { child, port, output: () => output, stop };
+    if (child.exitCode !== null) throw new Error(`${options.name} exited with ${child.exitCode}:\n${output}`);
+    await Bun.sleep(50);
+  }
+  await stop();
+  throw new Error(`${options.name} did not become ready in time:\n${output}`);
+}
+
+/** Waits until an HTTP URL answers (any status). */
+export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await Bun.sleep(200);
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Environment with every AWS credential source removed, so only what a test sets is used. */
+export function cleanAwsEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('AWS_') || key.startsWith('MLFLOW_') || key === 'SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT') continue;
+    env[key] = value;
+  }
+  return {
+    ...env,
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  };
+}
+
+/** Starts the gateway CLI (`bun src/main.ts serve`) and waits for its "listening" line. */
+export function startGateway(rulesFile: string, env: Record<string, string | undefined>): Promise<Started> {
+  return startProcess(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', rulesFile], {
+    env,
+    name: 'gateway',
+    timeoutMs: 30_000,
+    ready: (output) => {
+      const match = /"event":"listening".*?"port":(\d+)/.exec(output);
+      return match ? Number(match[1]) : undefined;
+    },
+  });
+}
+
+/** Audit lines (JSON objects with msg "request") from a gateway's output. */
+export function auditLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"msg":"request"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
