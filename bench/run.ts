@@ -15,7 +15,8 @@
 //   BENCH_RATE=1000             fixed request rate for the added-latency runs
 //   BENCH_RATE_CONNECTIONS=10   autocannon connections for the fixed-rate runs
 //   BENCH_BLOB_BYTES=1073741824 size of the streamed download
-//   BENCH_CLIENT=bun            autocannon runs in: bun | node (a separate process each run) | inproc
+//   BENCH_CLIENT=node           autocannon runs in: node | bun (a separate process each run) | inproc
+//                               (this bun process). Default node when `node` is on PATH, else bun.
 //   BENCH_GATEWAY_ENTRY=src/main.ts   gateway entry file (run as `bun ENTRY serve --rules FILE`)
 //   BENCH_OUT=bench/results/latest.json
 //   BENCH_SKIP=download,rate,saturated   skip phases (comma list)
@@ -42,7 +43,7 @@ const CFG = {
   rate: num('BENCH_RATE', 1000),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 10),
   blobBytes: num('BENCH_BLOB_BYTES', 1024 * 1024 * 1024),
-  client: (env.BENCH_CLIENT ?? 'bun') as 'bun' | 'node' | 'inproc',
+  client: (env.BENCH_CLIENT ?? (Bun.which('node') ? 'node' : 'bun')) as 'bun' | 'node' | 'inproc',
   gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/latest.json'),
   skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
@@ -252,7 +253,8 @@ async function runLoadJob(job: LoadJob, client = CFG.client): Promise<LoadResult
     inproc ??= await import('./load-worker.mjs');
     return job.paced ? inproc!.runPaced(job) : inproc!.runLoad(job);
   }
-  const runtime = client === 'node' ? 'node' : process.execPath;
+  // The paced runs use fetch, which costs several times more CPU on Node 20 than on Bun: always Bun.
+  const runtime = client === 'node' && !job.paced ? 'node' : process.execPath;
   const proc = spawn([runtime, join(import.meta.dir, 'load-worker.mjs'), JSON.stringify(job)], {
     cwd: ROOT,
     stdout: 'pipe',
@@ -435,9 +437,11 @@ async function main() {
   }
 
   // ── warm-up (JIT, connection pools); not recorded ──
+  let warmupGatewayRequests = 0;
   for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
     for (const t of ['direct', 'gateway'] as TargetName[]) {
-      await runLoadJob(jobFor(t, s, CFG.connections[0] ?? 32, CFG.warmupSeconds));
+      const w = await runLoadJob(jobFor(t, s, CFG.connections[0] ?? 32, CFG.warmupSeconds));
+      if (t === 'gateway') warmupGatewayRequests += w.total;
     }
   }
   log('warm-up done');
@@ -550,7 +554,7 @@ async function main() {
   await Bun.sleep(300);
   const gatewayRequestsSent =
     measured.filter((m) => m.target === 'gateway').reduce((a, m) => a + m.result.total, 0) +
-    3 + (downloads.some((d) => d.target === 'gateway') ? 1 : 0);
+    warmupGatewayRequests + 3 + (downloads.some((d) => d.target === 'gateway') ? 1 : 0);
   const auditLines = gateway.stdoutLines() - 1; // minus the listening line
   const statsEnd = await (await fetch(`${upstreamBase}/bench/stats`)).json();
   const gatewayCpuTotal = procCpuSeconds(gateway.pid);

@@ -33,8 +33,9 @@ export function startInstanceMetadata(lifetimeMs: number): MetadataStandin {
       const base = /^\/latest\/meta-data\/iam\/security-credentials(-extended)?\/?$/;
       if (base.test(path)) return new Response(ROLE);
       if (path.endsWith(`/${ROLE}`)) {
-        // Rotate like IMDS does: new credentials well before the old ones expire.
-        if (!current || current.expiration!.getTime() - Date.now() < lifetimeMs / 2) {
+        // Rotate like IMDS does: new credentials are available at least 5 minutes before the
+        // old ones expire (EC2 user guide, "Retrieve security credentials from instance metadata").
+        if (!current || current.expiration!.getTime() - Date.now() < 5 * 60_000) {
           current = temporaryCredentials(new Date(Date.now() + lifetimeMs), issued.length + 1);
           issued.push(current.accessKeyId);
         }
