@@ -36,7 +36,8 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
         return fetch(request);
       },
     });
-    return { port: server.port ?? options.port, stop: async () => void (await server.stop(true)) };
+    // stop() without `true` lets requests in flight finish instead of cutting them.
+    return { port: server.port ?? options.port, stop: async () => void (await server.stop()) };
   }
   const deno = (globalThis as { Deno?: { serve: (...args: unknown[]) => { addr: { port: number }; shutdown(): Promise<void> } } }).Deno;
   if (deno) {

@@ -188,6 +188,8 @@ export function createApp(options: AppOptions) {
   const handle = createGatewayHandler(options);
   const endpoints = options.rules().source.endpoints;
   return new Elysia()
+    // Anything that escapes the pipeline (it catches its own errors) still gets MLflow's shape.
+    .onError(({ error }) => errorResponse(asGatewayError(error), crypto.randomUUID()))
     .get(endpoints.liveness, () => new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
     .get(endpoints.readiness, async () => {
       const result = options.readiness ? await options.readiness() : { ready: true, checks: { rules: 'ok' } };

@@ -48,7 +48,8 @@ describe('API keys', () => {
   });
 
   test('the 401 answer is the same for unknown and malformed keys', () => {
-    const messages = [{ authorization: 'Bearer unknown-key-123' }, { authorization: 'Basic x' }, {}].map((h) => {
+    const attempts: Array<Record<string, string>> = [{ authorization: 'Bearer unknown-key-123' }, { authorization: 'Basic x' }, {}];
+    const messages = attempts.map((h) => {
       try {
         authenticate(headers(h), rules);
       } catch (error) {

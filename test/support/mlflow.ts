@@ -23,7 +23,7 @@ export async function startMlflow(version: string): Promise<Started & { url: str
   const started = await startProcess(python, args, {
     name: `mlflow ${version}`,
     timeoutMs: 120_000,
-    env: { ...process.env, MLFLOW_TRACKING_URI: undefined } as Record<string, string>,
+    env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MLFLOW_'))),
     ready: (output) => (/Listening at|Uvicorn running|Application startup complete|Booting worker/.test(output) ? port : undefined),
   });
   // The log line can come before the socket accepts; wait for /health.
