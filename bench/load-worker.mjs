@@ -1,5 +1,7 @@
-// One autocannon run, as a function (imported by bench/run.ts when BENCH_CLIENT=inproc) or as a
-// script: `node bench/load-worker.mjs '<job json>'` (or `bun ...`) prints one JSON result line.
+// Load runs for bench/run.ts: autocannon (`runLoad`) or paced fetch (`runPaced`). Used three ways:
+//   imported by bench/run.ts (BENCH_CLIENT=inproc);
+//   `node bench/load-worker.mjs --serve` (or bun): a persistent worker, JSON jobs in on stdin, results out;
+//   `node bench/load-worker.mjs '<job json>'`: one run, one JSON result line (handy by hand).
 // Plain JavaScript so that Node runs it without a TypeScript loader.
 //
 // Latencies: autocannon's own histogram keeps whole milliseconds only (lowestDiscernibleValue 1),
@@ -141,7 +143,25 @@ export async function runPaced(job) {
 }
 
 const isMain = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
+if (isMain && process.argv[2] === '--serve') {
+  // Persistent mode: one JSON job per stdin line, one JSON result per stdout line, in order.
+  // Keeping one process for all runs keeps its JIT warm (a fresh process per run measured its
+  // own warm-up in the first second: more client CPU and a worse p99). Ends when stdin closes.
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (!line.trim()) continue;
+    let reply;
+    try {
+      const job = JSON.parse(line);
+      reply = { ok: true, result: await (job.paced ? runPaced(job) : runLoad(job)) };
+    } catch (e) {
+      reply = { ok: false, error: String(e?.stack ?? e) };
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  }
+  process.exit(0);
+} else if (isMain) {
   const job = JSON.parse(process.argv[2]);
   (job.paced ? runPaced(job) : runLoad(job)).then(
     (r) => {

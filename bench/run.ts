@@ -20,6 +20,8 @@
 //   BENCH_GATEWAY_ENTRY=src/main.ts   gateway entry file (run as `bun ENTRY serve --rules FILE`)
 //   BENCH_OUT=bench/results/latest.json
 //   BENCH_SKIP=download,rate,saturated   skip phases (comma list)
+//   BENCH_PROFILE=1             run the gateway under `bun --cpu-prof-md`; the profile of the whole
+//                               run lands in bench/results/profile/ (slows the gateway a little)
 import { spawn, type Subprocess } from 'bun';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -47,6 +49,7 @@ const CFG = {
   gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/latest.json'),
   skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  profileDir: env.BENCH_PROFILE && env.BENCH_PROFILE !== '0' ? resolve(ROOT, 'bench/results/profile') : null,
   rssSampleMs: 100,
 };
 if (!['bun', 'node', 'inproc'].includes(CFG.client)) throw new Error('BENCH_CLIENT must be bun, node or inproc');
@@ -91,6 +94,13 @@ const children: Child[] = [];
 let tmp = '';
 
 function cleanup() {
+  for (const w of workers) {
+    try {
+      w.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   for (const c of children) {
     if (!c.exited) {
       try {
@@ -122,8 +132,8 @@ async function startChild(name: string, cmd: string[], opts: { env: Record<strin
   let lines = 0;
   let stderr = '';
   let pending = '';
-  let portResolve: (p: number) => void;
-  let portReject: (e: Error) => void;
+  let portResolve!: (p: number) => void;
+  let portReject!: (e: Error) => void;
   const portPromise = new Promise<number>((res, rej) => {
     portResolve = res;
     portReject = rej;
@@ -142,7 +152,7 @@ async function startChild(name: string, cmd: string[], opts: { env: Record<strin
   // Drain stdout (audit lines) so the child never blocks on a full pipe; count lines.
   (async () => {
     const dec = new TextDecoder();
-    for await (const chunk of proc.stdout) {
+    for await (const chunk of chunksOf(proc.stdout)) {
       for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
       if (!found) {
         pending += dec.decode(chunk, { stream: true });
@@ -169,7 +179,7 @@ async function startChild(name: string, cmd: string[], opts: { env: Record<strin
   })();
   (async () => {
     const dec = new TextDecoder();
-    for await (const chunk of proc.stderr) {
+    for await (const chunk of chunksOf(proc.stderr)) {
       stderr = (stderr + dec.decode(chunk, { stream: true })).slice(-8192);
     }
   })();
@@ -219,6 +229,20 @@ function resetPeakRss(pid: number): boolean {
 }
 const mb = (kb: number) => kb / 1024;
 
+/** Iterate a web ReadableStream (the DOM lib types lack Symbol.asyncIterator on it). */
+async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 // ───────────────────────────── load runs ─────────────────────────────
 interface LoadJob {
   url: string;
@@ -246,26 +270,74 @@ interface LoadResult {
   maxLagMs?: number;
 }
 
+
+/** A persistent load-worker process: jobs go in as JSON lines on stdin, results come back in order. */
+class Worker {
+  private proc: Subprocess<'pipe', 'pipe', 'pipe'>;
+  private lines: AsyncIterator<string>;
+  private stderr = '';
+  constructor(readonly runtime: string) {
+    this.proc = spawn([runtime, join(import.meta.dir, 'load-worker.mjs'), '--serve'], {
+      cwd: ROOT,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    workers.push(this.proc);
+    const proc = this.proc;
+    this.lines = (async function* () {
+      const dec = new TextDecoder();
+      let buf = '';
+      for await (const chunk of chunksOf(proc.stdout)) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          yield buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+        }
+      }
+    })();
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of chunksOf(proc.stderr)) this.stderr = (this.stderr + dec.decode(chunk, { stream: true })).slice(-4096);
+    })();
+  }
+  async run(job: LoadJob): Promise<LoadResult> {
+    this.proc.stdin.write(JSON.stringify(job) + '\n');
+    this.proc.stdin.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`load worker (${this.runtime}) gave no result within ${job.duration + 60} s`)), (job.duration + 60) * 1000);
+    });
+    try {
+      const next = await Promise.race([this.lines.next(), timeout]);
+      if (next.done) throw new Error(`load worker (${this.runtime}) exited: ${this.stderr}`);
+      const reply = JSON.parse(next.value);
+      if (!reply.ok) throw new Error(`load worker (${this.runtime}) failed: ${reply.error}`);
+      return reply.result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+const workers: Subprocess[] = [];
+let autocannonWorker: Worker | null = null;
+let pacedWorker: Worker | null = null;
 let inproc: { runLoad: (j: LoadJob) => Promise<LoadResult>; runPaced: (j: LoadJob) => Promise<LoadResult> } | null = null;
 
-async function runLoadJob(job: LoadJob, client = CFG.client): Promise<LoadResult> {
-  if (client === 'inproc') {
-    inproc ??= await import('./load-worker.mjs');
+async function runLoadJob(job: LoadJob): Promise<LoadResult> {
+  if (CFG.client === 'inproc') {
+    const workerModule: string = './load-worker.mjs'; // untyped plain-JS module
+    inproc ??= await import(workerModule);
     return job.paced ? inproc!.runPaced(job) : inproc!.runLoad(job);
   }
-  // The paced runs use fetch, which costs several times more CPU on Node 20 than on Bun: always Bun.
-  const runtime = client === 'node' && !job.paced ? 'node' : process.execPath;
-  const proc = spawn([runtime, join(import.meta.dir, 'load-worker.mjs'), JSON.stringify(job)], {
-    cwd: ROOT,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    stdin: 'ignore',
-  });
-  const limit = setTimeout(() => proc.kill('SIGKILL'), (job.duration + 60) * 1000);
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(limit);
-  if (code !== 0) throw new Error(`load worker (${client}) failed with code ${code}: ${err.slice(-2000)}`);
-  return JSON.parse(out.trim().split('\n').pop()!);
+  if (job.paced) {
+    // The paced runs use fetch, which costs several times more CPU on Node 20 than on Bun: always Bun.
+    pacedWorker ??= CFG.client === 'bun' ? (autocannonWorker ??= new Worker(process.execPath)) : new Worker(process.execPath);
+    return pacedWorker.run(job);
+  }
+  autocannonWorker ??= new Worker(CFG.client === 'node' ? 'node' : process.execPath);
+  return autocannonWorker.run(job);
 }
 
 interface Measured {
@@ -283,8 +355,8 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 const mark = (ok: boolean | null) => (ok === null ? 'n/a ' : ok ? 'PASS' : 'MISS');
 function table(rows: string[][], alignRight: boolean[]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (alignRight[i] ? lpad(c, w[i]) : pad(c, w[i]))).join('  ')).join('\n');
+  const w = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (alignRight[i] ? lpad(c, w[i] ?? 0) : pad(c, w[i] ?? 0))).join('  ')).join('\n');
 }
 const log = (...a: unknown[]) => console.error('bench:', ...a);
 
@@ -356,7 +428,9 @@ async function main() {
     AWS_SHARED_CREDENTIALS_FILE: emptyAws,
   };
   log(`starting gateway: bun ${CFG.gatewayEntry} serve --rules ${rulesFile}`);
-  const gateway = await startChild('gateway', [process.execPath, CFG.gatewayEntry, 'serve', '--rules', rulesFile], {
+  if (CFG.profileDir) mkdirSync(CFG.profileDir, { recursive: true });
+  const profileFlags = CFG.profileDir ? ['--cpu-prof-md', `--cpu-prof-dir=${CFG.profileDir}`] : [];
+  const gateway = await startChild('gateway', [process.execPath, ...profileFlags, CFG.gatewayEntry, 'serve', '--rules', rulesFile], {
     cwd: tmp, // an empty directory: no stray .env or bunfig.toml is loaded
     env: gatewayEnv,
   });
@@ -558,6 +632,12 @@ async function main() {
   const auditLines = gateway.stdoutLines() - 1; // minus the listening line
   const statsEnd = await (await fetch(`${upstreamBase}/bench/stats`)).json();
   const gatewayCpuTotal = procCpuSeconds(gateway.pid);
+  if (CFG.profileDir) {
+    // The profile is written when the process exits: stop it gracefully and wait (bounded).
+    gateway.proc.kill('SIGTERM');
+    await Promise.race([gateway.proc.exited, Bun.sleep(15_000)]);
+    log(`gateway CPU profile written to ${CFG.profileDir.replace(ROOT + '/', '')}/`);
+  }
 
   // ───────────────────────────── report ─────────────────────────────
   const find = (mode: Measured['mode'], s: ScenarioName, t: TargetName, c?: number) =>
@@ -658,7 +738,8 @@ async function main() {
     );
   }
   out.push(
-    `  audit lines: ${auditLines} for ${gatewayRequestsSent} requests sent to the gateway; upstream saw ${statsEnd.signed} SigV4-signed of ${statsEnd.requests} requests`,
+    `  audit: ${auditLines} stdout lines after the listening line, for ${gatewayRequestsSent} completed gateway requests ` +
+      `(requests still in flight when a run ends are logged but not counted); upstream saw ${statsEnd.signed} SigV4-signed requests`,
   );
 
   // ── targets ──
@@ -694,7 +775,7 @@ async function main() {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, bun: Bun.version },
-    config: { ...CFG, skip: [...CFG.skip], gatewayEntry: CFG.gatewayEntry.replace(ROOT + '/', '') , out: undefined },
+    config: { ...CFG, skip: [...CFG.skip], gatewayEntry: CFG.gatewayEntry.replace(ROOT + '/', ''), out: CFG.out.replace(ROOT + '/', '') },
     targets: TARGETS,
     results: {
       saturated: satRatios,

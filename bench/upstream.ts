@@ -13,6 +13,8 @@
 // It stops by itself when its stdin closes (the bench that started it is gone) or after
 // BENCH_UPSTREAM_MAX_SECONDS (default 3600), whichever comes first.
 
+export {}; // a module, not a script (keeps its names out of the global scope)
+
 const CHUNK = 1024 * 1024;
 const MAX_BLOB = 64 * 1024 * 1024 * 1024; // refuse absurd sizes
 
@@ -108,7 +110,8 @@ process.on('SIGINT', stop);
 if (process.env.BENCH_UPSTREAM_WATCH_STDIN !== '0' && !process.stdin.isTTY) {
   (async () => {
     try {
-      for await (const _ of Bun.stdin.stream()) {
+      const reader = Bun.stdin.stream().getReader();
+      while (!(await reader.read()).done) {
         // ignore input
       }
     } catch {
