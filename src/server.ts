@@ -71,9 +71,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
       const unsigned = { method: scope.method, path: rewritten.path, query: scope.query, headers };
       let outgoing: OutgoingRequest;
       if (rules.backend.kind === 'sagemaker') {
-        const body = await readBodyWithCap(request, limits.maxBodyBytes);
+        const body = mayHaveBody(request) ? await readBodyWithCap(request, limits.maxBodyBytes) : undefined;
         trail.bytesIn = body?.byteLength ?? 0;
-        outgoing = signForSageMaker({ ...unsigned, body }, rules.backend, await credentialsFor(deps.credentials), scope.receivedAt);
+        const credentials = deps.credentials?.cached() ?? (await credentialsFor(deps.credentials));
+        outgoing = signForSageMaker({ ...unsigned, body }, rules.backend, credentials, scope.receivedAt);
       } else {
         const length = request.headers.get('content-length');
         trail.bytesIn = length && /^\d+$/.test(length) ? Number(length) : 0;
@@ -99,6 +100,11 @@ export function createGatewayHandler(deps: GatewayDeps) {
   };
 }
 
+/** GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. */
+function mayHaveBody(request: Request): boolean {
+  return request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null;
+}
+
 async function credentialsFor(cache: CredentialCache | undefined) {
   if (!cache) throw new SigningFailed('no credential source configured');
   try {
@@ -107,6 +113,9 @@ async function credentialsFor(cache: CredentialCache | undefined) {
     throw new SigningFailed(error instanceof Error ? `credentials: ${error.name}: ${error.message}` : 'credentials unavailable');
   }
 }
+
+/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
+const SMALL_BODY_BYTES = 64 * 1024;
 
 /**
  * Writes the audit line once the response body has been fully sent (or abandoned), counting the
@@ -141,6 +150,14 @@ function audited(response: Response, scope: RequestScope, trail: Trail, audit: A
     });
   };
   if (!response.body) {
+    finish(false);
+    return response;
+  }
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (length <= SMALL_BODY_BYTES) {
+    // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
+    // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
+    bytesOut = length;
     finish(false);
     return response;
   }

@@ -80,6 +80,7 @@ beforeEach(() => {
 
 const credentials = (creds = temporaryCredentials(new Date(Date.now() + 3600_000), 1)): CredentialCache => ({
   get: async () => creds,
+  cached: () => creds,
   expiration: () => creds.expiration,
   refreshes: () => 1,
 });

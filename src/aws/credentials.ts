@@ -10,6 +10,8 @@ export type CredentialProvider = () => Promise<AwsCredentials>;
 
 export interface CredentialCache {
   get(): Promise<AwsCredentials>;
+  /** The cached credentials when they need no refresh, without waiting (the hot path); else undefined. */
+  cached(): AwsCredentials | undefined;
   /** Current credentials' expiry, if any (readiness reports it). */
   expiration(): Date | undefined;
   /** Count of successful refreshes (metrics, tests). */
@@ -58,6 +60,11 @@ export function cachedCredentials(provider: CredentialProvider, options: CacheOp
   };
 
   return {
+    cached() {
+      if (!current) return undefined;
+      const remaining = current.expiration ? current.expiration.getTime() - now() : Infinity;
+      return remaining > refreshBefore ? current : undefined;
+    },
     async get() {
       if (!current) return refresh();
       const remaining = current.expiration ? current.expiration.getTime() - now() : Infinity;

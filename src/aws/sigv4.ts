@@ -46,9 +46,16 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** `20150830T123600Z` */
+/** `20150830T123600Z`; the last value is kept, as consecutive requests share the same second. */
+let lastSecond = NaN;
+let lastAmzDate = '';
 export function amzDate(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastAmzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    lastSecond = second;
+  }
+  return lastAmzDate;
 }
 
 // RFC 3986 unreserved characters stay; everything else is %XX (upper case), as AWS requires.
@@ -105,8 +112,11 @@ function decodeQueryComponent(raw: string): string | undefined {
   }
 }
 
+// Values are trimmed and inner runs of whitespace folded to one space (AWS rule); most values
+// need neither, and the test is cheaper than the replace.
+const FOLDABLE = /^\s|\s$|\s\s|[\t\n\r]/;
 function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, ' ');
+  return FOLDABLE.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
 
 /** Signing keys change once a day per (secret, region, service); derive them once. */

@@ -32,7 +32,19 @@ export interface AuditSink {
 
 export type LineWriter = (text: string) => void;
 
+/**
+ * Standard output. On Bun, its buffered file sink (one write(2) per flush); process.stdout.write
+ * costs several microseconds per call under load, which is most of the audit log's price.
+ */
 export function stdoutWriter(): LineWriter {
+  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  if (bun) {
+    const sink = bun.stdout.writer();
+    return (text) => {
+      sink.write(text);
+      sink.flush();
+    };
+  }
   return (text) => {
     process.stdout.write(text);
   };
@@ -50,7 +62,8 @@ export function createAuditLog(writeLines: LineWriter): AuditSink {
   };
   return {
     write(record) {
-      pending.push(`${JSON.stringify({ level: 'info', msg: 'request', ...record })}\n`);
+      // Splicing the prefix in saves copying the record into a new object on every request.
+      pending.push(`{"level":"info","msg":"request",${JSON.stringify(record).slice(1)}\n`);
       if (!scheduled) {
         scheduled = true;
         setTimeout(flush, 0);
