@@ -171,6 +171,7 @@ function audited(response: Response, scope: RequestScope, trail: Trail, audit: A
           finish(false);
         } else {
           bytesOut += value.byteLength;
+          collectAfterStreaming(value.byteLength);
           controller.enqueue(value);
         }
       } catch (failure) {
@@ -186,6 +187,23 @@ function audited(response: Response, scope: RequestScope, trail: Trail, audit: A
     },
   });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+// A fast download allocates a fresh buffer per chunk faster than the collector returns them (they
+// are external memory, which JSC's incremental collections leave alone): a 1 GiB transfer after a
+// load run peaked at 102-110 MB RSS against 78 MB at rest. A full collection every 8 MiB streamed
+// (all large responses together) holds the peak at ~91 MB. Measured cost: a pause of ~0.3 ms per
+// collection with this gateway's small heap, and ~20% less single-download throughput (about
+// 1.0 → 0.8 GB/s on loopback, far above what an upstream over the network delivers).
+const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
+let streamedSinceCollect = 0;
+const bunRuntime = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+function collectAfterStreaming(bytes: number): void {
+  streamedSinceCollect += bytes;
+  if (bunRuntime && streamedSinceCollect >= COLLECT_EVERY_BYTES) {
+    streamedSinceCollect = 0;
+    bunRuntime.gc(true);
+  }
 }
 
 function round(ms: number): number {
