@@ -10,8 +10,9 @@
 import { Elysia } from 'elysia';
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
-import type { AuditRecord, AuditSink } from './observability/audit.ts';
-import { receive, type RequestScope } from './pipeline/receive.ts';
+import type { AuditSink } from './observability/audit.ts';
+import { receive } from './pipeline/receive.ts';
+import { audited, round, type Trail } from './pipeline/audit-response.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -20,7 +21,7 @@ import { readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
-import { asGatewayError, errorResponse, PermissionDenied, SigningFailed, type GatewayError } from './errors.ts';
+import { asGatewayError, errorResponse, PermissionDenied, SigningFailed } from './errors.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -31,11 +32,6 @@ export interface GatewayDeps {
   now?: () => Date;
 }
 
-/** Per-request facts the audit line is made of, filled in as the stages run. */
-type Trail = Partial<Pick<AuditRecord, 'clientId' | 'authMethod' | 'upstreamPath' | 'rewrites' | 'operation' | 'policy' | 'reason' | 'upstreamMs'>> & {
-  decision: AuditRecord['decision'];
-  bytesIn: number;
-};
 
 export function createGatewayHandler(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
@@ -114,101 +110,6 @@ async function credentialsFor(cache: CredentialCache | undefined) {
   }
 }
 
-/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
-const SMALL_BODY_BYTES = 64 * 1024;
-
-/**
- * Writes the audit line once the response body has been fully sent (or abandoned), counting the
- * bytes on the way. The body is re-wrapped in a fresh Response either way (see forward.ts).
- */
-function audited(response: Response, scope: RequestScope, trail: Trail, audit: AuditSink, error?: GatewayError): Response {
-  let bytesOut = 0;
-  let written = false;
-  const finish = (incomplete: boolean) => {
-    if (written) return;
-    written = true;
-    audit.write({
-      ts: scope.receivedAt.toISOString(),
-      requestId: scope.requestId,
-      clientIp: scope.clientIp,
-      ...(trail.clientId ? { clientId: trail.clientId, authMethod: trail.authMethod } : {}),
-      method: scope.method,
-      path: scope.path,
-      ...(trail.upstreamPath !== undefined ? { upstreamPath: trail.upstreamPath } : {}),
-      ...(trail.rewrites ? { rewrites: trail.rewrites } : {}),
-      ...(trail.operation ? { operation: trail.operation } : {}),
-      ...(trail.policy ? { policy: trail.policy } : {}),
-      decision: trail.decision,
-      ...(trail.reason ? { reason: trail.reason } : {}),
-      status: response.status,
-      ...(error ? { errorCode: error.errorCode } : {}),
-      bytesIn: trail.bytesIn,
-      bytesOut,
-      ...(trail.upstreamMs !== undefined ? { upstreamMs: trail.upstreamMs } : {}),
-      totalMs: round(performance.now() - scope.startedAt),
-      ...(incomplete ? { incomplete: true } : {}),
-    });
-  };
-  if (!response.body) {
-    finish(false);
-    return response;
-  }
-  const length = Number(response.headers.get('content-length') ?? NaN);
-  if (length <= SMALL_BODY_BYTES) {
-    // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
-    // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
-    bytesOut = length;
-    finish(false);
-    return response;
-  }
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          finish(false);
-        } else {
-          bytesOut += value.byteLength;
-          collectAfterStreaming(value.byteLength);
-          controller.enqueue(value);
-        }
-      } catch (failure) {
-        // The upstream broke mid-body: the client sees a truncated response, the log says so.
-        finish(true);
-        controller.error(failure);
-      }
-    },
-    cancel(reason) {
-      // The client left mid-body; cancelling the reader closes the upstream connection too.
-      finish(true);
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-}
-
-// A fast download allocates a fresh buffer per chunk faster than the collector returns them (they
-// are external memory, which JSC's incremental collections leave alone): a 1 GiB transfer after a
-// load run peaked at 102-110 MB RSS against 78 MB at rest. A full collection every 8 MiB streamed
-// (all large responses together) holds the peak at ~91 MB. Measured cost: a pause of ~0.3 ms per
-// collection with this gateway's small heap, and ~20% less single-download throughput (about
-// 1.0 → 0.8 GB/s on loopback, far above what an upstream over the network delivers).
-const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
-let streamedSinceCollect = 0;
-const bunRuntime = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-function collectAfterStreaming(bytes: number): void {
-  streamedSinceCollect += bytes;
-  if (bunRuntime && streamedSinceCollect >= COLLECT_EVERY_BYTES) {
-    streamedSinceCollect = 0;
-    bunRuntime.gc(true);
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}
 
 export interface AppOptions extends GatewayDeps {
   /** Readiness beyond "rules loaded": e.g. credentials resolvable. */

@@ -1,0 +1,108 @@
+// The last stage: send the response back and write the request's one audit line when its body has
+// been sent (or abandoned), counting the bytes on the way.
+import type { AuditRecord, AuditSink } from '../observability/audit.ts';
+import type { GatewayError } from '../errors.ts';
+import type { RequestScope } from './receive.ts';
+
+/** Per-request facts the audit line is made of, filled in as the stages run. */
+export type Trail = Partial<Pick<AuditRecord, 'clientId' | 'authMethod' | 'upstreamPath' | 'rewrites' | 'operation' | 'policy' | 'reason' | 'upstreamMs'>> & {
+  decision: AuditRecord['decision'];
+  bytesIn: number;
+};
+
+/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/**
+ * Returns the response to send and writes its audit line: at once for small bodies of known
+ * length (their totalMs ends at the response headers), else when the streamed body has been fully
+ * sent or abandoned, counting the bytes on the way (then totalMs includes the transfer).
+ */
+export function audited(response: Response, scope: RequestScope, trail: Trail, audit: AuditSink, error?: GatewayError): Response {
+  let bytesOut = 0;
+  let written = false;
+  const finish = (incomplete: boolean) => {
+    if (written) return;
+    written = true;
+    audit.write({
+      ts: scope.receivedAt.toISOString(),
+      requestId: scope.requestId,
+      clientIp: scope.clientIp,
+      ...(trail.clientId ? { clientId: trail.clientId, authMethod: trail.authMethod } : {}),
+      method: scope.method,
+      path: scope.path,
+      ...(trail.upstreamPath !== undefined ? { upstreamPath: trail.upstreamPath } : {}),
+      ...(trail.rewrites ? { rewrites: trail.rewrites } : {}),
+      ...(trail.operation ? { operation: trail.operation } : {}),
+      ...(trail.policy ? { policy: trail.policy } : {}),
+      decision: trail.decision,
+      ...(trail.reason ? { reason: trail.reason } : {}),
+      status: response.status,
+      ...(error ? { errorCode: error.errorCode } : {}),
+      bytesIn: trail.bytesIn,
+      bytesOut,
+      ...(trail.upstreamMs !== undefined ? { upstreamMs: trail.upstreamMs } : {}),
+      totalMs: round(performance.now() - scope.startedAt),
+      ...(incomplete ? { incomplete: true } : {}),
+    });
+  };
+  if (!response.body) {
+    finish(false);
+    return response;
+  }
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (length <= SMALL_BODY_BYTES) {
+    // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
+    // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
+    bytesOut = length;
+    finish(false);
+    return response;
+  }
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          finish(false);
+        } else {
+          bytesOut += value.byteLength;
+          collectAfterStreaming(value.byteLength);
+          controller.enqueue(value);
+        }
+      } catch (failure) {
+        // The upstream broke mid-body: the client sees a truncated response, the log says so.
+        finish(true);
+        controller.error(failure);
+      }
+    },
+    cancel(reason) {
+      // The client left mid-body; cancelling the reader closes the upstream connection too.
+      finish(true);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+// A fast download allocates a fresh buffer per chunk faster than the collector returns them (they
+// are external memory, which JSC's incremental collections leave alone): a 1 GiB transfer after a
+// load run peaked at 102-110 MB RSS against 78 MB at rest. A full collection every 8 MiB streamed
+// (all large responses together) holds the peak at ~91 MB. Measured cost: a pause of ~0.3 ms per
+// collection with this gateway's small heap, and ~20% less single-download throughput (about
+// 1.0 → 0.8 GB/s on loopback, far above what an upstream over the network delivers).
+const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
+let streamedSinceCollect = 0;
+const bunRuntime = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+function collectAfterStreaming(bytes: number): void {
+  streamedSinceCollect += bytes;
+  if (bunRuntime && streamedSinceCollect >= COLLECT_EVERY_BYTES) {
+    streamedSinceCollect = 0;
+    bunRuntime.gc(true);
+  }
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
