@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { postJson } from '../support/requests.ts';
 import { MLFLOW_VERSIONS, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
@@ -50,11 +51,7 @@ afterAll(async () => {
 });
 
 test('signs with the assumed role, obtained with the host credentials', async () => {
-  const response = await fetch(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
+  const response = await postJson(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, KEY, {});
   expect(response.status).toBe(200);
   expect(sts.calls).toHaveLength(1); // at start-up; cached afterwards
   expect(sts.calls[0]).toMatchObject({

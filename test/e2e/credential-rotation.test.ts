@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { postJson } from '../support/requests.ts';
 import { MLFLOW_VERSIONS, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
@@ -51,11 +52,7 @@ test('rotating instance credentials cause zero failed requests', async () => {
   const statuses = new Map<number, number>();
   const worker = async () => {
     while (Date.now() < deadline) {
-      const response = await fetch(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: '{"max_results":10}',
-      });
+      const response = await postJson(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, KEY, { max_results: 10 });
       await response.arrayBuffer();
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
     }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { postJson } from '../support/requests.ts';
 import { cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
 
 setDefaultTimeout(90_000);
@@ -47,11 +48,7 @@ afterAll(async () => {
 });
 
 test('a response body silent for 32 s still arrives whole', async () => {
-  const response = await fetch(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
+  const response = await postJson(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, KEY, {});
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual({ experiments: [{ experiment_id: '0' }] });
 });

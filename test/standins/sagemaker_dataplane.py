@@ -81,31 +81,20 @@ ERROR_STATUS = {
     "AccessDeniedException": 403,
 }
 
+# Hop-by-hop headers (RFC 9110 section 7.6.1) travel neither way.
+HOP_BY_HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+}
 # Never forwarded upstream (besides any x-amz-* header): auth data, the routing headers and
 # hop-by-hop headers. Content-Length is recomputed for the bytes actually sent.
-DROP_REQUEST_HEADERS = {
-    "authorization",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-    "content-length",
-    *ROUTING_HEADERS,
-}
-DROP_RESPONSE_HEADERS = {
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-}
+DROP_REQUEST_HEADERS = HOP_BY_HOP_HEADERS | {"authorization", "host", "expect", "content-length", *ROUTING_HEADERS}
+DROP_RESPONSE_HEADERS = HOP_BY_HOP_HEADERS
 
 
 class Rejected(Exception):
