@@ -6,7 +6,7 @@ import { formatProblem } from './rules/problems.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain } from './explain.ts';
 import { hashApiKey } from './pipeline/authenticate.ts';
-import { createApp } from './server.ts';
+import { createApp, readiness } from './server.ts';
 import { listen } from './listen.ts';
 import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
 import { createAuditLog, logEvent, stdoutWriter } from './observability/audit.ts';
@@ -142,24 +142,12 @@ async function serveCommand(file: string, rules: CompiledRules, warnings: string
     }
   }
 
+  const audit = createAuditLog(write);
   const app = createApp({
     rules: () => rules,
     ...(credentials ? { credentials } : {}),
-    audit: createAuditLog(write),
-    readiness: async () => {
-      const checks: Record<string, string> = { rules: 'ok' };
-      let ready = true;
-      if (credentials) {
-        try {
-          const current = await credentials.get();
-          checks.credentials = current.expiration ? `ok, expire ${current.expiration.toISOString()}` : 'ok';
-        } catch {
-          checks.credentials = 'unavailable';
-          ready = false;
-        }
-      }
-      return { ready, checks };
-    },
+    audit,
+    readiness: () => readiness(credentials),
   });
   const listener = listen((request) => app.handle(request), {
     hostname: rules.source.listen.host,
@@ -184,6 +172,7 @@ async function serveCommand(file: string, rules: CompiledRules, warnings: string
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await listener.stop();
+  audit.flush?.();
   return 0;
 }
 

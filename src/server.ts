@@ -111,6 +111,20 @@ async function credentialsFor(cache: CredentialCache | undefined) {
 }
 
 
+/** Ready when the rules are loaded (they are, or nothing would run) and credentials resolve. */
+export async function readiness(credentials: CredentialCache | undefined): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  const checks: Record<string, string> = { rules: 'ok' };
+  if (!credentials) return { ready: true, checks };
+  try {
+    const current = await credentials.get();
+    checks.credentials = current.expiration ? `ok, expire ${current.expiration.toISOString()}` : 'ok';
+    return { ready: true, checks };
+  } catch {
+    checks.credentials = 'unavailable';
+    return { ready: false, checks };
+  }
+}
+
 export interface AppOptions extends GatewayDeps {
   /** Readiness beyond "rules loaded": e.g. credentials resolvable. */
   readiness?: () => Promise<{ ready: boolean; checks: Record<string, string> }>;

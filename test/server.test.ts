@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { createApp } from '../src/server.ts';
+import { createApp, readiness } from '../src/server.ts';
 import { hashApiKey } from '../src/pipeline/authenticate.ts';
 import type { AuditRecord } from '../src/observability/audit.ts';
 import type { CredentialCache } from '../src/aws/credentials.ts';
@@ -359,5 +359,21 @@ describe("the gateway's own endpoints", () => {
     const { response, text } = await call('/version');
     expect(response.status).toBe(200);
     expect(JSON.parse(text).echo).toBe('/version');
+  });
+
+  test('readiness answers 503, naming the failed check, when credentials cannot be resolved', async () => {
+    const failing: CredentialCache = {
+      get: async () => {
+        throw new Error('no IMDS');
+      },
+      cached: () => undefined,
+      expiration: () => undefined,
+      refreshes: () => 0,
+    };
+    const rules = rulesFrom(`version: 1\nbackend: {arn: ${ARN}}\n`);
+    const app = createApp({ rules: () => rules, credentials: failing, audit: { write: () => {} }, readiness: () => readiness(failing) });
+    const response = await app.handle(new Request('http://gateway.local/-/ready'));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: 'not ready', checks: { rules: 'ok', credentials: 'unavailable' } });
   });
 });

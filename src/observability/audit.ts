@@ -28,6 +28,8 @@ export interface AuditRecord {
 
 export interface AuditSink {
   write(record: AuditRecord): void;
+  /** Writes what is still batched (before the process exits). */
+  flush?(): void;
 }
 
 export type LineWriter = (text: string) => void;
@@ -56,11 +58,13 @@ export function createAuditLog(writeLines: LineWriter): AuditSink {
   let scheduled = false;
   const flush = () => {
     scheduled = false;
+    if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
     writeLines(text);
   };
   return {
+    flush,
     write(record) {
       // Splicing the prefix in saves copying the record into a new object on every request.
       pending.push(`{"level":"info","msg":"request",${JSON.stringify(record).slice(1)}\n`);
