@@ -96,9 +96,16 @@ export function createGatewayHandler(deps: GatewayDeps) {
   };
 }
 
-/** GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. */
+/**
+ * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
+ * from the headers: reading request.body would build a stream object on the hot path.
+ */
 function mayHaveBody(request: Request): boolean {
-  return request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null;
+  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  const length = request.headers.get('content-length');
+  if (length !== null) return length !== '0';
+  // HTTP/1.1 frames any body with one of the two headers; a Request built in-process may have neither.
+  return request.headers.has('transfer-encoding') || request.body !== null;
 }
 
 async function credentialsFor(cache: CredentialCache | undefined) {

@@ -10,13 +10,15 @@ export async function readBodyWithCap(request: Request, cap: number): Promise<Ui
     if (!/^\d+$/.test(declared)) throw new BadRequest('Content-Length is not a number.');
     if (Number(declared) > cap) throw new PayloadTooLarge(cap);
   }
-  if (!request.body) return undefined;
   if (declared !== null) {
     // Length known and within the cap: the runtime reads exactly that many bytes, natively (fast).
+    // (Touching request.body first would build a JavaScript stream for nothing.)
+    if (declared === '0') return undefined;
     const body = new Uint8Array(await request.arrayBuffer());
     return body.byteLength > 0 ? body : undefined;
   }
   // Chunked: read piece by piece and stop as soon as the cap is passed.
+  if (!request.body) return undefined;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
