@@ -315,10 +315,14 @@ describe('request ids and the audit log', () => {
   test('one line per request with identity, paths, operation, policy, decision, sizes and timings, and no secret', async () => {
     const { call, audit } = sagemaker();
     const body = '{"experiment_id":"1"}';
-    await call('/ajax-api/2.0/mlflow/runs/search?token=s3cr3t-query', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await call('/ajax-api/2.0/mlflow/runs/search?token=s3cr3t-query', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'user-agent': 'mlflow-python-client/3.17.2' },
+    });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
-      clientId: 'writer', authMethod: 'api-key', method: 'POST', path: '/ajax-api/2.0/mlflow/runs/search',
+      clientId: 'writer', authMethod: 'api-key', userAgent: 'mlflow-python-client/3.17.2', method: 'POST', path: '/ajax-api/2.0/mlflow/runs/search',
       upstreamPath: '/api/2.0/mlflow/runs/search', operation: 'SearchRuns', policy: 'everything', decision: 'allowed',
       status: 200, bytesIn: body.length,
     });

@@ -6,6 +6,7 @@ export interface AuditRecord {
   ts: string;
   requestId: string;
   clientIp: string;
+  userAgent?: string;
   clientId?: string;
   authMethod?: string;
   method: string;

@@ -28,6 +28,7 @@ export function audited(response: Response, scope: RequestScope, trail: Trail, a
       ts: scope.receivedAt.toISOString(),
       requestId: scope.requestId,
       clientIp: scope.clientIp,
+      ...(scope.userAgent ? { userAgent: scope.userAgent } : {}),
       ...(trail.clientId ? { clientId: trail.clientId, authMethod: trail.authMethod } : {}),
       method: scope.method,
       path: scope.path,

@@ -5,6 +5,8 @@
 export interface RequestScope {
   requestId: string;
   clientIp: string;
+  /** Which client (e.g. `mlflow-python-client/3.17.2`), for troubleshooting; capped in length. */
+  userAgent?: string;
   method: string;
   /** Raw path as sent, percent-encoding untouched. */
   path: string;
@@ -16,15 +18,19 @@ export interface RequestScope {
 
 // An incoming X-Request-Id is reused when it is a sane token, so a caller's id (or the ALB's
 // X-Amzn-Trace-Id, if the caller copies it) links their logs to ours; anything else gets a new id.
+const MAX_USER_AGENT = 200;
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:=+/-]{8,128}$/;
 
 export function receive(request: Request, peerAddress: string | undefined, trustForwardedFor: boolean, now: () => Date = () => new Date()): RequestScope {
   const incomingId = request.headers.get('x-request-id');
   const requestId = incomingId && SANE_REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
   const { path, query } = splitUrl(request.url);
+  const userAgent = request.headers.get('user-agent');
   return {
     requestId,
     clientIp: clientAddress(request.headers.get('x-forwarded-for'), peerAddress, trustForwardedFor),
+    ...(userAgent ? { userAgent: userAgent.slice(0, MAX_USER_AGENT) } : {}),
     method: request.method,
     path,
     query,
