@@ -93,6 +93,8 @@ export function errorResponse(error: GatewayError, requestId: string): Response 
     status: error.status,
     headers: {
       ...error.headers,
+      // A known length lets the audit stage log the answer without wrapping its body.
+      'content-length': String(Buffer.byteLength(body)),
       'content-type': 'application/json',
       'cache-control': 'no-store',
       'x-request-id': requestId,
