@@ -41,17 +41,31 @@ export async function startProcess(
   args: string[],
   options: { env?: Record<string, string | undefined>; cwd?: string; ready: (output: string) => number | undefined; timeoutMs?: number; name: string },
 ): Promise<Started> {
-  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so stop() also ends grandchildren (mlflow server runs gunicorn or
+  // uvicorn workers that would otherwise outlive it).
+  const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal);
+      }
+    };
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+    // Workers may take a moment longer than their parent; make sure none is left.
+    await Bun.sleep(100);
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
   };
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
