@@ -17,7 +17,7 @@ import { authenticate } from './pipeline/authenticate.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { forwardableRequestHeaders } from './pipeline/headers.ts';
-import { readBodyWithCap } from './pipeline/read-body.ts';
+import { mayHaveBody, readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
@@ -94,18 +94,6 @@ export function createGatewayHandler(deps: GatewayDeps) {
       return audited(errorResponse(error, scope.requestId), scope, trail, deps.audit, error);
     }
   };
-}
-
-/**
- * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
- * from the headers: reading request.body would build a stream object on the hot path.
- */
-function mayHaveBody(request: Request): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD') return false;
-  const length = request.headers.get('content-length');
-  if (length !== null) return length !== '0';
-  // HTTP/1.1 frames any body with one of the two headers; a Request built in-process may have neither.
-  return request.headers.has('transfer-encoding') || request.body !== null;
 }
 
 async function credentialsFor(cache: CredentialCache | undefined) {

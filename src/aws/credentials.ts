@@ -59,15 +59,16 @@ export function cachedCredentials(provider: CredentialProvider, options: CacheOp
     return inflight;
   };
 
+  const remainingMs = (credentials: AwsCredentials) =>
+    credentials.expiration ? credentials.expiration.getTime() - now() : Infinity;
+
   return {
     cached() {
-      if (!current) return undefined;
-      const remaining = current.expiration ? current.expiration.getTime() - now() : Infinity;
-      return remaining > refreshBefore ? current : undefined;
+      return current && remainingMs(current) > refreshBefore ? current : undefined;
     },
     async get() {
       if (!current) return refresh();
-      const remaining = current.expiration ? current.expiration.getTime() - now() : Infinity;
+      const remaining = remainingMs(current);
       if (remaining > refreshBefore) return current;
       if (remaining > mustRefreshBefore) {
         // Still good for a while: serve from cache and refresh behind the request.

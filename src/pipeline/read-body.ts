@@ -3,17 +3,26 @@
 // is cut off as soon as it passes the cap. Never an unbounded buffer (aws-sigv4-proxy's mistake).
 import { BadRequest, PayloadTooLarge } from '../errors.ts';
 
+/**
+ * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
+ * from the headers, synchronously: touching request.body would build a stream object on the hot
+ * path, and a bodiless request need not wait for readBodyWithCap at all.
+ */
+export function mayHaveBody(request: Request): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  const length = request.headers.get('content-length');
+  if (length !== null) return length !== '0';
+  // HTTP/1.1 frames any body with one of the two headers; a Request built in-process may have neither.
+  return request.headers.has('transfer-encoding') || request.body !== null;
+}
+
 export async function readBodyWithCap(request: Request, cap: number): Promise<Uint8Array | undefined> {
-  if (request.method === 'GET' || request.method === 'HEAD') return undefined;
+  if (!mayHaveBody(request)) return undefined;
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new BadRequest('Content-Length is not a number.');
     if (Number(declared) > cap) throw new PayloadTooLarge(cap);
-  }
-  if (declared !== null) {
     // Length known and within the cap: the runtime reads exactly that many bytes, natively (fast).
-    // (Touching request.body first would build a JavaScript stream for nothing.)
-    if (declared === '0') return undefined;
     const body = new Uint8Array(await request.arrayBuffer());
     return body.byteLength > 0 ? body : undefined;
   }
