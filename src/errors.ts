@@ -85,16 +85,15 @@ export function asGatewayError(error: unknown): GatewayError {
 }
 
 export function errorResponse(error: GatewayError, requestId: string): Response {
-  const body = JSON.stringify({
-    error_code: error.errorCode,
-    message: `${error.message} (request id ${requestId})`,
-  });
+  const body = new TextEncoder().encode(
+    JSON.stringify({ error_code: error.errorCode, message: `${error.message} (request id ${requestId})` }),
+  );
   return new Response(body, {
     status: error.status,
     headers: {
       ...error.headers,
       // A known length lets the audit stage log the answer without wrapping its body.
-      'content-length': String(Buffer.byteLength(body)),
+      'content-length': String(body.byteLength),
       'content-type': 'application/json',
       'cache-control': 'no-store',
       'x-request-id': requestId,
