@@ -72,6 +72,27 @@ export class SigningFailed extends GatewayError {
   }
 }
 
+/** An artifact path with no object under the artifact root (MLflow's own proxy answers the same). */
+export class ArtifactNotFound extends GatewayError {
+  constructor(key: string) {
+    super(404, 'RESOURCE_DOES_NOT_EXIST', 'No artifact at this path.', {}, `s3 key ${key}`);
+  }
+}
+
+/** The artifact store (S3) refused or failed; the reason goes to the audit log only. */
+export class ArtifactStoreFailed extends GatewayError {
+  constructor(detail?: string) {
+    super(502, 'TEMPORARILY_UNAVAILABLE', 'The artifact store could not complete the request.', {}, detail);
+  }
+}
+
+/** A route the gateway knows but does not serve (MLflow clients fall back on 501). */
+export class NotImplemented extends GatewayError {
+  constructor(message: string, detail?: string) {
+    super(501, 'NOT_IMPLEMENTED', message, {}, detail);
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(detail?: string) {
     super(500, 'INTERNAL_ERROR', 'The gateway failed to handle the request.', {}, detail);

@@ -11,6 +11,7 @@ import { listen } from './listen.ts';
 import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
 import { createAuditLog, logEvent, stdoutWriter } from './observability/audit.ts';
 import { VERSION } from './version.ts';
+import { createArtifactService, type ArtifactService } from './artifacts/service.ts';
 
 const USAGE = `sagemaker-mlflow-proxy ${VERSION}
 
@@ -142,10 +143,18 @@ async function serveCommand(file: string, rules: CompiledRules, warnings: string
     }
   }
 
+  let artifacts: ArtifactService | undefined;
+  if (rules.artifacts && credentials && rules.backend.kind === 'sagemaker') {
+    const host = credentials;
+    artifacts = await createArtifactService(rules.artifacts, rules.backend, () => host.get());
+    logEvent(write, 'info', 'serving artifacts', { root: artifacts.store.root.uri });
+  }
+
   const audit = createAuditLog(write);
   const app = createApp({
     rules: () => rules,
     ...(credentials ? { credentials } : {}),
+    ...(artifacts ? { artifacts } : {}),
     audit,
     readiness: () => readiness(credentials),
   });

@@ -21,7 +21,10 @@ import { mayHaveBody, readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
-import { asGatewayError, errorResponse, PermissionDenied, SigningFailed } from './errors.ts';
+import { asGatewayError, errorResponse, NotImplemented, PermissionDenied, SigningFailed } from './errors.ts';
+import type { ArtifactService } from './artifacts/service.ts';
+import { isArtifactApiPath, serveArtifactRequest } from './artifacts/handler.ts';
+import { askForPlainJson, rewriteRequestLocations, rewriteResponseLocations } from './artifacts/locations.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -30,6 +33,8 @@ export interface GatewayDeps {
   credentials?: CredentialCache;
   audit: AuditSink;
   now?: () => Date;
+  /** SageMaker backends with `artifacts` configured: the S3 store behind MLflow's artifact API. */
+  artifacts?: ArtifactService;
 }
 
 
@@ -63,12 +68,28 @@ export function createGatewayHandler(deps: GatewayDeps) {
       trail.policy = decision.policy;
       trail.decision = 'allowed';
 
+      // ── artifacts (1/3): SageMaker serves no artifact API (--no-serve-artifacts); the gateway
+      // serves it from S3 itself, streaming, never through the buffered SageMaker path below.
+      const artifacts = rules.backend.kind === 'sagemaker' ? deps.artifacts : undefined;
+      if (rules.backend.kind === 'sagemaker' && isArtifactApiPath(rewritten.path)) {
+        if (!artifacts) throw new NotImplemented('This gateway does not serve artifacts (no `artifacts` section in its rules).');
+        trail.bytesIn = Number(request.headers.get('content-length') ?? 0) || 0;
+        const started = performance.now();
+        const response = await serveArtifactRequest(artifacts.store, { method: scope.method, path: rewritten.path, query: scope.query, request });
+        trail.upstreamMs = round(performance.now() - started);
+        response.headers.set('x-request-id', scope.requestId);
+        return audited(response, scope, trail, deps.audit);
+      }
+
       const headers = forwardableRequestHeaders(request.headers);
+      if (artifacts) askForPlainJson(decision.operation, headers);
       const unsigned = { method: scope.method, path: rewritten.path, query: scope.query, headers };
       let outgoing: OutgoingRequest;
       if (rules.backend.kind === 'sagemaker') {
-        const body = mayHaveBody(request) ? await readBodyWithCap(request, limits.maxBodyBytes) : undefined;
+        let body = mayHaveBody(request) ? await readBodyWithCap(request, limits.maxBodyBytes) : undefined;
         trail.bytesIn = body?.byteLength ?? 0;
+        // ── artifacts (2/3): `mlflow-artifacts:/` locations a client sends back become S3 ones, before signing.
+        if (artifacts) body = rewriteRequestLocations(decision.operation, body, artifacts.store.root);
         const credentials = deps.credentials?.cached() ?? (await credentialsFor(deps.credentials));
         outgoing = signForSageMaker({ ...unsigned, body }, rules.backend, credentials, scope.receivedAt);
       } else {
@@ -84,7 +105,9 @@ export function createGatewayHandler(deps: GatewayDeps) {
         requestId: scope.requestId,
       });
       trail.upstreamMs = round(upstreamMs);
-      return audited(response, scope, trail, deps.audit);
+      // ── artifacts (3/3): S3 locations under the root are shown as `mlflow-artifacts:/` in answers.
+      const answer = artifacts ? await rewriteResponseLocations(decision.operation, response, artifacts.store.root, artifacts.maxJsonRewriteBytes) : response;
+      return audited(answer, scope, trail, deps.audit);
     } catch (thrown) {
       const error = asGatewayError(thrown);
       if (error.status === 401) trail.decision = 'unauthenticated';

@@ -6,6 +6,7 @@ import type { KeyPath, ProblemList } from './problems.ts';
 import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.ts';
 import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
+import { compileArtifacts, type ArtifactSettings } from '../artifacts/config.ts';
 
 export type Backend = SageMakerBackend | PlainMlflowBackend;
 
@@ -47,6 +48,8 @@ export interface CompiledRules {
   clientsById: ReadonlyMap<string, Identity>;
   anonymous?: Identity;
   policies: ReadonlyMap<string, CompiledPolicy>;
+  /** The artifact API served from S3 (SageMaker backends with an `artifacts` section). */
+  artifacts?: ArtifactSettings;
 }
 
 // Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
@@ -57,6 +60,7 @@ export function compileRules(rules: Rules, problems: ProblemList): CompiledRules
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
   checkEndpoints(rules, problems);
+  const artifacts = compileArtifacts(rules.artifacts, backend, problems);
 
   const usedPolicies = new Set<string>();
   const resolve = (names: string[], path: KeyPath): CompiledPolicy[] =>
@@ -111,6 +115,7 @@ export function compileRules(rules: Rules, problems: ProblemList): CompiledRules
     clientsById,
     ...(anonymous ? { anonymous } : {}),
     policies,
+    ...(artifacts ? { artifacts } : {}),
   };
 }
 

@@ -14,7 +14,27 @@ const SERVER_ROUTES: ReadonlyArray<Route> = [
   ['GetModelVersionArtifact', 'GET', '/model-versions/get-artifact'],
 ];
 
-const ROUTES: ReadonlyArray<Route> = [...PROTO_ROUTES, ...SERVER_ROUTES];
+// MLflow's artifact proxy API. Its proto names (DownloadArtifact, UploadArtifact, DeleteArtifact,
+// Create/Complete/AbortMultipartUpload, and ListArtifacts, which it shared with the run-artifact
+// listing) are replaced by three that say what a security team decides: who may read, write and
+// delete artifact bytes. For SageMaker backends the gateway serves these itself (src/artifacts).
+const ARTIFACT_API = '/api/2.0/mlflow-artifacts/';
+const ARTIFACT_ROUTES: ReadonlyArray<Route> = [
+  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/artifacts'], // list (?path=)
+  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
+  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/presigned/{+}'], // 3.x presigned download (opt-in)
+  ['WriteArtifacts', 'PUT', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
+  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/create/{+}'],
+  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/complete/{+}'],
+  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/abort/{+}'],
+  ['DeleteArtifacts', 'DELETE', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
+];
+
+const ROUTES: ReadonlyArray<Route> = [
+  ...PROTO_ROUTES.filter(([, , path]) => !path.startsWith(ARTIFACT_API)),
+  ...SERVER_ROUTES,
+  ...ARTIFACT_ROUTES,
+];
 
 export const OPERATION_NAMES: ReadonlyArray<string> = [...new Set(ROUTES.map((r) => r[0]))].sort();
 

@@ -57,6 +57,49 @@ const Limits = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const MiB = 1024 * 1024;
+const Artifacts = Type.Object(
+  {
+    s3Root: Type.Optional(Type.String({
+      description:
+        'The tracking server\'s artifact root, s3://bucket/prefix (its ArtifactStoreUri). The gateway serves MLflow\'s ' +
+        'artifact API (/api/2.0/mlflow-artifacts/...) from keys under it and shows locations under it as mlflow-artifacts:/.',
+    })),
+    discover: Type.Boolean({
+      default: false,
+      description: 'Instead of s3Root: ask SageMaker at start-up (DescribeMlflowTrackingServer / DescribeMlflowApp → ArtifactStoreUri).',
+    }),
+    region: Type.Optional(Type.String({ description: 'The bucket\'s region; default: the backend ARN\'s region.' })),
+    endpoint: Type.Optional(Type.String({ description: 'S3 endpoint override (VPC endpoint, an S3-compatible server in tests).' })),
+    forcePathStyle: Type.Boolean({ default: false, description: 'Address objects as ENDPOINT/bucket/key instead of bucket.ENDPOINT/key.' }),
+    maxJsonRewriteBytes: Type.Integer({
+      minimum: 0,
+      default: 32 * MiB,
+      description: 'Largest JSON answer whose artifact locations are rewritten; a larger one passes unchanged (its locations stay s3://).',
+    }),
+    singlePutMaxBytes: Type.Integer({
+      minimum: 0,
+      maximum: 5 * 1024 * MiB,
+      default: 64 * MiB,
+      description: 'Uploads with a Content-Length up to this size stream to S3 as one PutObject; larger ones, or without a length, go multipart.',
+    }),
+    partSizeBytes: Type.Integer({ minimum: 5 * MiB, default: 8 * MiB, description: 'Multipart part size (S3\'s minimum is 5 MiB).' }),
+    partsInFlight: Type.Integer({
+      minimum: 1,
+      maximum: 16,
+      default: 4,
+      description: 'Parts of one multipart upload sent at once; each is held in memory (partSizeBytes × partsInFlight per upload).',
+    }),
+    presignedUrlSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 7 * 24 * 3600,
+      default: 3600,
+      description: 'Lifetime of the presigned part URLs that mpu/create returns (clients with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 const Endpoints = Type.Object(
   {
     liveness: Type.String({ default: '/-/live', description: 'The gateway\'s own liveness path (never forwarded).' }),
@@ -127,6 +170,7 @@ export const RulesSchema = Type.Object(
     backend: Backend,
     limits: Limits,
     endpoints: Endpoints,
+    artifacts: Type.Optional(Artifacts),
     rewrites: Type.Array(RewriteRule, { default: [], description: 'Applied in order, each to the previous one\'s output.' }),
     anonymous: Type.Optional(Anonymous),
     clients: Type.Array(Client, { default: [] }),
@@ -138,3 +182,4 @@ export const RulesSchema = Type.Object(
 export type Rules = Static<typeof RulesSchema>;
 export type RewriteRuleSpec = Static<typeof RewriteRule>;
 export type PolicySpec = Static<typeof Policy>;
+export type ArtifactsSpec = Static<typeof Artifacts>;

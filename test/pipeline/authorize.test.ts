@@ -29,7 +29,7 @@ describe('MLflow operations are found from method and upstream path', () => {
     ['DELETE', '/api/2.0/mlflow/registered-models/alias', 'DeleteRegisteredModelAlias'],
     ['GET', '/api/3.0/mlflow/traces/tr-123', 'GetTraceInfoV3'],
     ['POST', '/api/3.0/mlflow/traces/search', 'SearchTracesV3'],
-    ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.pkl', 'DownloadArtifact'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.pkl', 'ReadArtifacts'],
     ['GET', '/version', 'GetServerVersion'],
     ['GET', '/api/2.0/mlflow/runs/log-metric', undefined],
     ['POST', '/api/9.0/mlflow/runs/log-metric', undefined],

@@ -1,0 +1,85 @@
+// Where an artifact lives in S3: the configured root (`s3://bucket/prefix`) plus a relative artifact
+// path, and nothing else. Every path that reaches S3 goes through here, so this file is the whole
+// "only keys under the root" guarantee: a path is refused, never repaired, when it could mean more
+// than one key (`..`, `.`, empty segments, backslashes, NUL and other control characters, absolute
+// paths). MLflow's own server refuses the same shapes (mlflow/utils/uri.py validate_path_is_safe).
+import { BadRequest } from '../errors.ts';
+
+export interface S3Root {
+  bucket: string;
+  /** Key prefix without leading or trailing slash; '' for the bucket's top level. */
+  prefix: string;
+  /** `s3://bucket/prefix` (no trailing slash), as the tracking server writes locations. */
+  uri: string;
+}
+
+// S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens (AWS "Bucket naming rules").
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Parses `s3://bucket[/prefix]`; returns a problem sentence for anything else. */
+export function parseS3Root(uri: string): { ok: true; value: S3Root } | { ok: false; problem: string } {
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri.trim());
+  if (!match) return { ok: false, problem: `"${uri}" is not an s3://bucket/prefix URI` };
+  const bucket = match[1]!;
+  if (!BUCKET.test(bucket)) return { ok: false, problem: `"${bucket}" is not a valid S3 bucket name` };
+  const prefix = (match[2] ?? '').replace(/\/+$/, '');
+  if (prefix !== '') {
+    try {
+      relativePathSegments(prefix);
+    } catch (error) {
+      return { ok: false, problem: `the prefix "${prefix}" is ambiguous: ${(error as Error).message}` };
+    }
+  }
+  return { ok: true, value: { bucket, prefix, uri: prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}` } };
+}
+
+/**
+ * Splits a decoded relative artifact path into its segments, refusing every ambiguous shape.
+ * '' is the root itself (allowed for listing only; the caller decides).
+ */
+export function relativePathSegments(path: string): string[] {
+  if (path === '') return [];
+  if (path.startsWith('/')) throw new BadRequest('Artifact path must be relative (it starts with "/").');
+  if (path.includes('\\')) throw new BadRequest('Artifact path contains "\\", which the gateway refuses.');
+  if (CONTROL.test(path)) throw new BadRequest('Artifact path contains NUL or another control character.');
+  const segments = path.split('/');
+  for (const segment of segments) {
+    if (segment === '') throw new BadRequest('Artifact path contains an empty segment ("//" or a trailing "/").');
+    if (segment === '.' || segment === '..') throw new BadRequest('Artifact path contains a "." or ".." segment, which the gateway refuses.');
+  }
+  return segments;
+}
+
+/**
+ * The relative artifact path in a request path after `routePrefix` (e.g. `/api/2.0/mlflow-artifacts/artifacts/`),
+ * percent-decoded segment by segment. The rewrite stage has already refused encoded `/`, `.`, `\`
+ * and NUL, so decoding cannot create a separator; the decoded result is checked again anyway.
+ */
+export function artifactPathFromRequestPath(requestPath: string, routePrefix: string): string {
+  if (!requestPath.startsWith(routePrefix)) throw new BadRequest('Not an artifact path.');
+  const raw = requestPath.slice(routePrefix.length);
+  let decoded: string;
+  try {
+    decoded = raw.split('/').map((segment) => decodeURIComponent(segment)).join('/');
+  } catch {
+    throw new BadRequest('Artifact path is not valid percent-encoded UTF-8.');
+  }
+  relativePathSegments(decoded);
+  return decoded;
+}
+
+/** The S3 key of a relative artifact path under the root ('' → the root prefix itself). */
+export function keyFor(root: S3Root, relativePath: string): string {
+  const segments = relativePathSegments(relativePath);
+  if (segments.length === 0) return root.prefix;
+  const rest = segments.join('/');
+  return root.prefix ? `${root.prefix}/${rest}` : rest;
+}
+
+/** The key prefix that lists or deletes "everything under" a relative path. */
+export function childPrefixFor(root: S3Root, relativePath: string): string {
+  const key = keyFor(root, relativePath);
+  return key === '' ? '' : `${key}/`;
+}

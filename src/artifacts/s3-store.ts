@@ -1,0 +1,260 @@
+// The S3 side of the artifact API: one S3 client for the configured root, and the few object
+// operations MLflow's artifact proxy needs. Keys come from keys.ts only; this file never builds a
+// key from client input itself. Bodies stream both ways: a download is S3's response stream handed
+// on, an upload is the client's request stream handed to S3 (one PutObject when its length is known
+// and small enough, else lib-storage's multipart Upload with a bounded number of parts in memory).
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Hash } from '@smithy/hash-node';
+import type { AwsCredentials } from '../aws/sigv4.ts';
+import type { S3Root } from './keys.ts';
+import { ArtifactNotFound, ArtifactStoreFailed, BadRequest } from '../errors.ts';
+
+export type CredentialsProvider = () => Promise<AwsCredentials>;
+
+export interface S3StoreOptions {
+  root: S3Root;
+  region: string;
+  /** S3-compatible endpoint (tests, VPC endpoints); else AWS's regional endpoint. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** Uploads with a known length up to this size are one PutObject; larger or unknown → multipart. */
+  singlePutMaxBytes: number;
+  partSizeBytes: number;
+  /** Parts uploaded (and so held in memory) at once by a multipart upload. */
+  partsInFlight: number;
+  /** Lifetime of the presigned part URLs mpu/create hands out. */
+  presignedUrlSeconds: number;
+  /** The host's credentials today; a per-client assumed role can be passed here later. */
+  credentials: CredentialsProvider;
+}
+
+export interface StoredObject {
+  body: ReadableStream<Uint8Array>;
+  length?: number;
+  contentType?: string;
+  etag?: string;
+}
+
+export interface ListedEntry {
+  /** Name relative to the listed directory (MLflow's proxy lists basenames). */
+  name: string;
+  isDir: boolean;
+  size?: number;
+}
+
+export interface PartUrl {
+  part_number: number;
+  url: string;
+  headers: Record<string, string>;
+}
+
+// S3's DeleteObjects takes at most 1000 keys per call; S3 multipart uploads at most 10,000 parts.
+const DELETE_BATCH = 1000;
+export const MAX_PARTS = 10_000;
+
+export class S3ArtifactStore {
+  readonly root: S3Root;
+  private readonly client: S3Client;
+  private readonly presigner: SignatureV4;
+  private readonly objectBaseUrl: URL;
+
+  constructor(private readonly options: S3StoreOptions) {
+    this.root = options.root;
+    this.client = new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      credentials: options.credentials,
+      // The SDK's default (WHEN_SUPPORTED) adds a CRC32 to every upload: for a streamed body that
+      // means aws-chunked encoding with a trailer, which S3-compatible servers implement unevenly
+      // and which costs CPU per byte. S3 still verifies each part's Content-MD5/ETag where it must.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    this.presigner = new SignatureV4({
+      service: 's3',
+      region: options.region,
+      credentials: options.credentials,
+      sha256: Hash.bind(null, 'sha256'),
+      // S3 signs the path as sent (the key is already escaped once below), unlike other services.
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    this.objectBaseUrl = objectBaseUrl(options);
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<StoredObject> {
+    const output = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.root.bucket, Key: key }), signal ? { abortSignal: signal } : {}), key);
+    if (!output.Body) throw new ArtifactNotFound(key);
+    return {
+      body: output.Body.transformToWebStream() as ReadableStream<Uint8Array>,
+      ...(output.ContentLength !== undefined ? { length: output.ContentLength } : {}),
+      ...(output.ContentType ? { contentType: output.ContentType } : {}),
+      ...(output.ETag ? { etag: output.ETag } : {}),
+    };
+  }
+
+  async put(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
+    const common = { Bucket: this.root.bucket, Key: key, ...(contentType ? { ContentType: contentType } : {}) };
+    if (length !== undefined && length <= this.options.singlePutMaxBytes) {
+      // Known length: S3 reads the client's stream as it arrives, nothing is buffered here.
+      const streamed = Readable.fromWeb(body as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+      await this.call(
+        () => this.client.send(new PutObjectCommand({ ...common, Body: streamed, ContentLength: length }), signal ? { abortSignal: signal } : {}),
+        key,
+      );
+      return;
+    }
+    const upload = new Upload({
+      client: this.client,
+      params: { ...common, Body: body },
+      partSize: this.options.partSizeBytes,
+      queueSize: this.options.partsInFlight,
+      // A failed or abandoned upload aborts its multipart upload, so no invisible parts are billed.
+      leavePartsOnError: false,
+    });
+    signal?.addEventListener('abort', () => void upload.abort().catch(() => {}), { once: true });
+    await this.call(() => upload.done(), key);
+  }
+
+  /** One directory level under `prefix` (which ends with "/" or is ''), all pages. */
+  async list(prefix: string): Promise<ListedEntry[]> {
+    const entries: ListedEntry[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(
+        () => this.client.send(new ListObjectsV2Command({ Bucket: this.root.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
+        prefix,
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = common.Prefix?.slice(prefix.length).replace(/\/$/, '');
+        if (name) entries.push({ name, isDir: true });
+      }
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(prefix.length);
+        // A zero-byte "folder" object named like the prefix itself is not an entry.
+        if (name) entries.push({ name, isDir: false, ...(object.Size !== undefined ? { size: object.Size } : {}) });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return entries;
+  }
+
+  /** Deletes the object `key` and every object under `key/` (MLflow deletes a path recursively). */
+  async deleteTree(key: string): Promise<number> {
+    if (key === '' || key === this.root.prefix) throw new BadRequest('Refusing to delete the whole artifact root.');
+    const keys = [key];
+    let token: string | undefined;
+    do {
+      const page = await this.call(
+        () => this.client.send(new ListObjectsV2Command({ Bucket: this.root.bucket, Prefix: `${key}/`, ...(token ? { ContinuationToken: token } : {}) })),
+        key,
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }));
+      await this.call(() => this.client.send(new DeleteObjectsCommand({ Bucket: this.root.bucket, Delete: { Objects: batch, Quiet: true } })), key);
+    }
+    return keys.length;
+  }
+
+  /** Starts a multipart upload and presigns one UploadPart URL per part (MLflow's mpu/create answer). */
+  async createMultipart(key: string, parts: number): Promise<{ upload_id: string; credentials: PartUrl[] }> {
+    if (!Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) throw new BadRequest(`num_parts must be between 1 and ${MAX_PARTS}.`);
+    const created = await this.call(() => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.root.bucket, Key: key })), key);
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new ArtifactStoreFailed('CreateMultipartUpload returned no UploadId');
+    const credentials: PartUrl[] = [];
+    for (let part = 1; part <= parts; part++) {
+      credentials.push({ part_number: part, url: await this.presignPart(key, uploadId, part), headers: {} });
+    }
+    return { upload_id: uploadId, credentials };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: Array<{ part_number: number; etag: string }>): Promise<void> {
+    await this.call(
+      () =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.root.bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.part_number, ETag: p.etag })) },
+          }),
+        ),
+      key,
+    );
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.call(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.root.bucket, Key: key, UploadId: uploadId })), key);
+  }
+
+  private async presignPart(key: string, uploadId: string, partNumber: number): Promise<string> {
+    const base = this.objectBaseUrl;
+    const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(s3Escape).join('/')}`;
+    const signed = await this.presigner.presign(
+      {
+        method: 'PUT',
+        protocol: base.protocol,
+        hostname: base.hostname,
+        ...(base.port ? { port: Number(base.port) } : {}),
+        path,
+        query: { partNumber: String(partNumber), uploadId },
+        // The part's bytes are not known when the URL is made: S3's presigned form signs no payload.
+        headers: { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      },
+      { expiresIn: this.options.presignedUrlSeconds },
+    );
+    const query = Object.entries(signed.query ?? {})
+      .map(([name, value]) => `${s3Escape(name)}=${s3Escape(String(value))}`)
+      .join('&');
+    return `${base.protocol}//${base.host}${signed.path}?${query}`;
+  }
+
+  /** Runs one S3 call, turning S3's answers into the gateway's MLflow-shaped errors. */
+  private async call<T>(operation: () => Promise<T>, key: string): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof S3ServiceException) {
+        if (error.name === 'NoSuchKey' || error.name === 'NotFound' || error.name === 'NoSuchUpload') throw new ArtifactNotFound(key);
+        throw new ArtifactStoreFailed(`S3 ${error.name} (${error.$metadata.httpStatusCode ?? '?'}) for key ${key}: ${error.message}`);
+      }
+      throw new ArtifactStoreFailed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    }
+  }
+}
+
+/** Where the bucket's objects are addressed: path style (`endpoint/bucket/key`) or virtual-hosted. */
+function objectBaseUrl(options: S3StoreOptions): URL {
+  const bucket = options.root.bucket;
+  if (options.endpoint) {
+    const url = new URL(options.endpoint);
+    if (options.forcePathStyle) return new URL(`${url.origin}${url.pathname.replace(/\/$/, '')}/${bucket}`);
+    return new URL(`${url.protocol}//${bucket}.${url.host}${url.pathname}`);
+  }
+  return options.forcePathStyle
+    ? new URL(`https://s3.${options.region}.amazonaws.com/${bucket}`)
+    : new URL(`https://${bucket}.s3.${options.region}.amazonaws.com`);
+}
+
+/** RFC 3986 unreserved characters stay, everything else is %-encoded (S3's SigV4 URI encoding). */
+export function s3Escape(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

@@ -1,0 +1,39 @@
+// Builds the artifact store at serve time from the compiled `artifacts` settings: the S3 root from
+// the rules file or discovered from SageMaker, and an S3 client that signs with the given provider.
+import type { SageMakerBackend } from '../backends/sagemaker.ts';
+import type { ArtifactSettings } from './config.ts';
+import { parseS3Root } from './keys.ts';
+import { S3ArtifactStore, type CredentialsProvider } from './s3-store.ts';
+import { discoverArtifactStoreUri } from './discover.ts';
+
+export interface ArtifactService {
+  store: S3ArtifactStore;
+  maxJsonRewriteBytes: number;
+}
+
+export async function createArtifactService(
+  settings: ArtifactSettings,
+  backend: SageMakerBackend,
+  credentials: CredentialsProvider,
+  options: { sagemakerEndpoint?: string } = {},
+): Promise<ArtifactService> {
+  let root = settings.root;
+  if (!root) {
+    const uri = await discoverArtifactStoreUri(backend, credentials, options.sagemakerEndpoint);
+    const parsed = parseS3Root(uri);
+    if (!parsed.ok) throw new Error(`the discovered ArtifactStoreUri is unusable: ${parsed.problem}`);
+    root = parsed.value;
+  }
+  const store = new S3ArtifactStore({
+    root,
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    singlePutMaxBytes: settings.singlePutMaxBytes,
+    partSizeBytes: settings.partSizeBytes,
+    partsInFlight: settings.partsInFlight,
+    presignedUrlSeconds: settings.presignedUrlSeconds,
+    credentials,
+  });
+  return { store, maxJsonRewriteBytes: settings.maxJsonRewriteBytes };
+}
