@@ -13,17 +13,27 @@ export function venvPython(version: string): string {
   return python;
 }
 
+export interface MlflowOptions {
+  /** Like SageMaker's: `s3://bucket/prefix` with --no-serve-artifacts. Default: a local directory. */
+  s3ArtifactRoot?: string;
+  /** Extra environment for the server (e.g. MLFLOW_S3_ENDPOINT_URL and keys for an S3 stand-in). */
+  env?: Record<string, string>;
+}
+
 /** A real `mlflow server` with a SQLite store in a temp dir. */
-export async function startMlflow(version: string): Promise<Started & { url: string }> {
+export async function startMlflow(version: string, options: MlflowOptions = {}): Promise<Started & { url: string }> {
   const dir = tempDir(`mlflow-${version}`);
   const port = await freePort();
   const python = venvPython(version);
+  const artifacts = options.s3ArtifactRoot
+    ? ['--default-artifact-root', options.s3ArtifactRoot, '--no-serve-artifacts']
+    : ['--default-artifact-root', `${dir}/artifacts`, '--artifacts-destination', `${dir}/mlartifacts`];
   const args = ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port),
-    '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--default-artifact-root', `${dir}/artifacts`, '--workers', '1'];
+    '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, ...artifacts, '--workers', '1'];
   const started = await startProcess(python, args, {
     name: `mlflow ${version}`,
     timeoutMs: 120_000,
-    env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MLFLOW_'))),
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MLFLOW_'))), ...options.env },
     ready: (output) => (/Listening at|Uvicorn running|Application startup complete|Booting worker/.test(output) ? port : undefined),
   });
   // The log line can come before the socket accepts; wait for /health.
