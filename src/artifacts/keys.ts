@@ -60,12 +60,18 @@ export function relativePathSegments(path: string): string[] {
 export function artifactPathFromRequestPath(requestPath: string, routePrefix: string): string {
   if (!requestPath.startsWith(routePrefix)) throw new BadRequest('Not an artifact path.');
   const raw = requestPath.slice(routePrefix.length);
-  let decoded: string;
-  try {
-    decoded = raw.split('/').map((segment) => decodeURIComponent(segment)).join('/');
-  } catch {
-    throw new BadRequest('Artifact path is not valid percent-encoded UTF-8.');
-  }
+  const segments = raw.split('/').map((segment) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw new BadRequest('Artifact path is not valid percent-encoded UTF-8.');
+    }
+    // An encoded "/" would join two segments into one key segment that the client did not send.
+    if (decoded.includes('/')) throw new BadRequest('Artifact path contains an encoded "/", which the gateway refuses.');
+    return decoded;
+  });
+  const decoded = segments.join('/');
   relativePathSegments(decoded);
   return decoded;
 }

@@ -81,8 +81,20 @@ export function expandOperationPattern(pattern: string): string[] {
   return OPERATION_NAMES.filter((name) => regex.test(name));
 }
 
+// The artifact API's proto names, replaced by ARTIFACT_ROUTES' three: named in rule errors.
+const RENAMED: Readonly<Record<string, string>> = {
+  DownloadArtifact: 'ReadArtifacts',
+  UploadArtifact: 'WriteArtifacts',
+  CreateMultipartUpload: 'WriteArtifacts',
+  CompleteMultipartUpload: 'WriteArtifacts',
+  AbortMultipartUpload: 'WriteArtifacts',
+  DeleteArtifact: 'DeleteArtifacts',
+};
+
 /** Closest known operation names, for "did you mean" in rule errors. */
 export function suggestOperations(name: string): string[] {
+  const renamed = RENAMED[name];
+  if (renamed) return [renamed];
   const lower = name.toLowerCase();
   return OPERATION_NAMES.filter((op) => {
     const candidate = op.toLowerCase();

@@ -1,0 +1,93 @@
+import { describe, expect, test } from 'bun:test';
+import { parseS3Root } from '../../src/artifacts/keys.ts';
+import {
+  LOCATION_REQUEST_OPERATIONS,
+  LOCATION_RESPONSE_OPERATIONS,
+  rewriteRequestLocations,
+  rewriteResponseLocations,
+  toBackendLocation,
+  toClientLocation,
+} from '../../src/artifacts/locations.ts';
+import { OPERATION_NAMES } from '../../src/rules/operations.ts';
+
+const parsed = parseS3Root('s3://bucket/root');
+if (!parsed.ok) throw new Error(parsed.problem);
+const root = parsed.value;
+
+describe('locations under the root are shown as mlflow-artifacts:/, others are left alone', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['s3://bucket/root/1/abc/artifacts', 'mlflow-artifacts:/1/abc/artifacts'],
+    ['s3://bucket/root/1/models/m-1/artifacts', 'mlflow-artifacts:/1/models/m-1/artifacts'],
+    ['s3://bucket/root', 'mlflow-artifacts:/'],
+    ['s3://bucket/rootless/1', undefined],
+    ['s3://other/root/1', undefined],
+    ['runs:/abc/model', undefined],
+    ['models:/m-123', undefined],
+    ['/local/path', undefined],
+  ];
+  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toClientLocation(root, location)).toBe(expected));
+});
+
+describe('mlflow-artifacts:/ locations sent back become S3 ones, checked like artifact paths', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['mlflow-artifacts:/1/abc/artifacts/model', 's3://bucket/root/1/abc/artifacts/model'],
+    ['mlflow-artifacts:///1/abc', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts://gateway:8080/1/abc/', 's3://bucket/root/1/abc'],
+    ['runs:/abc/model', undefined],
+    ['s3://bucket/root/1', undefined],
+  ];
+  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location)).toBe(expected));
+  for (const bad of ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b']) {
+    test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad)).toThrow());
+  }
+});
+
+describe('only the operations that carry locations are parsed and rewritten', () => {
+  test('every listed operation is a known MLflow operation', () => {
+    for (const op of [...LOCATION_RESPONSE_OPERATIONS, ...LOCATION_REQUEST_OPERATIONS]) expect(OPERATION_NAMES).toContain(op);
+  });
+
+  const jsonResponse = (value: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(value), { headers: { 'content-type': 'application/json', ...headers } });
+
+  test('a run (2.x and 3.x shape) gets its artifact_uri rewritten; tags and params are user data and stay', async () => {
+    const run = { run: { info: { artifact_uri: 's3://bucket/root/1/r/artifacts' }, data: { tags: [{ key: 'source', value: 's3://bucket/root/x' }], params: [{ key: 'artifact_uri', value: 'p' }] } } };
+    const out = await (await rewriteResponseLocations('GetRun', jsonResponse(run), root, 1 << 20)).json();
+    expect(out.run.info.artifact_uri).toBe('mlflow-artifacts:/1/r/artifacts');
+    expect(out.run.data.tags[0].value).toBe('s3://bucket/root/x');
+  });
+
+  test('model versions in a search answer and a download URI are rewritten; the Content-Length follows', async () => {
+    const answer = { model_versions: [{ source: 's3://bucket/root/1/r/artifacts/model' }, { source: 'models:/m-1' }] };
+    const response = await rewriteResponseLocations('SearchModelVersions', jsonResponse(answer), root, 1 << 20);
+    const text = await response.clone().text();
+    expect(response.headers.get('content-length')).toBe(String(new TextEncoder().encode(text).byteLength));
+    expect(JSON.parse(text).model_versions.map((v: { source: string }) => v.source)).toEqual(['mlflow-artifacts:/1/r/artifacts/model', 'models:/m-1']);
+    const uri = await (await rewriteResponseLocations('GetModelVersionDownloadUri', jsonResponse({ artifact_uri: 's3://bucket/root/a' }), root, 1 << 20)).json();
+    expect(uri.artifact_uri).toBe('mlflow-artifacts:/a');
+  });
+
+  test('other operations, compressed, non-JSON and over-cap answers pass unchanged', async () => {
+    const body = { run: { info: { artifact_uri: 's3://bucket/root/1' } } };
+    const expectUnchanged = async (response: Response) => expect((await response.json()).run.info.artifact_uri).toBe('s3://bucket/root/1');
+    await expectUnchanged(await rewriteResponseLocations('LogMetric', jsonResponse(body), root, 1 << 20));
+    await expectUnchanged(await rewriteResponseLocations('GetRun', jsonResponse(body), root, 10));
+    const chunked = new Response(new Blob([JSON.stringify(body)]).stream(), { headers: { 'content-type': 'application/json' } });
+    await expectUnchanged(await rewriteResponseLocations('GetRun', chunked, root, 10));
+    const gzip = jsonResponse(body, { 'content-encoding': 'gzip' });
+    expect(await rewriteResponseLocations('GetRun', gzip, root, 1 << 20)).toBe(gzip);
+    const html = new Response('<html>s3://bucket/root/1</html>', { headers: { 'content-type': 'text/html' } });
+    expect(await rewriteResponseLocations('GetRun', html, root, 1 << 20)).toBe(html);
+  });
+
+  test('CreateModelVersion sends the S3 source; other requests keep their bytes', () => {
+    const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    const decoded = (bytes: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(bytes));
+    const create = rewriteRequestLocations('CreateModelVersion', encode({ name: 'm', source: 'mlflow-artifacts:/1/r/artifacts/model' }), root);
+    expect(decoded(create).source).toBe('s3://bucket/root/1/r/artifacts/model');
+    const other = encode({ key: 'source', value: 'mlflow-artifacts:/x' });
+    expect(rewriteRequestLocations('SetTag', other, root)).toBe(other);
+    const notJson = new TextEncoder().encode('not json');
+    expect(rewriteRequestLocations('CreateModelVersion', notJson, root)).toBe(notJson);
+  });
+});
