@@ -1,17 +1,20 @@
 // The S3 side of the artifact API: one S3 client for the configured root, and the few object
 // operations MLflow's artifact proxy needs. Keys come from keys.ts only; this file never builds a
-// key from client input itself. Bodies stream both ways: a download is S3's response stream handed
-// on, an upload is the client's request stream handed to S3 (one PutObject when its length is known
-// and small enough, else lib-storage's multipart Upload with a bounded number of parts in memory).
-import { Readable } from 'node:stream';
+// key from client input itself.
+//
+// Bodies stream both ways through the runtime's own fetch with presigned requests (SigV4 query
+// signing, UNSIGNED-PAYLOAD), not through the SDK's Node stream adapters: on Bun those move bytes
+// in small chunks through JavaScript and allocate faster than the collector frees (measured: 0.29×
+// direct download throughput, 319 MB RSS for a 256 MiB upload). A download is S3's response body
+// handed on; an upload with a known length is the client's request body handed to one PUT, or cut
+// into consecutive part-sized streams for a multipart upload (nothing buffered either way). Only an
+// upload without a length goes through lib-storage's Upload, which holds partSize × partsInFlight.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
-  GetObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -97,27 +100,26 @@ export class S3ArtifactStore {
   }
 
   async get(key: string, signal?: AbortSignal): Promise<StoredObject> {
-    const output = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.root.bucket, Key: key }), signal ? { abortSignal: signal } : {}), key);
-    if (!output.Body) throw new ArtifactNotFound(key);
+    const response = await this.request('GET', key, {}, { ...(signal ? { signal } : {}) });
+    const length = response.headers.get('content-length');
+    const contentType = response.headers.get('content-type');
+    const etag = response.headers.get('etag');
     return {
-      body: output.Body.transformToWebStream() as ReadableStream<Uint8Array>,
-      ...(output.ContentLength !== undefined ? { length: output.ContentLength } : {}),
-      ...(output.ContentType ? { contentType: output.ContentType } : {}),
-      ...(output.ETag ? { etag: output.ETag } : {}),
+      body: response.body ?? new Blob([]).stream(),
+      ...(length !== null ? { length: Number(length) } : {}),
+      ...(contentType ? { contentType } : {}),
+      ...(etag ? { etag } : {}),
     };
   }
 
   async put(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
-    const common = { Bucket: this.root.bucket, Key: key, ...(contentType ? { ContentType: contentType } : {}) };
     if (length !== undefined && length <= this.options.singlePutMaxBytes) {
-      // Known length: S3 reads the client's stream as it arrives, nothing is buffered here.
-      const streamed = Readable.fromWeb(body as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
-      await this.call(
-        () => this.client.send(new PutObjectCommand({ ...common, Body: streamed, ContentLength: length }), signal ? { abortSignal: signal } : {}),
-        key,
-      );
+      const headers: Record<string, string> = { 'content-length': String(length), ...(contentType ? { 'content-type': contentType } : {}) };
+      await this.request('PUT', key, {}, { body, headers, ...(signal ? { signal } : {}) });
       return;
     }
+    if (length !== undefined) return this.putInParts(key, body, length, contentType, signal);
+    const common = { Bucket: this.root.bucket, Key: key, ...(contentType ? { ContentType: contentType } : {}) };
     const upload = new Upload({
       client: this.client,
       params: { ...common, Body: body },
@@ -128,6 +130,69 @@ export class S3ArtifactStore {
     });
     signal?.addEventListener('abort', () => void upload.abort().catch(() => {}), { once: true });
     await this.call(() => upload.done(), key);
+  }
+
+  /**
+   * A multipart upload of a body of known length, part after part, each part a slice of the
+   * client's stream sent as it arrives. Parts are at least partSizeBytes, more when needed to stay
+   * within S3's 10,000 parts. Any failure aborts the upload, so no invisible parts are left.
+   */
+  private async putInParts(key: string, body: ReadableStream<Uint8Array>, length: number, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
+    const partSize = Math.max(this.options.partSizeBytes, Math.ceil(length / MAX_PARTS));
+    const created = await this.call(
+      () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.root.bucket, Key: key, ...(contentType ? { ContentType: contentType } : {}) })),
+      key,
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new ArtifactStoreFailed('CreateMultipartUpload returned no UploadId');
+    const reader = body.getReader();
+    const slicer = new StreamSlicer(reader);
+    try {
+      const parts: Array<{ part_number: number; etag: string }> = [];
+      for (let offset = 0, part = 1; offset < length; offset += partSize, part++) {
+        const size = Math.min(partSize, length - offset);
+        const response = await this.request('PUT', key, { partNumber: String(part), uploadId }, {
+          body: slicer.next(size),
+          headers: { 'content-length': String(size) },
+          ...(signal ? { signal } : {}),
+        });
+        parts.push({ part_number: part, etag: response.headers.get('etag') ?? '' });
+      }
+      await this.completeMultipart(key, uploadId, parts);
+    } catch (error) {
+      await reader.cancel().catch(() => {});
+      await this.abortMultipart(key, uploadId).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** One presigned S3 request through the runtime's fetch; S3's error answers become gateway errors. */
+  private async request(
+    method: 'GET' | 'PUT',
+    key: string,
+    query: Record<string, string>,
+    init: { body?: ReadableStream<Uint8Array>; headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response> {
+    const url = await this.presign(method, key, query, 300);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: init.headers ?? {},
+        ...(init.body ? { body: init.body, duplex: 'half' } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+        // Objects stored with Content-Encoding are passed on as stored (as MLflow's server does).
+        decompress: false,
+      } as RequestInit);
+    } catch (error) {
+      throw new ArtifactStoreFailed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    }
+    if (response.ok) return response;
+    const text = await response.text().catch(() => '');
+    const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? String(response.status);
+    // A missing bucket is a 404 too, but a misconfiguration, not a missing artifact.
+    if (code === 'NoSuchKey' || code === 'NoSuchUpload' || (response.status === 404 && !text)) throw new ArtifactNotFound(key);
+    throw new ArtifactStoreFailed(`S3 ${code} (${response.status}) for key ${key}`);
   }
 
   /** One directory level under `prefix` (which ends with "/" or is ''), all pages. */
@@ -181,7 +246,8 @@ export class S3ArtifactStore {
     if (!uploadId) throw new ArtifactStoreFailed('CreateMultipartUpload returned no UploadId');
     const credentials: PartUrl[] = [];
     for (let part = 1; part <= parts; part++) {
-      credentials.push({ part_number: part, url: await this.presignPart(key, uploadId, part), headers: {} });
+      const url = await this.presign('PUT', key, { partNumber: String(part), uploadId }, this.options.presignedUrlSeconds);
+      credentials.push({ part_number: part, url, headers: {} });
     }
     return { upload_id: uploadId, credentials };
   }
@@ -205,26 +271,27 @@ export class S3ArtifactStore {
     await this.call(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.root.bucket, Key: key, UploadId: uploadId })), key);
   }
 
-  private async presignPart(key: string, uploadId: string, partNumber: number): Promise<string> {
+  /** A SigV4 query-signed URL for one object request (S3's presigned form: the payload is not signed). */
+  private async presign(method: 'GET' | 'PUT', key: string, query: Record<string, string>, expiresIn: number): Promise<string> {
     const base = this.objectBaseUrl;
     const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(s3Escape).join('/')}`;
     const signed = await this.presigner.presign(
       {
-        method: 'PUT',
+        method,
         protocol: base.protocol,
         hostname: base.hostname,
         ...(base.port ? { port: Number(base.port) } : {}),
         path,
-        query: { partNumber: String(partNumber), uploadId },
-        // The part's bytes are not known when the URL is made: S3's presigned form signs no payload.
+        query,
+        // The bytes are not known when the URL is made: S3's presigned form signs no payload.
         headers: { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
       },
-      { expiresIn: this.options.presignedUrlSeconds },
+      { expiresIn },
     );
-    const query = Object.entries(signed.query ?? {})
+    const signedQuery = Object.entries(signed.query ?? {})
       .map(([name, value]) => `${s3Escape(name)}=${s3Escape(String(value))}`)
       .join('&');
-    return `${base.protocol}//${base.host}${signed.path}?${query}`;
+    return `${base.protocol}//${base.host}${signed.path}?${signedQuery}`;
   }
 
   /** Runs one S3 call, turning S3's answers into the gateway's MLflow-shaped errors. */
@@ -238,6 +305,34 @@ export class S3ArtifactStore {
       }
       throw new ArtifactStoreFailed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     }
+  }
+}
+
+/** Cuts one stream into consecutive streams of given sizes, without copying or buffering. */
+class StreamSlicer {
+  private pending: Uint8Array | undefined;
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  next(size: number): ReadableStream<Uint8Array> {
+    let remaining = size;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let chunk = this.pending;
+        this.pending = undefined;
+        if (!chunk) {
+          const { done, value } = await this.reader.read();
+          if (done) return controller.error(new BadRequest('The upload ended before its Content-Length.'));
+          chunk = value;
+        }
+        if (chunk.byteLength > remaining) {
+          this.pending = chunk.subarray(remaining);
+          chunk = chunk.subarray(0, remaining);
+        }
+        remaining -= chunk.byteLength;
+        controller.enqueue(chunk);
+        if (remaining === 0) controller.close();
+      },
+    });
   }
 }
 
