@@ -7,6 +7,8 @@ import { authorize } from './pipeline/authorize.ts';
 import { splitUrl } from './pipeline/receive.ts';
 import { signForSageMaker } from './pipeline/sign.ts';
 import { GatewayError } from './errors.ts';
+import { isArtifactApiPath } from './artifacts/handler.ts';
+import { LOCATION_REQUEST_OPERATIONS, LOCATION_RESPONSE_OPERATIONS } from './artifacts/locations.ts';
 
 // Placeholder credentials: explain shows which headers are signed, never a real signature.
 const EXPLAIN_CREDENTIALS = { accessKeyId: 'AKIDEXPLAIN', secretAccessKey: 'explain' };
@@ -54,6 +56,18 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
   if (!decision.allowed) return { lines, allowed: false };
 
   const backend = rules.backend;
+  if (backend.kind === 'sagemaker' && isArtifactApiPath(upstreamPath)) {
+    const root = rules.artifacts?.root?.uri ?? (rules.artifacts ? 'the root discovered at start-up' : undefined);
+    row('served', root ? `by the gateway from S3 under ${root} (never sent to SageMaker)` : '501: no `artifacts` section, the gateway does not serve artifacts');
+    return { lines, allowed: root !== undefined };
+  }
+  if (backend.kind === 'sagemaker' && rules.artifacts && decision.operation) {
+    const rewrites = [
+      LOCATION_REQUEST_OPERATIONS.has(decision.operation) ? 'mlflow-artifacts:/ → s3:// in the request' : '',
+      LOCATION_RESPONSE_OPERATIONS.has(decision.operation) ? 's3:// → mlflow-artifacts:/ in the answer' : '',
+    ].filter(Boolean);
+    if (rewrites.length) row('locations', rewrites.join('; '));
+  }
   if (backend.kind === 'sagemaker') {
     try {
       const outgoing = signForSageMaker(

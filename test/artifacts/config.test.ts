@@ -3,6 +3,7 @@ import { problemsOf, rulesFrom } from '../support/rules.ts';
 import { operationFor, OPERATION_NAMES } from '../../src/rules/operations.ts';
 import { artifactIamStatements } from '../../src/artifacts/iam.ts';
 import { parseS3Root } from '../../src/artifacts/keys.ts';
+import { explain } from '../../src/explain.ts';
 
 const sagemaker = `version: 1
 backend: {arn: "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/t"}
@@ -81,4 +82,19 @@ describe('iam-policy statements are scoped to the root', () => {
 test('a rules file with an old artifact operation name is told the new one', () => {
   const yaml = `${sagemaker}clients: [{id: c, apiKeySha256: "${'a'.repeat(64)}", policies: [p]}]\npolicies: {p: {operations: [UploadArtifact]}}\n`;
   expect(problemsOf(yaml).join('\n')).toMatch(/unknown MLflow operation "UploadArtifact"; did you mean WriteArtifacts\?/);
+});
+
+describe('explain says where artifact requests go', () => {
+  const rules = rulesFrom(`${sagemaker}artifacts: {s3Root: "s3://bucket/root"}
+clients: [{id: c, apiKeySha256: "${'a'.repeat(64)}", policies: [p]}]
+policies: {p: {operations: [ReadArtifacts, GetRun]}}
+`);
+  test('the artifact API is served from S3, never sent to SageMaker', () => {
+    const lines = explain(rules, 'GET', '/api/2.0/mlflow-artifacts/artifacts/1/a.txt', 'c').lines.join('\n');
+    expect(lines).toContain('served      by the gateway from S3 under s3://bucket/root');
+    expect(lines).not.toContain('upstream');
+  });
+  test('an operation that carries locations says it is rewritten', () => {
+    expect(explain(rules, 'GET', '/api/2.0/mlflow/runs/get?run_id=1', 'c').lines.join('\n')).toContain('s3:// → mlflow-artifacts:/ in the answer');
+  });
 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
-import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
+import { mlflowUserEnv, MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
@@ -24,14 +24,6 @@ const OUTSIDE_KEY = 'outside/sentinel.txt';
 const TRAINER_KEY = 'trainer-key-artifacts-0123456789';
 const READER_KEY = 'reader-key-artifacts-0123456789a';
 
-/** An MLflow user's environment: tracking URI and token, and no AWS variable at all. */
-function mlflowUserEnv(uri: string, token: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('AWS_') && !key.startsWith('MLFLOW_')) env[key] = value;
-  }
-  return { ...env, MLFLOW_TRACKING_URI: uri, MLFLOW_TRACKING_TOKEN: token, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' };
-}
 
 function runPython(version: string, args: string[], env: Record<string, string>, gateway: Started): Record<string, any> {
   const run = spawnSync(venvPython(version), [join(REPO, 'test/e2e/artifacts_workflow.py'), ...args], { env, encoding: 'utf8', timeout: 280_000 });

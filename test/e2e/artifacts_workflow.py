@@ -18,14 +18,10 @@ import json
 import os
 import sys
 import traceback
-import warnings
 
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-warnings.filterwarnings("ignore")
+import client_defaults
+
+client_defaults.apply(timeout_seconds=120)
 
 # A tree whose names need care in URLs and S3 keys: spaces, unicode, nesting.
 TREE = {

@@ -26,19 +26,14 @@ Environment knobs (defaults set here only when the caller did not set them):
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
 import traceback
 import uuid
-import warnings
 
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-warnings.filterwarnings("ignore")
+import client_defaults
+
+client_defaults.apply(timeout_seconds=60)
 
 
 class WorkflowError(AssertionError):

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
-import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
+import { mlflowUserEnv, MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
@@ -21,14 +21,6 @@ const KINDS = [
 const TRAINER_KEY = 'trainer-key-e2e-0123456789abcdef';
 const READER_KEY = 'reader-key-e2e-0123456789abcdef';
 
-/** Environment of an MLflow user: a tracking URI and a token, and no AWS variables at all. */
-function mlflowUserEnv(uri: string, token: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('AWS_') && !key.startsWith('MLFLOW_')) env[key] = value;
-  }
-  return { ...env, MLFLOW_TRACKING_URI: uri, MLFLOW_TRACKING_TOKEN: token };
-}
 
 for (const version of MLFLOW_VERSIONS) {
   describe(`MLflow ${version}`, () => {

@@ -48,3 +48,12 @@ export async function startMlflow(version: string, options: MlflowOptions = {}):
   }
   return { ...started, url: `http://127.0.0.1:${port}` };
 }
+
+/** Environment of an MLflow user: a tracking URI and a token, and no AWS variables at all. */
+export function mlflowUserEnv(uri: string, token: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('AWS_') && !key.startsWith('MLFLOW_')) env[key] = value;
+  }
+  return { ...env, MLFLOW_TRACKING_URI: uri, MLFLOW_TRACKING_TOKEN: token };
+}
