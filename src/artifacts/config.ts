@@ -38,9 +38,6 @@ export function compileArtifacts(spec: ArtifactsSpec | undefined, backend: Backe
   if (spec.endpoint !== undefined && !/^https?:\/\/[^/]+/.test(spec.endpoint)) {
     problems.error(['artifacts', 'endpoint'], `"${spec.endpoint}" is not an http(s) URL`);
   }
-  if (spec.singlePutMaxBytes < spec.partSizeBytes) {
-    problems.warning(['artifacts', 'singlePutMaxBytes'], 'smaller than partSizeBytes: small uploads will go multipart');
-  }
   return {
     ...(root ? { root } : {}),
     discover: spec.discover,

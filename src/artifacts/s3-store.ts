@@ -33,10 +33,11 @@ export interface S3StoreOptions {
   /** S3-compatible endpoint (tests, VPC endpoints); else AWS's regional endpoint. */
   endpoint?: string;
   forcePathStyle: boolean;
-  /** Uploads with a known length up to this size are one PutObject; larger or unknown → multipart. */
+  /** Uploads with a known length up to this size are one PUT; larger ones are streamed parts of this size. */
   singlePutMaxBytes: number;
+  /** Part size of uploads without a length (buffered by lib-storage). */
   partSizeBytes: number;
-  /** Parts uploaded (and so held in memory) at once by a multipart upload. */
+  /** Parts of an upload without a length uploaded (and so held in memory) at once. */
   partsInFlight: number;
   /** Lifetime of the presigned part URLs mpu/create hands out. */
   presignedUrlSeconds: number;
@@ -67,6 +68,7 @@ export interface PartUrl {
 // S3's DeleteObjects takes at most 1000 keys per call; S3 multipart uploads at most 10,000 parts.
 const DELETE_BATCH = 1000;
 export const MAX_PARTS = 10_000;
+const MIN_PART_BYTES = 5 * 1024 * 1024;
 
 export class S3ArtifactStore {
   readonly root: S3Root;
@@ -134,11 +136,14 @@ export class S3ArtifactStore {
 
   /**
    * A multipart upload of a body of known length, part after part, each part a slice of the
-   * client's stream sent as it arrives. Parts are at least partSizeBytes, more when needed to stay
-   * within S3's 10,000 parts. Any failure aborts the upload, so no invisible parts are left.
+   * client's stream sent as it arrives. Nothing is buffered, so parts can be as large as a single
+   * PUT (singlePutMaxBytes, more when needed to stay within S3's 10,000 parts): parts go one at a
+   * time, and each part's round trip stalls the client's stream, so fewer parts upload faster
+   * (2 GiB in 8 MiB parts measured 0.63x direct). Any failure aborts the upload, so no invisible
+   * parts are left.
    */
   private async putInParts(key: string, body: ReadableStream<Uint8Array>, length: number, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
-    const partSize = Math.max(this.options.partSizeBytes, Math.ceil(length / MAX_PARTS));
+    const partSize = Math.max(this.options.singlePutMaxBytes, MIN_PART_BYTES, Math.ceil(length / MAX_PARTS));
     const created = await this.call(
       () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.root.bucket, Key: key, ...(contentType ? { ContentType: contentType } : {}) })),
       key,

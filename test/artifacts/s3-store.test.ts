@@ -21,7 +21,7 @@ function storeFor(root: string, overrides: Partial<ConstructorParameters<typeof 
     region: MOTO_REGION,
     endpoint: s3.url,
     forcePathStyle: true,
-    singlePutMaxBytes: 1 * MiB,
+    singlePutMaxBytes: 5 * MiB,
     partSizeBytes: 5 * MiB,
     partsInFlight: 2,
     presignedUrlSeconds: 600,
@@ -53,7 +53,8 @@ afterAll(async () => {
 describe('uploads land byte for byte, whichever path they take', () => {
   const cases: Array<[string, number, boolean]> = [
     ['a small body of known length: one PUT', 300_000, true],
-    ['a body over singlePutMaxBytes: streamed parts (5 MiB + remainder)', 12 * MiB + 12345, true],
+    ['a body over singlePutMaxBytes: streamed parts (5 + 5 MiB + remainder)', 12 * MiB + 12345, true],
+    ['a body of exactly two parts', 10 * MiB, true],
     ['a body without a length: lib-storage multipart', 11 * MiB + 7, false],
     ['an empty body', 0, true],
   ];
