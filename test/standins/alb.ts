@@ -14,6 +14,8 @@ export interface AlbStandin {
   kid: string;
   sign(claims: Record<string, unknown>, overrides?: { signer?: string; alg?: string; expOffsetSeconds?: number; kid?: string }): Promise<string>;
   keyFetches(): number;
+  /** Every header value the load balancer added (bearer credentials: tests check they are never logged). */
+  issued(): string[];
   stop(): void;
 }
 
@@ -25,6 +27,7 @@ export async function startAlb(albArn: string, gatewayUrl: () => string, claims:
   const pem = `-----BEGIN PUBLIC KEY-----\n${Buffer.from(spki).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----\n`;
   const kid = crypto.randomUUID();
   let fetches = 0;
+  const issued: string[] = [];
 
   const sign: AlbStandin['sign'] = async (payloadClaims, overrides = {}) => {
     const header = {
@@ -58,11 +61,13 @@ export async function startAlb(albArn: string, gatewayUrl: () => string, claims:
     async fetch(request) {
       const incoming = new URL(request.url);
       const headers = new Headers(request.headers);
-      headers.set('x-amzn-oidc-data', await sign(claims));
+      const data = await sign(claims);
+      issued.push(data);
+      headers.set('x-amzn-oidc-data', data);
       headers.set('x-amzn-oidc-identity', String(claims.sub ?? ''));
       headers.delete('host');
       const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
-      const upstream = await fetch(`${gatewayUrl()}${incoming.pathname}${incoming.search}`, { method: request.method, headers, body, redirect: 'manual' });
+      const upstream = await fetch(`${gatewayUrl()}${incoming.pathname}${incoming.search}`, { method: request.method, headers, body, redirect: 'manual', decompress: false } as RequestInit);
       return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
     },
   });
@@ -72,6 +77,7 @@ export async function startAlb(albArn: string, gatewayUrl: () => string, claims:
     kid,
     sign,
     keyFetches: () => fetches,
+    issued: () => issued,
     stop: () => {
       keys.stop(true);
       balancer.stop(true);
