@@ -6,7 +6,8 @@
 //
 // The S3 server is moto (Python, single process): it is the bottleneck for both paths, so the
 // ratio says how much the gateway adds on top of a slow store, not what it reaches against AWS.
-// Direct transfers use the same SDK settings the gateway uses (multipart, 8 MiB parts, 4 in flight).
+// Direct transfers are what a client with credentials does: the SDK's multipart Upload (8 MiB parts,
+// 4 in flight) and GetObject. BENCH_PARTS_IN_FLIGHT sets the gateway's artifacts.partsInFlight.
 // Writes bench/results/artifacts.json. Only ratios measured in one run mean anything.
 import { spawn, type Subprocess } from 'bun';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
   writeFileSync(rules, `version: 1
 listen: {host: 127.0.0.1, port: 0}
 backend: {arn: "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/bench", endpoint: "http://127.0.0.1:9"}
-artifacts: {s3Root: "s3://${BUCKET}/root", endpoint: "${s3Url}", forcePathStyle: true}
+artifacts: {s3Root: "s3://${BUCKET}/root", endpoint: "${s3Url}", forcePathStyle: true${process.env.BENCH_PARTS_IN_FLIGHT ? `, partsInFlight: ${process.env.BENCH_PARTS_IN_FLIGHT}` : ""}}
 clients: [{id: bench, apiKeySha256: "${hash}", policies: [rw]}]
 policies: {rw: {operations: [ReadArtifacts, WriteArtifacts]}}
 `);

@@ -78,23 +78,19 @@ const Artifacts = Type.Object(
       description: 'Largest JSON answer whose artifact locations are rewritten; a larger one passes unchanged (its locations stay s3://).',
     }),
     singlePutMaxBytes: Type.Integer({
-      minimum: 5 * MiB,
+      minimum: 0,
       maximum: 5 * 1024 * MiB,
       default: 64 * MiB,
       description:
-        'Uploads with a Content-Length up to this size stream to S3 as one PUT; larger ones stream as a multipart upload in ' +
-        'parts of this size, one after the other (nothing buffered).',
+        'Uploads with a Content-Length up to this size stream to S3 as one PUT, nothing buffered; larger ones, and ' +
+        'uploads without a length, go multipart.',
     }),
-    partSizeBytes: Type.Integer({
-      minimum: 5 * MiB,
-      default: 8 * MiB,
-      description: 'Part size for uploads without a Content-Length (chunked), which must be buffered part by part (S3\'s minimum is 5 MiB).',
-    }),
+    partSizeBytes: Type.Integer({ minimum: 5 * MiB, default: 8 * MiB, description: 'Multipart part size (S3\'s minimum is 5 MiB).' }),
     partsInFlight: Type.Integer({
       minimum: 1,
       maximum: 16,
-      default: 4,
-      description: 'Parts of an upload without a Content-Length sent at once; each is held in memory (partSizeBytes × partsInFlight per upload).',
+      default: 2,
+      description: 'Parts of one multipart upload sent at once; each is held in memory (partSizeBytes × partsInFlight per upload).',
     }),
     presignedUrlSeconds: Type.Integer({
       minimum: 60,

@@ -1,5 +1,5 @@
-// The S3 store against a real S3-compatible server (moto): every upload path (one PUT, streamed
-// parts of a known length, lib-storage for an unknown length), downloads, listings, deletes, and
+// The S3 store against a real S3-compatible server (moto): every upload path (one streamed PUT,
+// multipart with and without a length, one buffered PUT), downloads, listings, deletes, and
 // S3's refusals as gateway errors.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { S3ArtifactStore } from '../../src/artifacts/s3-store.ts';
@@ -53,9 +53,10 @@ afterAll(async () => {
 describe('uploads land byte for byte, whichever path they take', () => {
   const cases: Array<[string, number, boolean]> = [
     ['a small body of known length: one PUT', 300_000, true],
-    ['a body over singlePutMaxBytes: streamed parts (5 + 5 MiB + remainder)', 12 * MiB + 12345, true],
+    ['a body over singlePutMaxBytes: parts of 5 + 5 MiB + the remainder, two at a time', 12 * MiB + 12345, true],
     ['a body of exactly two parts', 10 * MiB, true],
-    ['a body without a length: lib-storage multipart', 11 * MiB + 7, false],
+    ['a body without a length: multipart', 11 * MiB + 7, false],
+    ['a small body without a length: one PUT', 3 * MiB, false],
     ['an empty body', 0, true],
   ];
   for (const [what, size, known] of cases) {
