@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
-import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 const ROOT = resolve(import.meta.dir, '..');
@@ -124,6 +124,8 @@ policies: {rw: {operations: [ReadArtifacts, WriteArtifacts]}}
     return BYTES;
   });
   console.log('direct upload', directUpload);
+  // moto keeps objects in memory and slows as it fills: each upload starts from the same state.
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'direct/blob.bin' }));
   const gatewayUpload = await measure(pid, async () => {
     const response = await fetch(artifactUrl, { method: 'PUT', headers: { ...auth, 'content-length': String(BYTES) }, body: source(BYTES) });
     if (response.status !== 200) throw new Error(`gateway upload: ${response.status} ${await response.text()}`);
@@ -131,7 +133,8 @@ policies: {rw: {operations: [ReadArtifacts, WriteArtifacts]}}
   });
   console.log('gateway upload', gatewayUpload);
   const directDownload = await measure(pid, async () => {
-    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'direct/blob.bin' }));
+    // The object the gateway uploaded: both downloads read the same bytes from the same store state.
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'root/bench/blob.bin' }));
     return drain(object.Body!.transformToWebStream() as ReadableStream<Uint8Array>);
   });
   console.log('direct download', directDownload);
