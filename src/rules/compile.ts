@@ -124,6 +124,8 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
   const profile = (id: string, spec: { policies: string[]; assumeRoleArn?: string | undefined; rateLimit?: RateLimitSpec | undefined }, at: KeyPath): Profile => {
     if (spec.assumeRoleArn !== undefined && !ROLE_ARN.test(spec.assumeRoleArn)) {
       problems.error([...at, 'assumeRoleArn'], 'not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+    } else if (spec.assumeRoleArn !== undefined && rules.backend.url) {
+      problems.error([...at, 'assumeRoleArn'], 'roles sign SageMaker calls; a self-hosted backend (backend.url) is not signed');
     }
     return {
       id,
