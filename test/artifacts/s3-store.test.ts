@@ -2,6 +2,7 @@
 // multipart with and without a length, one buffered PUT), downloads, listings, deletes, and
 // S3's refusals as gateway errors.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { S3ArtifactStore } from '../../src/artifacts/s3-store.ts';
 import { parseS3Root } from '../../src/artifacts/keys.ts';
 import { ArtifactNotFound, ArtifactStoreFailed } from '../../src/errors.ts';
@@ -70,6 +71,20 @@ describe('uploads land byte for byte, whichever path they take', () => {
       expect(sha256(new Uint8Array(await new Response(object.body).arrayBuffer()))).toBe(sha256(data));
     });
   }
+  test('a client that goes away mid-upload leaves no object and no open multipart upload', async () => {
+    let sent = 0;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 7 * MiB) return controller.error(new Error('client went away'));
+        controller.enqueue(bytes(MiB, sent));
+        sent += MiB;
+      },
+    });
+    await expect(store.put('root/up/broken.bin', broken, 12 * MiB, undefined)).rejects.toThrow();
+    expect(await allKeys(s3, BUCKET)).not.toContain('root/up/broken.bin');
+    const open = await s3.client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'root/up/broken.bin' }));
+    expect(open.Uploads ?? []).toEqual([]);
+  });
   test('a body shorter than its Content-Length fails and leaves no object', async () => {
     await expect(store.put('root/up/short.bin', streamOf(bytes(6 * MiB, 1)), 12 * MiB, undefined)).rejects.toThrow();
     expect(await allKeys(s3, BUCKET)).not.toContain('root/up/short.bin');
