@@ -93,11 +93,12 @@ export function audited(response: Response, scope: RequestScope, trail: Trail, a
 // load run peaked at 102-110 MB RSS against 78 MB at rest. A full collection every 8 MiB streamed
 // (all large responses together) holds the peak at ~91 MB. Measured cost: a pause of ~0.3 ms per
 // collection with this gateway's small heap, and ~20% less single-download throughput (about
-// 1.0 → 0.8 GB/s on loopback, far above what an upstream over the network delivers).
+// 1.0 → 0.8 GB/s on loopback, far above what an upstream over the network delivers). Artifact
+// uploads (src/artifacts/s3-store.ts) count their bytes here too: one budget for all streaming.
 const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
 let streamedSinceCollect = 0;
 const bunRuntime = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-function collectAfterStreaming(bytes: number): void {
+export function collectAfterStreaming(bytes: number): void {
   streamedSinceCollect += bytes;
   if (bunRuntime && streamedSinceCollect >= COLLECT_EVERY_BYTES) {
     streamedSinceCollect = 0;
