@@ -21,6 +21,7 @@ export const LOCATION_RESPONSE_OPERATIONS: ReadonlySet<string> = new Set([
   'CreateRegisteredModel', 'GetRegisteredModel', 'SearchRegisteredModels', 'RenameRegisteredModel', 'UpdateRegisteredModel', 'GetLatestVersions',
   'CreateModelVersion', 'GetModelVersion', 'UpdateModelVersion', 'SearchModelVersions', 'TransitionModelVersionStage',
   'GetModelVersionByAlias', 'GetModelVersionDownloadUri',
+  'StartTrace', 'EndTrace', 'GetTraceInfo', 'SearchTraces', 'StartTraceV3', 'GetTraceInfoV3', 'GetTrace', 'BatchGetTraces', 'SearchTracesV3',
 ]);
 
 /** Operations whose requests may carry a location back to the tracking server. */
@@ -32,6 +33,11 @@ export const LOCATION_REQUEST_OPERATIONS: ReadonlySet<string> = new Set(['Create
 // field name (at any depth) covers the 2.x and 3.x shapes alike without touching user data such
 // as tags and params.
 const LOCATION_FIELDS = new Set(['artifact_uri', 'artifact_location', 'source', 'storage_location', 'root_uri']);
+// The one tag that is a location: where a trace's data and attachments live
+// (mlflow/utils/mlflow_tags.py MLFLOW_ARTIFACT_LOCATION), read by the client to upload and download
+// them. 3.x sends trace tags as a map ({"mlflow.artifactLocation": "s3://..."}), 2.x as a list of
+// {key, value}; both are rewritten, no other tag is.
+const TRACE_LOCATION_TAG = 'mlflow.artifactLocation';
 
 const MLFLOW_ARTIFACTS = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/s;
 
@@ -63,8 +69,16 @@ export function rewriteLocationFields(value: unknown, convert: (location: string
       for (const item of node) visit(item);
     } else if (node !== null && typeof node === 'object') {
       const record = node as Record<string, unknown>;
+      if (record.key === TRACE_LOCATION_TAG && typeof record.value === 'string') {
+        const converted = convert(record.value);
+        if (converted !== undefined && converted !== record.value) {
+          record.value = converted;
+          changed++;
+        }
+        return;
+      }
       for (const [field, child] of Object.entries(record)) {
-        if (typeof child === 'string' && LOCATION_FIELDS.has(field)) {
+        if (typeof child === 'string' && (LOCATION_FIELDS.has(field) || field === TRACE_LOCATION_TAG)) {
           const converted = convert(child);
           if (converted !== undefined && converted !== child) {
             record[field] = converted;

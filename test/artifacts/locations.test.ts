@@ -57,6 +57,15 @@ describe('only the operations that carry locations are parsed and rewritten', ()
     expect(out.run.data.tags[0].value).toBe('s3://bucket/root/x');
   });
 
+  test('the trace artifact-location tag is rewritten in both tag shapes; other tags stay', async () => {
+    const v3 = { trace: { trace_info: { trace_id: 'tr-1', tags: { 'mlflow.artifactLocation': 's3://bucket/root/1/traces/tr-1/artifacts', other: 's3://bucket/root/x' } } } };
+    const out3 = await (await rewriteResponseLocations('StartTraceV3', jsonResponse(v3), root, 1 << 20)).json();
+    expect(out3.trace.trace_info.tags).toEqual({ 'mlflow.artifactLocation': 'mlflow-artifacts:/1/traces/tr-1/artifacts', other: 's3://bucket/root/x' });
+    const v2 = { trace_info: { request_id: 'tr-2', tags: [{ key: 'mlflow.artifactLocation', value: 's3://bucket/root/1/traces/tr-2/artifacts' }, { key: 'k', value: 's3://bucket/root/y' }] } };
+    const out2 = await (await rewriteResponseLocations('StartTrace', jsonResponse(v2), root, 1 << 20)).json();
+    expect(out2.trace_info.tags).toEqual([{ key: 'mlflow.artifactLocation', value: 'mlflow-artifacts:/1/traces/tr-2/artifacts' }, { key: 'k', value: 's3://bucket/root/y' }]);
+  });
+
   test('model versions in a search answer and a download URI are rewritten; the Content-Length follows', async () => {
     const answer = { model_versions: [{ source: 's3://bucket/root/1/r/artifacts/model' }, { source: 'models:/m-1' }] };
     const response = await rewriteResponseLocations('SearchModelVersions', jsonResponse(answer), root, 1 << 20);

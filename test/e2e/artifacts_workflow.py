@@ -3,13 +3,14 @@
 
     MLFLOW_TRACKING_URI=http://127.0.0.1:PORT MLFLOW_TRACKING_TOKEN=<key> \
         .cache/venvs/mlflow-<version>/bin/python test/e2e/artifacts_workflow.py log WORKDIR SUFFIX
-    ... artifacts_workflow.py load WORKDIR RUN_ID MODEL_NAME MODEL_VERSION
+    ... artifacts_workflow.py load WORKDIR RUN_ID MODEL_NAME MODEL_VERSION [TRACE_ID]
 
 `log` writes files under WORKDIR, logs them (a 50 MB file, a tree with spaces and unicode names,
 log_dict/log_text, a multipart upload through mpu/*, a pyfunc model), registers the model and prints
 one JSON object: ids, the run's artifact URI and the sha256 of every file it logged, by artifact path.
-`load` runs in a fresh process: download_artifacts, list_artifacts, load_dict/load_text, and
-pyfunc.load_model("models:/NAME/VERSION") + predict; it prints sha256s and answers as JSON.
+`log` also records a trace. `load` runs in a fresh process: download_artifacts, list_artifacts,
+load_dict/load_text, get_trace, and pyfunc.load_model("models:/NAME/VERSION") + predict; it prints
+sha256s and answers as JSON.
 Everything MLflow prints goes to stderr. Exit status 1 (and an "error" key) on failure.
 """
 
@@ -103,6 +104,23 @@ def log_phase(workdir, suffix, result):
         for name in ("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE"):
             del os.environ[name]
 
+        # A trace: its data (2.x) or attachments (3.x) go to the location in its
+        # mlflow.artifactLocation tag, which the gateway shows as mlflow-artifacts:/.
+        @mlflow.trace(name="traced step")
+        def traced_step(x):
+            return x + 1
+
+        traced_step(1)
+        if hasattr(mlflow, "flush_trace_async_logging"):
+            mlflow.flush_trace_async_logging()
+        if hasattr(mlflow, "get_last_active_trace_id"):
+            result["trace_id"] = mlflow.get_last_active_trace_id()
+        else:
+            # MLflow 2.16's span processor fails with the OpenTelemetry SDK its venv resolves
+            # ('MlflowSpanProcessor' object has no attribute '_shutdown'): no trace is recorded.
+            last = mlflow.get_last_active_trace()
+            result["trace_id"] = last.info.request_id if last else None
+
         kwargs = {"name": "model"} if major >= 3 else {"artifact_path": "model"}
         info = mlflow.pyfunc.log_model(python_model=AddN(2), pip_requirements=["mlflow"], **kwargs)
         result["model_uri"] = info.model_uri
@@ -142,6 +160,10 @@ def load_phase(workdir, run_id, model_name, model_version, result):
     )
     result["dict"] = mlflow.artifacts.load_dict(f"runs:/{run_id}/config/params.json")
     result["text"] = mlflow.artifacts.load_text(f"runs:/{run_id}/notes/hello.txt")
+
+    if len(sys.argv) > 6 and sys.argv[6]:
+        trace = mlflow.get_trace(sys.argv[6])
+        result["trace_spans"] = [span.name for span in trace.data.spans]
 
     model = mlflow.pyfunc.load_model(f"models:/{model_name}/{model_version}")
     prediction = model.predict(pd.DataFrame({"x": [1, 2, 3]}))
