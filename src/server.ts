@@ -22,6 +22,7 @@ import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from '.
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse, PermissionDenied, SigningFailed } from './errors.ts';
+import type { ReadinessResult } from './readiness.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   credentials?: CredentialCache;
   audit: AuditSink;
   now?: () => Date;
+  /** Called as each request enters the pipeline (in-flight metric; it leaves with its audit record). */
+  onRequest?: () => void;
 }
 
 
@@ -37,6 +40,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
 
   return async function handle(request: Request, peerAddress: string | undefined): Promise<Response> {
+    deps.onRequest?.();
     const rules = deps.rules();
     const limits = rules.source.limits;
     const scope = receive(request, peerAddress, rules.source.listen.trustForwardedFor, now);
@@ -106,23 +110,11 @@ async function credentialsFor(cache: CredentialCache | undefined) {
 }
 
 
-/** Ready when the rules are loaded (they are, or nothing would run) and credentials resolve. */
-export async function readiness(credentials: CredentialCache | undefined): Promise<{ ready: boolean; checks: Record<string, string> }> {
-  const checks: Record<string, string> = { rules: 'ok' };
-  if (!credentials) return { ready: true, checks };
-  try {
-    const current = await credentials.get();
-    checks.credentials = current.expiration ? `ok, expire ${current.expiration.toISOString()}` : 'ok';
-    return { ready: true, checks };
-  } catch {
-    checks.credentials = 'unavailable';
-    return { ready: false, checks };
-  }
-}
+export { readiness } from './readiness.ts';
 
 export interface AppOptions extends GatewayDeps {
   /** Readiness beyond "rules loaded": e.g. credentials resolvable. */
-  readiness?: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  readiness?: () => Promise<ReadinessResult>;
 }
 
 /**
