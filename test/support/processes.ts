@@ -109,8 +109,8 @@ export function cleanAwsEnv(extra: Record<string, string>): Record<string, strin
 }
 
 /** Starts the gateway CLI (`bun src/main.ts serve`) and waits for its "listening" line. */
-export function startGateway(rulesFile: string, env: Record<string, string | undefined>): Promise<Started> {
-  return startProcess(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', rulesFile], {
+export function startGateway(rulesFile: string, env: Record<string, string | undefined>, extraArgs: string[] = []): Promise<Started> {
+  return startProcess(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', rulesFile, ...extraArgs], {
     env,
     name: 'gateway',
     timeoutMs: 30_000,
