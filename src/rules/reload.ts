@@ -5,7 +5,7 @@
 // serving.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadRulesText, type Env, type LoadResult } from './load.ts';
+import { loadRulesFile, loadRulesText, type Env, type LoadResult } from './load.ts';
 import { formatProblem } from './problems.ts';
 import type { CompiledRules } from './compile.ts';
 import type { Rules } from './schema.ts';
@@ -17,9 +17,9 @@ export function loadRulesWithHash(file: string, env: Env): HashedLoad {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    return { ok: false, problems: [{ file, line: 1, column: 1, keyPath: '(file)', message: `cannot read the rules file (${reason})`, severity: 'error' }] };
+  } catch {
+    // load.ts words the read failure (it fails the same way): one place says it.
+    return loadRulesFile(file, env);
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   return { ...loadRulesText(bytes.toString('utf8'), file, env), sha256 };

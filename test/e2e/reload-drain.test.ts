@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
 import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
-import { BUN, cleanAwsEnv, REPO, startGateway, tempDir, type Started } from '../support/processes.ts';
+import { BUN, cleanAwsEnv, REPO, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import type { LoadResult } from '../support/load-loop.ts';
 
@@ -48,13 +48,6 @@ function logTime(output: string, msg: string): number {
   return Date.parse(JSON.parse(line).ts);
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await Bun.sleep(25);
-  }
-}
 
 describe('reloads and drain under load', () => {
   test('valid reload, broken reload, SIGTERM: only the newly refused operation fails, exit 0 after the drain', async () => {

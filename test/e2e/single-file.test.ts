@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { hashApiKey } from '../../src/pipeline/authenticate.ts';
 import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
-import { auditLines, cleanAwsEnv, startProcess, tempDir, type Started } from '../support/processes.ts';
+import { auditLines, cleanAwsEnv, startProcess, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import { buildArtifacts, DENO } from '../support/build.ts';
 import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
@@ -187,10 +187,3 @@ test('the executable prints its version and build commit', () => {
   expect(deno.stdout).toBe(run.stdout);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await Bun.sleep(25);
-  }
-}

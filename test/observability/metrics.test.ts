@@ -9,6 +9,7 @@ import type { AuditRecord } from '../../src/observability/audit.ts';
 import type { CredentialCache } from '../../src/aws/credentials.ts';
 import { rulesFrom } from '../support/rules.ts';
 import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
+import { failingCredentialCache } from '../support/credentials.ts';
 
 const KEY = 'metrics-key-0123456789abcdef';
 const P = 'sagemaker_mlflow_proxy_';
@@ -77,14 +78,7 @@ describe('Prometheus metrics', () => {
   });
 
   test('a request that cannot be signed counts as a signing failure', async () => {
-    const failing: CredentialCache = {
-      get: async () => {
-        throw new Error('no IMDS');
-      },
-      cached: () => undefined,
-      expiration: () => undefined,
-      refreshes: () => 0,
-    };
+    const failing = failingCredentialCache();
     const { call, samples } = gateway(`{arn: "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/m", endpoint: "http://127.0.0.1:${upstream.port}"}`, failing);
     expect((await call('/api/2.0/mlflow/experiments/search', { method: 'POST', body: '{}' })).status).toBe(503);
     expect(sampleValue(await samples(), `${P}signing_failures_total`)).toBe(1);
