@@ -92,7 +92,8 @@ async function main() {
   const build = spawnSync('bash', [join(REPO, 'scripts/build.sh')], { cwd: REPO, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(build.stderr);
   const bun = join(REPO, 'node_modules/.bin/bun');
-  const deno = join(REPO, 'node_modules/.bin/deno');
+  // The binary, not the .bin launcher: its RSS is the gateway's (see test/support/build.ts).
+  const deno = join(REPO, 'node_modules/deno/deno');
   const empty = join(tmp, 'aws-empty');
   writeFileSync(empty, '');
   const env: Record<string, string> = {

@@ -12,7 +12,7 @@ import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { auditLines, cleanAwsEnv, startProcess, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
-import { buildArtifacts, DENO } from '../support/build.ts';
+import { buildArtifacts, denoBinary } from '../support/build.ts';
 import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
 import { postJson } from '../support/requests.ts';
 
@@ -58,7 +58,7 @@ const RUNTIMES = [
   {
     name: 'the bundle under Deno',
     command: (rulesDir: string) => ({
-      command: DENO,
+      command: denoBinary(),
       // The README's permissions: environment (rules expansion, AWS SDK), network, and reading the
       // rules directory; nothing else.
       prefix: ['run', '--allow-env', '--allow-net', `--allow-read=${rulesDir}`, '--no-prompt', artifacts.bundle],
@@ -183,7 +183,7 @@ for (const runtime of RUNTIMES) {
 test('the executable prints its version and build commit', () => {
   const run = spawnSync(artifacts.executable, ['version'], { encoding: 'utf8' });
   expect(run.stdout).toMatch(/^sagemaker-mlflow-proxy \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(-dirty)?\)\n$/);
-  const deno = spawnSync(DENO, ['run', '--allow-env', artifacts.bundle, 'version'], { encoding: 'utf8' });
+  const deno = spawnSync(denoBinary(), ['run', '--allow-env', artifacts.bundle, 'version'], { encoding: 'utf8' });
   expect(deno.stdout).toBe(run.stdout);
 });
 

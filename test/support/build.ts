@@ -7,7 +7,19 @@ import { REPO } from './processes.ts';
 
 export const EXECUTABLE = join(REPO, 'dist', 'sagemaker-mlflow-proxy');
 export const BUNDLE = join(REPO, 'dist', 'sagemaker-mlflow-proxy.js');
-export const DENO = join(REPO, 'node_modules', '.bin', 'deno');
+// The Deno binary itself, not node_modules/.bin/deno: when npm skipped the package's postinstall,
+// that is a Node launcher (bin.cjs) which runs Deno with spawnSync and passes on no signals, so
+// SIGHUP and SIGTERM would hit the launcher instead of the gateway.
+const DENO_BINARY = join(REPO, 'node_modules', 'deno', 'deno');
+
+export function denoBinary(): string {
+  if (!existsSync(DENO_BINARY)) {
+    // The launcher puts the binary in place on first use (deno's install_api.cjs).
+    spawnSync(join(REPO, 'node_modules', '.bin', 'deno'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+    if (!existsSync(DENO_BINARY)) throw new Error(`${DENO_BINARY} is missing: reinstall with npm ci`);
+  }
+  return DENO_BINARY;
+}
 
 let built = false;
 
