@@ -25,10 +25,33 @@ export class BadRequest extends GatewayError {
 }
 
 export class Unauthenticated extends GatewayError {
+  /** `challenge` is the WWW-Authenticate value for the configured methods (compile.ts). */
+  constructor(challenge: string, detail?: string) {
+    // One message whatever went wrong, so a caller cannot tell an unknown user or key from a wrong
+    // password, an expired key or a forged token; the detail goes to the audit log only.
+    super(
+      401,
+      'UNAUTHENTICATED',
+      'Authentication required: the credentials are missing, unknown, expired or invalid. Send an API key or token as ' +
+        '"Authorization: Bearer <token>" (MLFLOW_TRACKING_TOKEN) or HTTP Basic (MLFLOW_TRACKING_USERNAME/PASSWORD) where enabled.',
+      { 'www-authenticate': challenge },
+      detail,
+    );
+  }
+}
+
+/** The identity provider (JWKS, ALB key endpoint) cannot be reached, so a token cannot be checked. */
+export class AuthProviderUnavailable extends GatewayError {
   constructor(detail?: string) {
-    // One message whatever went wrong, so a caller cannot tell an unknown key from a wrong one.
-    super(401, 'UNAUTHENTICATED', 'Authentication required: send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".', {
-      'www-authenticate': 'Bearer realm="sagemaker-mlflow-proxy"',
+    super(503, 'TEMPORARILY_UNAVAILABLE', 'The gateway cannot check the token right now: its identity provider is unreachable. Retry later.', {}, detail);
+  }
+}
+
+/** MLflow's client retries 429 after the Retry-After seconds (urllib3, respect_retry_after_header). */
+export class RateLimited extends GatewayError {
+  constructor(retryAfterSeconds: number, detail?: string) {
+    super(429, 'REQUEST_LIMIT_EXCEEDED', `Too many requests for this client; retry after ${retryAfterSeconds} s.`, {
+      'retry-after': String(retryAfterSeconds),
     }, detail);
   }
 }

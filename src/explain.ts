@@ -1,7 +1,11 @@
 // `explain`: what the gateway would do with METHOD URL for a client, without any network call.
 // It runs the same pure stages as the server (rewrite, authorize, sign with placeholder
-// credentials), so what it prints is what the pipeline does.
-import type { CompiledRules, Identity } from './rules/compile.ts';
+// credentials), so what it prints is what the pipeline does. Without METHOD URL, `explainClient`
+// says everything a client may do: how it signs in, its policies, role and rate limit.
+import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
+import type { Profile } from './auth/identity.ts';
+import { OPERATION_NAMES } from './rules/operations.ts';
+import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
 import { splitUrl } from './pipeline/receive.ts';
@@ -17,9 +21,9 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
   const lines: string[] = [`request     ${upperMethod} ${path}${query ? `?${query}` : ''}`];
   const row = (label: string, text: string) => lines.push(`${label.padEnd(11)} ${text}`);
 
-  let identity: Identity | undefined;
+  let identity: Profile | undefined;
   if (clientId === undefined) {
-    identity = rules.anonymous;
+    identity = rules.auth.anonymous;
     row('client', identity ? 'anonymous (no credentials; anonymous access is configured)' : 'none given (--client ID); without credentials the answer is 401');
   } else {
     identity = rules.clientsById.get(clientId);
@@ -27,7 +31,7 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
       row('client', `unknown client "${clientId}"; known: ${[...rules.clientsById.keys()].join(', ') || 'none'}`);
       return { lines, allowed: false };
     }
-    row('client', `${identity.id} (${identity.authMethod}), policies: ${identity.policies.map((p) => p.name).join(', ')}`);
+    row('client', `${identity.id}, policies: ${identity.policies.map((p) => p.name).join(', ')}`);
   }
 
   let upstreamPath: string;
@@ -42,7 +46,7 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
 
   if (!identity) {
     const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, upstreamPath).allowed).map((c) => c.id);
-    const decision = authorize({ id: '-', authMethod: 'anonymous', policies: [] }, upperMethod, upstreamPath);
+    const decision = authorize({ id: '-', policies: [] }, upperMethod, upstreamPath);
     row('operation', decision.operation ?? 'none (not an MLflow operation)');
     row('allowed to', who.length ? who.join(', ') : 'no client');
     return { lines, allowed: false };
@@ -52,6 +56,7 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
   row('operation', decision.operation ?? 'none (not an MLflow operation)');
   row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.reason}`);
   if (!decision.allowed) return { lines, allowed: false };
+  if (identity.assumeRoleArn) row('role', `signed as ${identity.assumeRoleArn} (session ${identity.id})`);
 
   const backend = rules.backend;
   if (backend.kind === 'sagemaker') {
@@ -75,4 +80,59 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     row('backend', `self-hosted MLflow (no signing), Host: ${backend.host}`);
   }
   return { lines, allowed: true };
+}
+
+/** Everything one client may do, for security reviews: `explain --rules FILE --client ID`. */
+export function explainClient(rules: CompiledRules, clientId: string): { lines: string[]; found: boolean } {
+  const client = rules.clientsById.get(clientId) ?? (clientId === 'anonymous' ? rules.auth.anonymous : undefined);
+  if (!client) {
+    return { lines: [`unknown client "${clientId}"; known: ${[...rules.clientsById.keys(), ...(rules.auth.anonymous ? ['anonymous'] : [])].join(', ') || 'none'}`], found: false };
+  }
+  const lines: string[] = [];
+  const row = (label: string, text: string) => lines.push(`${label.padEnd(11)} ${text}`);
+  row('client', client.id);
+  const spec = rules.source.clients.find((c) => c.id === clientId);
+  if (spec) {
+    const keys = [...rules.auth.apiKeys.values()].filter((k) => k.identity.id === clientId);
+    const expiries = keys.map((k) => (k.expiresAtMs === undefined ? 'never expires' : `expires ${new Date(k.expiresAtMs).toISOString()}`));
+    row('sign-in', [
+      keys.length ? `${keys.length} API key(s) (${expiries.join('; ')})` : undefined,
+      rules.auth.passwords.has(clientId) ? `HTTP Basic as "${clientId}"` : undefined,
+      spec.subjects?.length ? `token subject(s) ${spec.subjects.join(', ')}` : undefined,
+    ].filter(Boolean).join('; ') || 'none: this client cannot sign in');
+  } else {
+    row('sign-in', 'none needed: requests without credentials');
+  }
+  row('policies', client.policies.map((p) => p.name).join(', ') || 'none');
+  const operations = allowedOperations(client.policies);
+  row('operations', operations.length === OPERATION_NAMES.length ? `all ${operations.length}` : `${operations.length}: ${operations.join(', ') || 'none'}`);
+  for (const line of conditionNotes(client.policies)) row('condition', line);
+  for (const policy of client.policies) for (const grant of policy.grants) row('path rule', `${grant.source} (policy ${grant.policy})`);
+  row('role', client.assumeRoleArn ? `${client.assumeRoleArn} (session name and source identity "${clientId}")` : 'the host\'s credentials');
+  row('rate limit', client.rateLimit ? `${client.rateLimit.requestsPerSecond}/s, burst ${client.rateLimit.burst}` : 'none');
+  return { lines, found: true };
+}
+
+function allowedOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {
+  return OPERATION_NAMES.filter((operation) => policies.some((policy) => policy.operations.has(operation)));
+}
+
+/** Per conditioned policy: where its condition is enforced and where it cannot be. */
+function conditionNotes(policies: ReadonlyArray<CompiledPolicy>): string[] {
+  const notes: string[] = [];
+  for (const policy of policies) {
+    const byPrefixes = new Map<string, string[]>();
+    for (const [operation, origin] of policy.operations) {
+      const prefixes = origin.conditions?.experimentNamePrefixes;
+      if (prefixes) byPrefixes.set(prefixes.join(' | '), [...(byPrefixes.get(prefixes.join(' | ')) ?? []), operation]);
+    }
+    for (const [prefixes, operations] of byPrefixes) {
+      const enforced = operations.filter(namesAnExperiment);
+      notes.push(
+        `${policy.name}: experiment names must start with ${prefixes} on ${enforced.join(', ') || 'no granted call'}; ` +
+          `${operations.length - enforced.length} other granted operation(s) refer to experiments or runs by id and are not restricted`,
+      );
+    }
+  }
+  return notes;
 }

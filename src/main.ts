@@ -6,8 +6,11 @@ import { createReloader, loadRulesWithHash } from './rules/reload.ts';
 import { watchRulesFile } from './rules/watch.ts';
 import { formatProblem } from './rules/problems.ts';
 import type { CompiledRules } from './rules/compile.ts';
-import { explain } from './explain.ts';
-import { hashApiKey } from './pipeline/authenticate.ts';
+import { explain, explainClient } from './explain.ts';
+import { hashPassword } from './auth/password.ts';
+import { clientRoles, iamPolicy } from './iam-policy.ts';
+import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from './aws/client-roles.ts';
+import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { httpProbe, readiness } from './readiness.ts';
 import { drainAndStop } from './shutdown.ts';
@@ -27,7 +30,12 @@ Usage:
   sagemaker-mlflow-proxy check   --rules FILE            validate the rules file
   sagemaker-mlflow-proxy explain --rules FILE [--client ID] METHOD URL
                                                          what would happen to a request
+  sagemaker-mlflow-proxy explain --rules FILE --client ID
+                                                         everything a client may do
+  sagemaker-mlflow-proxy iam-policy --rules FILE [--role ARN]
+                                                         the IAM policy the host's role (or a client role) needs
   sagemaker-mlflow-proxy hash-key                        read an API key on stdin, print its hash
+  sagemaker-mlflow-proxy hash-password                   read a password on stdin, print its scrypt hash
   sagemaker-mlflow-proxy version
 `;
 
@@ -38,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { rules: { type: 'string' }, client: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { rules: { type: 'string' }, client: { type: 'string' }, role: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -52,8 +60,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'hash-key':
       return hashKeyCommand();
+    case 'hash-password':
+      return hashPasswordCommand();
     case 'check':
     case 'explain':
+    case 'iam-policy':
     case 'serve': {
       if (!values.rules) {
         err(`${command}: --rules FILE is required\n\n${USAGE}`);
@@ -66,6 +77,12 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       if (command === 'check') return checkCommand(values.rules, loaded);
+      if (command === 'iam-policy') return iamPolicyCommand(loaded.rules, values.role);
+      if (command === 'explain' && positionals.length === 0 && values.client !== undefined) {
+        const result = explainClient(loaded.rules, values.client);
+        for (const line of result.lines) out(line);
+        return result.found ? 0 : 1;
+      }
       if (command === 'explain') {
         if (positionals.length !== 2) {
           err(`explain needs METHOD and URL, e.g.: explain --rules rules.yaml --client ci GET /api/2.0/mlflow/experiments/get?experiment_id=1`);
@@ -83,10 +100,38 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function hashKeyCommand(): Promise<number> {
+async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
-  const key = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function hashPasswordCommand(): Promise<number> {
+  const password = await readStdin();
+  if (password.length < 12) {
+    err('hash-password: read the password on stdin (at least 12 characters), e.g.: read -rs PW; printf %s "$PW" | sagemaker-mlflow-proxy hash-password');
+    return 2;
+  }
+  out(await hashPassword(password));
+  return 0;
+}
+
+function iamPolicyCommand(rules: CompiledRules, role: string | undefined): number {
+  const roles = clientRoles(rules);
+  if (role !== undefined && !roles.includes(role)) {
+    err(`iam-policy: no client or group uses role ${role}; roles in these rules: ${roles.join(', ') || 'none'}`);
+    return 2;
+  }
+  out(JSON.stringify(iamPolicy(rules, role), null, 2));
+  if (role === undefined) {
+    const signer = rules.assumeRoleArn ? `the role ${rules.assumeRoleArn} (backend.assumeRoleArn; the host's role needs sts:AssumeRole on it)` : "the host's role";
+    err(`Policy for ${signer}.${roles.length ? ` Client roles (${roles.join(', ')}): run iam-policy --role ARN for each.` : ''}`);
+  }
+  return 0;
+}
+
+async function hashKeyCommand(): Promise<number> {
+  const key = await readStdin();
   if (key.length < 16) {
     err('hash-key: read the API key on stdin (at least 16 characters), e.g.: openssl rand -hex 32 | tee key.txt | sagemaker-mlflow-proxy hash-key');
     return 2;
@@ -118,10 +163,22 @@ function summary(rules: CompiledRules): string[] {
     `upstream   ${b.baseUrl}`,
     `listen     ${rules.source.listen.host}:${rules.source.listen.port}`,
     `clients    ${clients.length}${clients.length ? ` (${clients.join(', ')})` : ''}`,
-    `anonymous  ${rules.anonymous ? `on: ${rules.anonymous.policies.map((p) => p.name).join(', ') || 'no policies'}` : 'off'}`,
+    `sign-in    ${signInSummary(rules)}`,
+    `groups     ${rules.auth.groups.size ? [...rules.auth.groups.keys()].join(', ') : 'none'}`,
+    `anonymous  ${rules.auth.anonymous ? `on: ${rules.auth.anonymous.policies.map((p) => p.name).join(', ') || 'no policies'}` : 'off'}`,
     `policies   ${policies.length}${policies.length ? ` (${policies.join(', ')})` : ''}`,
     `rewrites   ${rules.rewrites.length}${rules.rewrites.length ? ` (${rules.rewrites.map((r) => r.name).join('; ')})` : ''}`,
   ];
+}
+
+function signInSummary(rules: CompiledRules): string {
+  const auth = rules.auth;
+  return [
+    `${auth.apiKeys.size} API key(s)`,
+    `${auth.passwords.size} password(s)`,
+    auth.jwtIssuers.length ? `JWT from ${auth.jwtIssuers.map((i) => i.issuer).join(', ')}` : 'no JWT issuers',
+    auth.alb ? `ALB OIDC from ${auth.alb.albArn}` : 'ALB OIDC off',
+  ].join('; ');
 }
 
 async function serveCommand(file: string, initial: { rules: CompiledRules; sha256: string; warnings: string[] }, watch: boolean): Promise<number> {
@@ -135,6 +192,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
 
   let credentials: CredentialCache | undefined;
   const rules = initial.rules;
+  let clientRoleCache: ClientRoleCredentials | undefined;
   if (rules.backend.kind === 'sagemaker') {
     const region = rules.backend.region;
     credentials = cachedCredentials(
@@ -157,6 +215,14 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
       );
       return 1;
     }
+    const host = credentials;
+    clientRoleCache = clientRoleCredentials(stsRoleProvider(() => host.get(), region), {
+      onRefresh: (event) => {
+        metrics.credentialRefresh(event.ok);
+        if (event.ok) log.log('info', 'client role credentials refreshed', { expiration: event.expiration?.toISOString() });
+        else log.log('warn', 'client role credentials failed', { error: event.error });
+      },
+    });
   }
 
   let draining = false;
@@ -180,6 +246,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const app = createApp({
     rules: reloader.current,
     ...(credentials ? { credentials } : {}),
+    ...(clientRoleCache ? { clientRoles: clientRoleCache } : {}),
     audit,
     onRequest: metrics.requestStarted,
     readiness: () => readiness(credentials, readinessOptions),

@@ -1,9 +1,10 @@
 // Builds the gateway: the one place where the stage order is written down.
 //
-//   receive → authenticate → rewrite → authorize → sign → forward → (stream back) → audit
+//   receive → authenticate → rate limit → rewrite → authorize → sign → forward → (stream back) → audit
 //
 // Why this order: authentication first, so nothing about paths or policies is revealed to an
-// unknown caller; rewrite before authorize, so the allowlist is decided on the exact path that will
+// unknown caller; the rate limit right after it, before any further work for a client over its
+// limit; rewrite before authorize, so the allowlist is decided on the exact path that will
 // be sent; the body is read only once the request is allowed (no buffering for denied callers);
 // signing last, over the bytes and headers forward sends unchanged. Every outcome, including the
 // gateway's own refusals, produces one audit line.
@@ -13,22 +14,31 @@ import type { CredentialCache } from './aws/credentials.ts';
 import type { AuditSink } from './observability/audit.ts';
 import { receive } from './pipeline/receive.ts';
 import { audited, round, type Trail } from './pipeline/audit-response.ts';
-import { authenticate } from './pipeline/authenticate.ts';
+import { createAuthenticator, type Authenticator } from './pipeline/authenticate.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
-import { authorize } from './pipeline/authorize.ts';
+import { authorize, wouldAllow } from './pipeline/authorize.ts';
+import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipeline/request-facts.ts';
+import type { Identity } from './auth/identity.ts';
+import type { ClientRoleCredentials } from './aws/client-roles.ts';
+import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
 import { forwardableRequestHeaders } from './pipeline/headers.ts';
 import { mayHaveBody, readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
-import { asGatewayError, errorResponse, PermissionDenied, SigningFailed } from './errors.ts';
+import { operationFor } from './rules/operations.ts';
+import { asGatewayError, errorResponse, PermissionDenied, RateLimited, SigningFailed } from './errors.ts';
 import type { ReadinessResult } from './readiness.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
   rules: () => CompiledRules;
-  /** Required for SageMaker backends. */
+  /** Required for SageMaker backends: the host's credentials. */
   credentials?: CredentialCache;
+  /** Credentials of clients' own roles (`assumeRoleArn` on a client or group). */
+  clientRoles?: ClientRoleCredentials;
+  /** Where rate-limit buckets live; one process's memory unless a shared store is given. */
+  rateLimits?: RateLimitStore;
   audit: AuditSink;
   now?: () => Date;
   /** Called as each request enters the pipeline (in-flight metric; it leaves with its audit record). */
@@ -38,6 +48,15 @@ export interface GatewayDeps {
 
 export function createGatewayHandler(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
+  const rateLimits = deps.rateLimits ?? localTokenBuckets();
+  // The verifiers keep caches (verified credentials, JWKS): one set per rules object, so a reload
+  // starts fresh while requests in flight finish with the authenticator they started with.
+  const authenticators = new WeakMap<CompiledRules, Authenticator>();
+  const authenticatorFor = (rules: CompiledRules) => {
+    let authenticator = authenticators.get(rules);
+    if (!authenticator) authenticators.set(rules, (authenticator = createAuthenticator(rules.auth, () => now().getTime())));
+    return authenticator;
+  };
 
   return async function handle(request: Request, peerAddress: string | undefined): Promise<Response> {
     deps.onRequest?.();
@@ -46,19 +65,39 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const scope = receive(request, peerAddress, rules.source.listen.trustForwardedFor, now);
     const trail: Trail = { decision: 'rejected', bytesIn: 0 };
     try {
-      const identity = authenticate(request.headers, rules);
+      trail.decision = 'unauthenticated';
+      const identity = await authenticatorFor(rules).authenticate(request.headers);
+      trail.decision = 'rejected';
       trail.clientId = identity.id;
       trail.authMethod = identity.authMethod;
+
+      if (identity.rateLimit) {
+        const taken = await rateLimits.take(identity.id, identity.rateLimit, scope.receivedAt.getTime());
+        if (!taken.ok) {
+          trail.decision = 'rate-limited';
+          throw new RateLimited(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)), `over ${identity.rateLimit.requestsPerSecond}/s, burst ${identity.rateLimit.burst}`);
+        }
+      }
 
       const rewritten = rewritePath(scope.path, scope.query, rules.rewrites, limits);
       trail.upstreamPath = rewritten.path;
       if (rewritten.applied.length > 0) trail.rewrites = rewritten.applied;
 
-      const decision = authorize(identity, scope.method, rewritten.path);
+      // The body is read before the decision only when a policy condition needs what it says.
+      let body: Uint8Array | undefined;
+      let facts: RequestFacts = {};
+      const operation = operationFor(scope.method, rewritten.path);
+      if (needsFacts(identity, operation)) {
+        if (factsInBody(operation) && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
+        facts = requestFacts(operation, scope.query, body);
+      }
+      const decision = authorize(identity, scope.method, rewritten.path, facts);
       if (decision.operation) trail.operation = decision.operation;
       trail.reason = decision.reason;
       if (!decision.allowed) {
         trail.decision = 'denied';
+        const fix = wouldAllow(rules, scope.method, rewritten.path, facts);
+        if (fix) trail.wouldAllow = fix;
         throw new PermissionDenied(
           `Client "${identity.id}" may not call ${decision.operation ?? `${scope.method} ${rewritten.path}`}.`,
           decision.reason,
@@ -71,10 +110,14 @@ export function createGatewayHandler(deps: GatewayDeps) {
       const unsigned = { method: scope.method, path: rewritten.path, query: scope.query, headers };
       let outgoing: OutgoingRequest;
       if (rules.backend.kind === 'sagemaker') {
-        const body = mayHaveBody(request) ? await readBodyWithCap(request, limits.maxBodyBytes) : undefined;
+        if (!body && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
         trail.bytesIn = body?.byteLength ?? 0;
-        const credentials = deps.credentials?.cached() ?? (await credentialsFor(deps.credentials));
+        const cache = credentialCacheFor(identity, deps);
+        const credentials = cache?.cached() ?? (await credentialsFor(cache));
         outgoing = signForSageMaker({ ...unsigned, body }, rules.backend, credentials, scope.receivedAt);
+      } else if (body) {
+        trail.bytesIn = body.byteLength;
+        outgoing = prepareForPlainMlflow(unsigned, body, String(body.byteLength), rules.backend);
       } else {
         const length = request.headers.get('content-length');
         trail.bytesIn = length && /^\d+$/.test(length) ? Number(length) : 0;
@@ -91,13 +134,20 @@ export function createGatewayHandler(deps: GatewayDeps) {
       return audited(response, scope, trail, deps.audit);
     } catch (thrown) {
       const error = asGatewayError(thrown);
-      if (error.status === 401) trail.decision = 'unauthenticated';
-      else if (trail.decision === 'allowed') trail.decision = 'gateway';
+      if (trail.decision === 'allowed') trail.decision = 'gateway';
       // A denial keeps authorize's reason; any other failure records what went wrong (log only).
       if (error.detail && trail.decision !== 'denied') trail.reason = error.detail;
       return audited(errorResponse(error, scope.requestId), scope, trail, deps.audit, error);
     }
   };
+}
+
+/** The client's own role when it has one, else the host's credentials. */
+function credentialCacheFor(identity: Identity, deps: GatewayDeps): CredentialCache | undefined {
+  if (!identity.assumeRoleArn) return deps.credentials;
+  // Never fall back to the host's (broader) role for a client that is meant to have its own.
+  if (!deps.clientRoles) throw new SigningFailed(`client ${identity.id} has a role but no role credentials are configured`);
+  return deps.clientRoles.forClient(identity.assumeRoleArn, identity.id);
 }
 
 async function credentialsFor(cache: CredentialCache | undefined) {

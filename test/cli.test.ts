@@ -122,3 +122,98 @@ describe('serve', () => {
     expect(stderr).toMatch(/rules\.yaml:\d+:\d+: backend\.arn: not a SageMaker MLflow ARN/);
   });
 });
+
+describe('identities and IAM (security reviews)', () => {
+  const reviewRules = () => {
+    const file = join(tempDir('cli-review'), 'rules.yaml');
+    writeFileSync(file, `version: 1
+backend: {arn: "${ARN}"}
+auth:
+  jwt: [{issuer: "https://login.example.com/realms/corp", audiences: [mlflow]}]
+clients:
+  - {id: ci, apiKeys: [{sha256: "${HASH}", expires: "2099-01-01"}], policies: [read], rateLimit: {requestsPerSecond: 5}}
+  - {id: trainer, apiKeySha256: "${'c'.repeat(64)}", policies: [train], assumeRoleArn: "arn:aws:iam::123456789012:role/trainers"}
+  - {id: team-a, subjects: [alice], policies: [team-a]}
+groups:
+  ds: {policies: [read], assumeRoleArn: "arn:aws:iam::123456789012:role/data-science"}
+anonymous: {policies: [open]}
+policies:
+  read: {operations: [GetRun, SearchRuns]}
+  train: {include: [read], operations: [CreateRun, LogMetric]}
+  team-a: {operations: [CreateExperiment, SetExperimentTag], conditions: {experimentNamePrefix: team-a/}}
+  open: {operations: [GetExperiment, DeleteRun]}
+  everything: {allow: [{methods: ["*"], paths: ["/**"]}]}
+`);
+    return file;
+  };
+
+  test('check warns about anonymous writes, wildcard admin, unused policies and keys without expiry', () => {
+    const { code, stderr } = cli(['check', '--rules', reviewRules()]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/anonymous\.policies: warning: anyone without credentials can write: DeleteRun/);
+    expect(stderr).toMatch(/policies\.everything\.allow: warning: policy "everything" path rule \*,? \/\*\* covers every MLflow operation: wildcard admin/);
+    expect(stderr).toMatch(/policies\.everything: warning: policy "everything" is not used/);
+    expect(stderr).toMatch(/clients\[1\]\.apiKeySha256: warning: API key\(s\) of client "trainer" never expire/);
+    expect(stderr).not.toMatch(/clients\[0\]\.apiKeys/);
+  });
+
+  test('explain --client lists how a client signs in, what it may do, its role, limit and conditions', () => {
+    const ci = cli(['explain', '--rules', reviewRules(), '--client', 'ci']);
+    expect(ci.code).toBe(0);
+    expect(ci.stdout).toContain('sign-in     1 API key(s) (expires 2099-01-02T00:00:00.000Z)');
+    expect(ci.stdout).toContain('operations  2: GetRun, SearchRuns');
+    expect(ci.stdout).toContain('rate limit  5/s, burst 5');
+    const trainer = cli(['explain', '--rules', reviewRules(), '--client', 'trainer']);
+    expect(trainer.stdout).toContain('role        arn:aws:iam::123456789012:role/trainers (session name and source identity "trainer")');
+    const teamA = cli(['explain', '--rules', reviewRules(), '--client', 'team-a']);
+    expect(teamA.stdout).toContain('sign-in     token subject(s) alice');
+    expect(teamA.stdout).toContain('condition   team-a: experiment names must start with team-a/ on CreateExperiment; 1 other granted operation(s) refer to experiments or runs by id and are not restricted');
+    expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
+  });
+
+  test('iam-policy for the shipped rules is the expected least-privilege policy', async () => {
+    const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'rules.yaml')]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(await Bun.file(join(REPO, 'test/fixtures/iam-policy.shipped-rules.json')).json());
+    expect(stderr).toContain("Policy for the host's role.");
+  });
+
+  test('iam-policy grants the host only what clients without a role reach, plus AssumeRole on the client roles', () => {
+    const host = JSON.parse(cli(['iam-policy', '--rules', reviewRules()]).stdout);
+    expect(host.Statement).toEqual([
+      {
+        Sid: 'MlflowTrackingServer',
+        Effect: 'Allow',
+        // ci (read), team-a (its conditioned policy), anonymous (open); not trainer or ds, which have roles.
+        Action: ['CreateExperiment', 'DeleteRun', 'GetExperiment', 'GetRun', 'SearchRuns', 'SetExperimentTag'].map((op) => `sagemaker-mlflow:${op}`),
+        Resource: ARN,
+      },
+      {
+        Sid: 'AssumeClientRoles',
+        Effect: 'Allow',
+        Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        Resource: ['arn:aws:iam::123456789012:role/data-science', 'arn:aws:iam::123456789012:role/trainers'],
+      },
+    ]);
+    const trainers = JSON.parse(cli(['iam-policy', '--rules', reviewRules(), '--role', 'arn:aws:iam::123456789012:role/trainers']).stdout);
+    expect(trainers.Statement).toEqual([
+      { Sid: 'MlflowTrackingServer', Effect: 'Allow', Action: ['CreateRun', 'GetRun', 'LogMetric', 'SearchRuns'].map((op) => `sagemaker-mlflow:${op}`), Resource: ARN },
+    ]);
+    expect(cli(['iam-policy', '--rules', reviewRules(), '--role', 'arn:aws:iam::123456789012:role/unknown']).code).toBe(2);
+  });
+
+  test('iam-policy for an MLflow App is its single action', () => {
+    const app = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-ABCDEF123456';
+    const policy = JSON.parse(cli(['iam-policy', '--rules', join(REPO, 'rules.yaml')], { env: { MLFLOW_ARN: app } }).stdout);
+    expect(policy.Statement).toEqual([{ Sid: 'CallMlflowApp', Effect: 'Allow', Action: ['sagemaker:CallMlflowAppApi'], Resource: app }]);
+  });
+
+  test('hash-password prints a salted scrypt hash the rules accept; refuses a short password', () => {
+    const first = cli(['hash-password'], { input: 'a long enough password\n' });
+    const second = cli(['hash-password'], { input: 'a long enough password\n' });
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toMatch(/^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+    expect(first.stdout).not.toBe(second.stdout);
+    expect(cli(['hash-password'], { input: 'short' }).code).toBe(2);
+  });
+});

@@ -15,8 +15,10 @@ export interface AuditRecord {
   rewrites?: string[];
   operation?: string;
   policy?: string;
-  decision: 'allowed' | 'denied' | 'unauthenticated' | 'rejected' | 'gateway';
+  decision: 'allowed' | 'denied' | 'unauthenticated' | 'rate-limited' | 'rejected' | 'gateway';
   reason?: string;
+  /** For a denial: the policies (and their holders) that would have allowed it. Log only. */
+  wouldAllow?: string;
   status: number;
   errorCode?: string;
   bytesIn: number;

@@ -62,11 +62,21 @@ export function createMetrics(build: BuildInfo): GatewayMetrics {
   const bytesIn = new Counter({ name: `${PREFIX}request_bytes_total`, help: 'Request body bytes received from clients.', registers });
   const bytesOut = new Counter({ name: `${PREFIX}response_bytes_total`, help: 'Response body bytes sent to clients.', registers });
   const inFlight = new Gauge({ name: `${PREFIX}requests_in_flight`, help: 'Requests being handled now.', registers });
-  const authFailures = new Counter({ name: `${PREFIX}auth_failures_total`, help: 'Requests refused with 401.', registers });
+  const authFailures = new Counter({
+    name: `${PREFIX}auth_failures_total`,
+    help: 'Requests whose credentials were missing, wrong, or could not be checked (identity provider unreachable).',
+    registers,
+  });
   const denials = new Counter({
     name: `${PREFIX}denied_requests_total`,
     help: 'Requests refused by the client\'s policies (403), by client and operation.',
     labelNames: ['client', 'operation'] as const,
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: `${PREFIX}rate_limited_requests_total`,
+    help: 'Requests refused with 429 because the client is over its rate limit.',
+    labelNames: ['client'] as const,
     registers,
   });
   const signingFailures = new Counter({
@@ -121,6 +131,7 @@ export function createMetrics(build: BuildInfo): GatewayMetrics {
       if (record.bytesOut > 0) bytesOut.inc(record.bytesOut);
       if (record.decision === 'unauthenticated') authFailures.inc();
       else if (record.decision === 'denied') denials.inc({ client, operation });
+      else if (record.decision === 'rate-limited') rateLimited.inc({ client });
       // SigningFailed is the gateway's only 503 (errors.ts).
       else if (record.decision === 'gateway' && record.status === 503) signingFailures.inc();
     },

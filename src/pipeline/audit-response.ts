@@ -5,7 +5,7 @@ import type { GatewayError } from '../errors.ts';
 import type { RequestScope } from './receive.ts';
 
 /** Per-request facts the audit line is made of, filled in as the stages run. */
-export type Trail = Partial<Pick<AuditRecord, 'clientId' | 'authMethod' | 'upstreamPath' | 'rewrites' | 'operation' | 'policy' | 'reason' | 'upstreamMs'>> & {
+export type Trail = Partial<Pick<AuditRecord, 'clientId' | 'authMethod' | 'upstreamPath' | 'rewrites' | 'operation' | 'policy' | 'reason' | 'wouldAllow' | 'upstreamMs'>> & {
   decision: AuditRecord['decision'];
   bytesIn: number;
 };
@@ -38,6 +38,7 @@ export function audited(response: Response, scope: RequestScope, trail: Trail, a
       ...(trail.policy ? { policy: trail.policy } : {}),
       decision: trail.decision,
       ...(trail.reason ? { reason: trail.reason } : {}),
+      ...(trail.wouldAllow ? { wouldAllow: trail.wouldAllow } : {}),
       status: response.status,
       ...(error ? { errorCode: error.errorCode } : {}),
       bytesIn: trail.bytesIn,

@@ -1,35 +1,57 @@
-// Stage 2, authenticate: who is calling. This version knows API keys (as `Authorization: Bearer`,
-// which is what MLFLOW_TRACKING_TOKEN sends, or `X-API-Key`) and explicit anonymous access.
-// Keys are stored as SHA-256 hashes; the lookup is by hash, so the secret is never compared
-// byte by byte and the timing of a miss says nothing about a stored key.
-import { createHash } from 'node:crypto';
-import type { CompiledRules, Identity } from '../rules/compile.ts';
+// Stage 2, authenticate: who is calling, with the credentials MLflow users already have:
+//   Authorization: Bearer <API key>     MLFLOW_TRACKING_TOKEN (or X-API-Key: <key>)     auth/api-key.ts
+//   Authorization: Bearer <JWT>         MLFLOW_TRACKING_TOKEN from an OIDC issuer        auth/jwt.ts
+//   Authorization: Basic <user:pass>    MLFLOW_TRACKING_USERNAME / _PASSWORD, browsers   auth/basic.ts
+//   x-amzn-oidc-data: <ALB JWT>         the load balancer's own OIDC sign-in             auth/alb.ts
+// Credentials that are presented but wrong never fall back to anonymous access, and every failure
+// gives the same 401 (the reason goes to the audit log only).
+import type { CompiledAuth } from '../rules/compile.ts';
+import type { Identity } from '../auth/identity.ts';
+import { verifyApiKey } from '../auth/api-key.ts';
+import { basicVerifier, parseBasic } from '../auth/basic.ts';
+import { jwtVerifier, looksLikeJwt } from '../auth/jwt.ts';
+import { ALB_HEADER, albVerifier } from '../auth/alb.ts';
 import { Unauthenticated } from '../errors.ts';
 
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+export interface Authenticator {
+  authenticate(headers: Headers): Promise<Identity>;
 }
 
-/** Extracts the presented API key, if any. A non-Bearer Authorization counts as presented-but-wrong. */
-export function presentedKey(headers: Headers): { key?: string; presented: boolean } {
-  const authorization = headers.get('authorization');
-  if (authorization !== null) {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-    return match ? { key: match[1]!, presented: true } : { presented: true };
-  }
-  const apiKey = headers.get('x-api-key');
-  if (apiKey !== null) return { key: apiKey.trim(), presented: true };
-  return { presented: false };
-}
+/** One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys). */
+export function createAuthenticator(auth: CompiledAuth, now: () => number = Date.now): Authenticator {
+  const basic = auth.passwords.size ? basicVerifier(auth) : undefined;
+  const jwt = auth.jwtIssuers.length ? jwtVerifier(auth) : undefined;
+  const alb = auth.alb ? albVerifier(auth, auth.alb) : undefined;
+  const refuse = (detail: string) => new Unauthenticated(auth.challenge, detail);
 
-export function authenticate(headers: Headers, rules: CompiledRules): Identity {
-  const { key, presented } = presentedKey(headers);
-  if (!presented) {
-    if (rules.anonymous) return rules.anonymous;
-    throw new Unauthenticated('no credentials');
-  }
-  // Credentials that were presented but are wrong never fall back to anonymous access.
-  const identity = key ? rules.apiKeys.get(hashApiKey(key)) : undefined;
-  if (!identity) throw new Unauthenticated(key ? 'unknown API key' : 'unsupported Authorization scheme');
-  return identity;
+  return {
+    async authenticate(headers) {
+      const authorization = headers.get('authorization');
+      const apiKey = headers.get('x-api-key');
+      const albData = headers.get(ALB_HEADER);
+      if (albData !== null) {
+        if (!alb) throw refuse('alb-oidc: header present but ALB authentication is not enabled in the rules');
+        if (authorization !== null || apiKey !== null) throw refuse('two kinds of credentials in one request');
+        return alb.verify(albData, now());
+      }
+      if (authorization !== null) {
+        if (apiKey !== null) throw refuse('two kinds of credentials in one request');
+        const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+        if (bearer) {
+          const token = bearer[1]!;
+          return jwt && looksLikeJwt(token) ? jwt.verify(token, now()) : verifyApiKey(token, auth, now());
+        }
+        if (/^Basic /i.test(authorization)) {
+          const credentials = parseBasic(authorization);
+          if (!credentials) throw refuse('basic: malformed');
+          if (!basic) throw refuse('basic: no client has a password');
+          return basic.verify(credentials.username, credentials.password, now());
+        }
+        throw refuse('unsupported Authorization scheme');
+      }
+      if (apiKey !== null) return verifyApiKey(apiKey.trim(), auth, now());
+      if (auth.anonymous) return auth.anonymous;
+      throw refuse('no credentials');
+    },
+  };
 }

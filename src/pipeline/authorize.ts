@@ -1,7 +1,10 @@
 // Stage 4, authorize: default deny. The identity's policies, in the order the client lists them,
-// allow (operation) or (method, path pattern) pairs; decided on the rewritten path.
-import type { Identity } from '../rules/compile.ts';
+// allow (operation) or (method, path pattern) pairs; decided on the rewritten path. A grant from a
+// policy with conditions counts only when the request's facts meet them (request-facts.ts).
+import type { Profile } from '../auth/identity.ts';
+import type { CompiledPolicy, CompiledRules, GrantOrigin, PolicyConditions } from '../rules/compile.ts';
 import { operationFor } from '../rules/operations.ts';
+import { namesAnExperiment, type RequestFacts } from './request-facts.ts';
 
 export interface Decision {
   allowed: boolean;
@@ -9,31 +12,63 @@ export interface Decision {
   operation?: string;
   /** The client's policy that allowed it. */
   policy?: string;
-  /** How: `operation LogMetric (from policy read-only)` or `GET /api/2.0/mlflow/** (from ...)`; or why not. */
+  /** How: `operation LogMetric (via read-only)` or `path rule GET /api/2.0/mlflow/** ...`; or why not. */
   reason: string;
 }
 
-export function authorize(identity: Identity, method: string, path: string): Decision {
+export function authorize(identity: Profile, method: string, path: string, facts: RequestFacts = {}): Decision {
   const operation = operationFor(method, path);
+  const unmet: string[] = [];
   for (const policy of identity.policies) {
-    if (operation) {
-      const origin = policy.operations.get(operation);
-      if (origin) {
-        return { allowed: true, operation, policy: policy.name, reason: `operation ${operation}${origin !== policy.name ? ` (via ${origin})` : ''}` };
-      }
+    const grant = grantIn(policy, method, path, operation);
+    if (!grant) continue;
+    const failed = grant.origin.conditions && unmetCondition(grant.origin.conditions, operation, facts);
+    if (failed) {
+      unmet.push(`${policy.name}: ${failed}`);
+      continue;
     }
-    for (const grant of policy.grants) {
-      if ((grant.methods === '*' || grant.methods.has(method)) && grant.pattern.test(path)) {
-        return {
-          allowed: true,
-          ...(operation ? { operation } : {}),
-          policy: policy.name,
-          reason: `path rule ${grant.source}${grant.policy !== policy.name ? ` (via ${grant.policy})` : ''}`,
-        };
-      }
-    }
+    const via = grant.origin.policy !== policy.name ? ` (via ${grant.origin.policy})` : '';
+    return { allowed: true, ...(operation ? { operation } : {}), policy: policy.name, reason: `${grant.how}${via}` };
   }
   const what = operation ? `operation ${operation}` : `${method} ${path} (not an MLflow operation)`;
   const policies = identity.policies.map((p) => p.name).join(', ') || 'none';
-  return { allowed: false, ...(operation ? { operation } : {}), reason: `no policy of ${identity.id} (${policies}) allows ${what}` };
+  const conditions = unmet.length ? `; conditions not met: ${unmet.join('; ')}` : '';
+  return { allowed: false, ...(operation ? { operation } : {}), reason: `no policy of ${identity.id} (${policies}) allows ${what}${conditions}` };
+}
+
+function grantIn(policy: CompiledPolicy, method: string, path: string, operation: string | undefined): { origin: GrantOrigin; how: string } | undefined {
+  if (operation) {
+    const origin = policy.operations.get(operation);
+    if (origin) return { origin, how: `operation ${operation}` };
+  }
+  for (const grant of policy.grants) {
+    if ((grant.methods === '*' || grant.methods.has(method)) && grant.pattern.test(path)) return { origin: grant, how: `path rule ${grant.source}` };
+  }
+  return undefined;
+}
+
+/** Why the conditions are not met, or undefined when they are (or do not apply to this call). */
+function unmetCondition(conditions: PolicyConditions, operation: string | undefined, facts: RequestFacts): string | undefined {
+  if (!namesAnExperiment(operation)) return undefined;
+  const name = facts.experimentName;
+  if (name === undefined) return 'the experiment name could not be read from the request';
+  if (conditions.experimentNamePrefixes.some((prefix) => name.startsWith(prefix))) return undefined;
+  return `experiment name does not start with ${conditions.experimentNamePrefixes.map((p) => `"${p}"`).join(' or ')}`;
+}
+
+/**
+ * For a denied request: which policies of the rules would have allowed it, and who holds them.
+ * Written to the audit log so an operator can see the fix; never sent to the caller.
+ */
+export function wouldAllow(rules: CompiledRules, method: string, path: string, facts: RequestFacts): string | undefined {
+  const holders = new Map<string, string[]>();
+  const note = (policy: string, holder: string) => holders.set(policy, [...(holders.get(policy) ?? []), holder]);
+  for (const profile of rules.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
+  for (const profile of rules.auth.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
+  for (const p of rules.auth.anonymous?.policies ?? []) note(p.name, 'anonymous');
+  const allowing = [...rules.policies.values()].filter(
+    (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts).allowed,
+  );
+  if (allowing.length === 0) return undefined;
+  return allowing.map((p) => `${p.name} (${holders.get(p.name)?.join(', ') ?? 'held by nobody'})`).join('; ');
 }

@@ -68,11 +68,12 @@ export function signForSageMaker(request: UnsignedRequest, backend: SageMakerBac
 
 /**
  * A self-hosted MLflow needs no body hash, so the client's body streams straight through (artifact
- * uploads can be large); its Content-Length is kept so the upload is not re-chunked.
+ * uploads can be large), unless a policy condition already had to read it (then the buffer is sent);
+ * its Content-Length is kept so the upload is not re-chunked.
  */
 export function prepareForPlainMlflow(
   request: Omit<UnsignedRequest, 'body'>,
-  body: ReadableStream<Uint8Array> | null,
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
   contentLength: string | null,
   backend: Extract<Backend, { kind: 'mlflow' }>,
 ): OutgoingRequest {

@@ -1,7 +1,10 @@
 // Turns schema-valid rules into the matchers the pipeline runs: the backend (from the ARN or URL),
-// rewrite functions, a key-hash → identity map, and flattened policies. Every semantic problem is
+// rewrite functions, the identity directory (key hashes, password hashes, token subjects, groups)
+// and flattened policies. Every semantic problem is
 // reported with its key path (the caller adds file:line:col); nothing here throws on bad input.
-import type { PolicySpec, RewriteRuleSpec, Rules } from './schema.ts';
+import type { AlbOidcSpec, ClientSpec, JwtIssuerSpec, PolicySpec, RateLimitSpec, RewriteRuleSpec, Rules } from './schema.ts';
+import { withMethod, type Identity, type Profile, type RateLimit } from '../auth/identity.ts';
+import { parsePasswordHash, type ParsedHash } from '../auth/password.ts';
 import type { KeyPath, ProblemList } from './problems.ts';
 import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.ts';
 import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
@@ -15,25 +18,74 @@ export interface CompiledRewrite {
   apply(path: string): string | undefined;
 }
 
-export interface PathGrant {
+/** Restrictions a policy puts on its own grants (see schema.ts, Conditions). */
+export interface PolicyConditions {
+  experimentNamePrefixes: ReadonlyArray<string>;
+}
+
+/** Where a permission comes from: the policy that wrote it (an included one, possibly) and its conditions. */
+export interface GrantOrigin {
+  policy: string;
+  conditions?: PolicyConditions;
+}
+
+export interface PathGrant extends GrantOrigin {
   methods: ReadonlySet<string> | '*';
   pattern: RegExp;
   source: string;
-  /** The policy that wrote this grant (an included one, possibly). */
-  policy: string;
 }
 
 export interface CompiledPolicy {
   name: string;
-  /** operation → the policy (this one or an included one) that grants it */
-  operations: ReadonlyMap<string, string>;
+  /** operation → where the grant comes from (this policy or an included one) */
+  operations: ReadonlyMap<string, GrantOrigin>;
   grants: ReadonlyArray<PathGrant>;
 }
 
-export interface Identity {
-  id: string;
-  authMethod: 'api-key' | 'anonymous';
-  policies: ReadonlyArray<CompiledPolicy>;
+export interface StoredApiKey {
+  identity: Identity;
+  /** Refused from this instant on (epoch ms). */
+  expiresAtMs?: number;
+}
+
+export interface StoredPassword {
+  identity: Identity;
+  hash: ParsedHash;
+}
+
+export interface CompiledJwtIssuer {
+  issuer: string;
+  jwksUrl?: string;
+  audiences: string[];
+  algorithms: string[];
+  clockSkewSeconds: number;
+  subjectClaim: string;
+  groupsClaim: string;
+  jwksCooldownMs: number;
+}
+
+export interface CompiledAlbOidc {
+  albArn: string;
+  keyEndpoint: string;
+  clockSkewSeconds: number;
+  subjectClaim: string;
+  groupsClaim: string;
+}
+
+export interface CompiledAuth {
+  /** The WWW-Authenticate challenge(s) a 401 carries: Basic only when some client has a password. */
+  challenge: string;
+  /** hex SHA-256 of an API key → identity */
+  apiKeys: ReadonlyMap<string, StoredApiKey>;
+  /** client id (the Basic user name) → its password hash */
+  passwords: ReadonlyMap<string, StoredPassword>;
+  /** token subject → the client it acts as */
+  subjects: ReadonlyMap<string, Profile>;
+  /** group name → its profile, in file order */
+  groups: ReadonlyMap<string, Profile>;
+  jwtIssuers: ReadonlyArray<CompiledJwtIssuer>;
+  alb?: CompiledAlbOidc;
+  anonymous?: Identity;
 }
 
 export interface CompiledRules {
@@ -42,17 +94,15 @@ export interface CompiledRules {
   upstreamTimeoutMs: number;
   assumeRoleArn?: string;
   rewrites: ReadonlyArray<CompiledRewrite>;
-  /** hex SHA-256 of an API key → identity */
-  apiKeys: ReadonlyMap<string, Identity>;
-  clientsById: ReadonlyMap<string, Identity>;
-  anonymous?: Identity;
+  auth: CompiledAuth;
+  clientsById: ReadonlyMap<string, Profile>;
   policies: ReadonlyMap<string, CompiledPolicy>;
 }
 
 // Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
 const MLFLOW_PATH_PREFIXES = ['/api/', '/ajax-api/', '/static-files/', '/graphql', '/get-artifact', '/model-versions/', '/health', '/version', '/v1/', '/auth'];
 
-export function compileRules(rules: Rules, problems: ProblemList): CompiledRules | undefined {
+export function compileRules(rules: Rules, problems: ProblemList, now: Date = new Date()): CompiledRules | undefined {
   const backend = compileBackend(rules, problems);
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
@@ -67,38 +117,75 @@ export function compileRules(rules: Rules, problems: ProblemList): CompiledRules
         return [];
       }
       usedPolicies.add(name);
-      for (const included of policy.operations.values()) usedPolicies.add(included);
+      for (const origin of policy.operations.values()) usedPolicies.add(origin.policy);
       for (const grant of policy.grants) usedPolicies.add(grant.policy);
       return [policy];
     });
+  const profile = (id: string, spec: { policies: string[]; assumeRoleArn?: string | undefined; rateLimit?: RateLimitSpec | undefined }, at: KeyPath): Profile => {
+    if (spec.assumeRoleArn !== undefined && !ROLE_ARN.test(spec.assumeRoleArn)) {
+      problems.error([...at, 'assumeRoleArn'], 'not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+    }
+    return {
+      id,
+      policies: resolve(spec.policies, [...at, 'policies']),
+      ...(spec.assumeRoleArn ? { assumeRoleArn: spec.assumeRoleArn } : {}),
+      ...(spec.rateLimit ? { rateLimit: compileRateLimit(spec.rateLimit) } : {}),
+    };
+  };
 
-  const apiKeys = new Map<string, Identity>();
-  const clientsById = new Map<string, Identity>();
+  const apiKeys = new Map<string, StoredApiKey>();
+  const passwords = new Map<string, StoredPassword>();
+  const subjects = new Map<string, Profile>();
+  const clientsById = new Map<string, Profile>();
   rules.clients.forEach((client, i) => {
-    const identity: Identity = { id: client.id, authMethod: 'api-key', policies: resolve(client.policies, ['clients', i, 'policies']) };
-    if (clientsById.has(client.id)) problems.error(['clients', i, 'id'], `duplicate client id "${client.id}"`);
-    clientsById.set(client.id, identity);
-    const hashes = Array.isArray(client.apiKeySha256) ? client.apiKeySha256 : [client.apiKeySha256];
-    hashes.forEach((hash, j) => {
-      const at: KeyPath = Array.isArray(client.apiKeySha256) ? ['clients', i, 'apiKeySha256', j] : ['clients', i, 'apiKeySha256'];
+    const at: KeyPath = ['clients', i];
+    const clientProfile = profile(client.id, client, at);
+    if (clientsById.has(client.id)) problems.error([...at, 'id'], `duplicate client id "${client.id}"`);
+    clientsById.set(client.id, clientProfile);
+    const keyIdentity = withMethod(clientProfile, 'api-key');
+    for (const { hash, expires, at: keyAt } of apiKeySpecs(client, at)) {
       const normalized = hash.trim().toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(normalized)) {
-        problems.error(at, 'must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself');
-        return;
+        problems.error(keyAt, 'must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself');
+        continue;
       }
       const other = apiKeys.get(normalized);
-      if (other) problems.error(at, `the same key hash is already used by client "${other.id}"`);
-      apiKeys.set(normalized, identity);
+      if (other) problems.error(keyAt, `the same key hash is already used by client "${other.identity.id}"`);
+      let expiresAtMs: number | undefined;
+      if (expires !== undefined) {
+        expiresAtMs = parseExpiry(expires);
+        if (Number.isNaN(expiresAtMs)) problems.error([...keyAt, 'expires'], 'not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)');
+        else if (expiresAtMs <= now.getTime()) problems.warning([...keyAt, 'expires'], `this key of client "${client.id}" expired on ${expires}; it is refused`);
+      }
+      apiKeys.set(normalized, { identity: keyIdentity, ...(expiresAtMs !== undefined && !Number.isNaN(expiresAtMs) ? { expiresAtMs } : {}) });
+    }
+    if (client.passwordHash !== undefined) {
+      const parsed = parsePasswordHash(client.passwordHash);
+      if (!parsed.ok) problems.error([...at, 'passwordHash'], parsed.problem);
+      else passwords.set(client.id, { identity: withMethod(clientProfile, 'basic'), hash: parsed.value });
+    }
+    (client.subjects ?? []).forEach((subject, j) => {
+      const other = subjects.get(subject);
+      if (other) problems.error([...at, 'subjects', j], `subject "${subject}" already acts as client "${other.id}"`);
+      subjects.set(subject, clientProfile);
     });
   });
 
+  const groups = new Map<string, Profile>();
+  for (const [name, group] of Object.entries(rules.groups)) groups.set(name, profile(name, group, ['groups', name]));
+
   const anonymous: Identity | undefined = rules.anonymous
-    ? { id: 'anonymous', authMethod: 'anonymous', policies: resolve(rules.anonymous.policies, ['anonymous', 'policies']) }
+    ? withMethod(profile('anonymous', rules.anonymous, ['anonymous']), 'anonymous')
     : undefined;
 
   for (const name of policies.keys()) {
-    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client`);
+    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client, group or anonymous access`);
   }
+
+  const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
+  const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;
+  const realm = rules.auth.realm.replace(/["\\]/g, '');
+  const challenge = [...(passwords.size ? [`Basic realm="${realm}", charset="UTF-8"`] : []), `Bearer realm="${realm}"`].join(', ');
 
   if (!backend) return undefined;
   return {
@@ -107,11 +194,85 @@ export function compileRules(rules: Rules, problems: ProblemList): CompiledRules
     upstreamTimeoutMs: Math.round(rules.backend.timeoutSeconds * 1000),
     ...(rules.backend.assumeRoleArn ? { assumeRoleArn: rules.backend.assumeRoleArn } : {}),
     rewrites,
-    apiKeys,
+    auth: {
+      challenge,
+      apiKeys,
+      passwords,
+      subjects,
+      groups,
+      jwtIssuers,
+      ...(alb ? { alb } : {}),
+      ...(anonymous ? { anonymous } : {}),
+    },
     clientsById,
-    ...(anonymous ? { anonymous } : {}),
     policies,
   };
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+const ALB_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer\/app\/[A-Za-z0-9-]+\/[0-9a-f]+$/;
+
+/** Both spellings of a client's keys (apiKeys with expiry, apiKeySha256 without), with where each was written. */
+function apiKeySpecs(client: ClientSpec, at: KeyPath): Array<{ hash: string; expires?: string; at: KeyPath }> {
+  const keys: Array<{ hash: string; expires?: string; at: KeyPath }> = [];
+  (client.apiKeys ?? []).forEach((key, j) => keys.push({ hash: key.sha256, ...(key.expires ? { expires: key.expires } : {}), at: [...at, 'apiKeys', j, 'sha256'] }));
+  const short = client.apiKeySha256;
+  if (Array.isArray(short)) short.forEach((hash, j) => keys.push({ hash, at: [...at, 'apiKeySha256', j] }));
+  else if (short !== undefined) keys.push({ hash: short, at: [...at, 'apiKeySha256'] });
+  return keys;
+}
+
+/** An ISO date means "valid through that day (UTC)"; a date-time is exact. NaN when unreadable. */
+export function parseExpiry(text: string): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return Date.parse(`${text}T00:00:00Z`) + 86_400_000;
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return NaN;
+  return Date.parse(text);
+}
+
+function compileRateLimit(spec: RateLimitSpec): RateLimit {
+  return { requestsPerSecond: spec.requestsPerSecond, burst: spec.burst ?? Math.max(1, Math.ceil(spec.requestsPerSecond)) };
+}
+
+function compileJwtIssuer(spec: JwtIssuerSpec, at: KeyPath, problems: ProblemList): CompiledJwtIssuer {
+  const issuerUrl = parseHttpUrl(spec.issuer);
+  if (!issuerUrl && !spec.jwksUrl) problems.error([...at, 'issuer'], 'not an https URL, so its JWKS cannot be discovered; set jwksUrl');
+  if (spec.jwksUrl !== undefined && !parseHttpUrl(spec.jwksUrl)) problems.error([...at, 'jwksUrl'], 'not an http(s) URL');
+  return {
+    issuer: spec.issuer,
+    ...(spec.jwksUrl ? { jwksUrl: spec.jwksUrl } : {}),
+    audiences: spec.audiences,
+    algorithms: spec.algorithms,
+    clockSkewSeconds: spec.clockSkewSeconds,
+    subjectClaim: spec.subjectClaim,
+    groupsClaim: spec.groupsClaim,
+    jwksCooldownMs: spec.jwksCooldownSeconds * 1000,
+  };
+}
+
+function compileAlb(spec: AlbOidcSpec, problems: ProblemList): CompiledAlbOidc | undefined {
+  const match = ALB_ARN.exec(spec.albArn);
+  if (!match) {
+    problems.error(['auth', 'alb', 'albArn'], 'not an Application Load Balancer ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID)');
+    return undefined;
+  }
+  const keyEndpoint = spec.keyEndpoint ?? `https://public-keys.auth.elb.${match[1]}.amazonaws.com`;
+  if (!parseHttpUrl(keyEndpoint)) problems.error(['auth', 'alb', 'keyEndpoint'], 'not an http(s) URL');
+  return {
+    albArn: spec.albArn,
+    keyEndpoint: keyEndpoint.replace(/\/+$/, ''),
+    clockSkewSeconds: spec.clockSkewSeconds,
+    subjectClaim: spec.subjectClaim,
+    groupsClaim: spec.groupsClaim,
+  };
+}
+
+function parseHttpUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function compileBackend(rules: Rules, problems: ProblemList): Backend | undefined {
@@ -202,7 +363,8 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
       return undefined;
     }
     visiting.add(name);
-    const operations = new Map<string, string>();
+    const operations = new Map<string, GrantOrigin>();
+    const own: GrantOrigin = { policy: name, ...(spec.conditions ? { conditions: compileConditions(spec.conditions) } : {}) };
     const grants: PathGrant[] = [];
     (spec.include ?? []).forEach((includedName, i) => {
       const included = specs[includedName] ? build(includedName) : undefined;
@@ -217,7 +379,7 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
         const hints = suggestOperations(pattern);
         problems.error(['policies', name, 'operations', i], `unknown MLflow operation "${pattern}"${hints.length ? `; did you mean ${hints.join(', ')}?` : ''}`);
       }
-      for (const op of names) operations.set(op, name);
+      for (const op of names) operations.set(op, own);
     });
     (spec.allow ?? []).forEach((rule, i) => {
       const methods = rule.methods.map((m) => m.toUpperCase());
@@ -227,7 +389,7 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
           problems.error(['policies', name, 'allow', i, 'paths', j], 'a path pattern must start with "/"');
           return;
         }
-        grants.push({ methods: methodSet, pattern: globToRegExp(path), source: `${methods.join(',')} ${path}`, policy: name });
+        grants.push({ methods: methodSet, pattern: globToRegExp(path), source: `${methods.join(',')} ${path}`, ...own });
       });
     });
     visiting.delete(name);
@@ -238,6 +400,11 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
 
   for (const name of Object.keys(specs)) build(name);
   return compiled;
+}
+
+function compileConditions(spec: NonNullable<PolicySpec['conditions']>): PolicyConditions {
+  const prefixes = spec.experimentNamePrefix;
+  return { experimentNamePrefixes: Array.isArray(prefixes) ? prefixes : [prefixes] };
 }
 
 /** `*` matches within one segment, `**` matches any rest of the path (including more segments). */

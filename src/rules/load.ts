@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { RulesSchema, type Rules } from './schema.ts';
 import { ProblemList, type KeyPath, type Locate, type RuleProblem } from './problems.ts';
 import { compileRules, type CompiledRules } from './compile.ts';
+import { checkRisks } from './risks.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -54,6 +55,7 @@ function parseAndCompile(text: string, file: string, env: Env): LoadResult {
 
   const rules = compileRules(withDefaults as Rules, problems);
   if (!rules || problems.hasErrors()) return { ok: false, problems: problems.items };
+  checkRisks(rules, problems);
   return { ok: true, rules, warnings: problems.items };
 }
 

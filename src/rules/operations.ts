@@ -87,3 +87,20 @@ function editDistance(a: string, b: string): number {
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Operations that only read (by their MLflow names); everything else can change something. */
+export function isReadOnlyOperation(operation: string): boolean {
+  return /^(Get|Search|List|BatchGet|Calculate|Download)/.test(operation);
+}
+
+/** Whether a path grant (method set + pattern) covers an operation's route(s), for IAM and risk checks. */
+export function operationsCoveredBy(methods: ReadonlySet<string> | '*', pattern: RegExp): string[] {
+  const covered = new Set<string>();
+  for (const [operation, method, template] of ROUTES) {
+    if (methods !== '*' && !methods.has(method)) continue;
+    // A template's placeholders stand for any segment(s): test one concrete path of that shape.
+    const sample = template.replace(/\{\+\}/g, 'x/y').replace(/\{\}/g, 'x');
+    if (pattern.test(sample)) covered.add(operation);
+  }
+  return [...covered];
+}

@@ -87,6 +87,18 @@ const PathRule = Type.Object(
   { additionalProperties: false },
 );
 
+const Conditions = Type.Object(
+  {
+    experimentNamePrefix: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+      description:
+        'The calls that name an experiment (CreateExperiment, GetExperimentByName, UpdateExperiment\'s new_name) are granted by ' +
+        'this policy only for names starting with one of these prefixes. Calls that refer to an experiment or run by id cannot be ' +
+        'checked from the request alone and are not restricted by it (see the README).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const Policy = Type.Object(
   {
     description: Type.Optional(Type.String()),
@@ -96,17 +108,53 @@ export const Policy = Type.Object(
       description: 'MLflow operations by proto / IAM action name (LogMetric, SearchRuns...); `*` wildcards allowed (Get*).',
     })),
     allow: Type.Optional(Type.Array(PathRule, { description: 'Method + path patterns, for paths that are not MLflow operations.' })),
+    conditions: Type.Optional(Conditions),
+  },
+  { additionalProperties: false },
+);
+
+const RateLimit = Type.Object(
+  {
+    requestsPerSecond: Type.Number({ exclusiveMinimum: 0, description: 'Sustained rate: tokens added to the bucket per second.' }),
+    burst: Type.Optional(Type.Integer({ minimum: 1, description: 'Bucket size: requests allowed at once. Default: requestsPerSecond, at least 1.' })),
+  },
+  { additionalProperties: false, description: 'Token bucket per identity; over it → 429 with Retry-After (the MLflow client waits and retries).' },
+);
+
+const ApiKey = Type.Object(
+  {
+    sha256: Type.String({ description: 'Hex SHA-256 of the key (`hash-key` prints it); never the key itself.' }),
+    expires: Type.Optional(Type.String({ description: 'ISO date or date-time after which the key is refused (2027-06-30 or 2027-06-30T12:00:00Z).' })),
   },
   { additionalProperties: false },
 );
 
 const Client = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._@:-]+$', description: 'Stable client name; appears in the audit log.' }),
-    apiKeySha256: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
-      description: 'Hex SHA-256 of the client\'s API key (`hash-key` prints it); a list allows rotation.',
-    }),
-    policies: Type.Array(Type.String(), { minItems: 1 }),
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._@:-]+$', description: 'Stable client name; appears in the audit log. Also the HTTP Basic user name.' }),
+    apiKeys: Type.Optional(Type.Array(ApiKey, { minItems: 1, description: 'API keys (Bearer or X-API-Key), each with an optional expiry; several allow rotation.' })),
+    apiKeySha256: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+      description: 'Short form of apiKeys without expiry: a hash or a list of hashes.',
+    })),
+    passwordHash: Type.Optional(Type.String({
+      description: 'HTTP Basic password (MLFLOW_TRACKING_USERNAME = id, MLFLOW_TRACKING_PASSWORD), as printed by `hash-password` (scrypt).',
+    })),
+    subjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+      description: 'JWT / ALB-OIDC subjects (the issuer\'s subjectClaim values) that act as this client.',
+    })),
+    policies: Type.Array(Type.String()),
+    assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role this client\'s requests are signed with (session name and source identity = client id).' })),
+    rateLimit: Type.Optional(RateLimit),
+  },
+  { additionalProperties: false },
+);
+
+const Group = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    policies: Type.Array(Type.String(), { description: 'Policies for every token holder in this group (JWT / ALB-OIDC groups claim).' }),
+    assumeRoleArn: Type.Optional(Type.String({ description: 'Role for members that have none of their own (the first such group in file order wins).' })),
+    rateLimit: Type.Optional(RateLimit),
   },
   { additionalProperties: false },
 );
@@ -116,6 +164,7 @@ const Anonymous = Type.Object(
     policies: Type.Array(Type.String(), {
       description: 'Policies for requests without credentials. Absent = anonymous requests are refused (401).',
     }),
+    rateLimit: Type.Optional(RateLimit),
   },
   { additionalProperties: false },
 );
@@ -182,6 +231,50 @@ const Logging = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const JwtIssuer = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1, description: 'Expected `iss`, exactly. Tokens are routed to this entry by their `iss`.' }),
+    jwksUrl: Type.Optional(Type.String({ description: 'The issuer\'s JWKS; when absent it is discovered from ISSUER/.well-known/openid-configuration.' })),
+    audiences: Type.Array(Type.String(), { minItems: 1, description: 'Accepted `aud` values (at least one must match).' }),
+    algorithms: Type.Array(Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))), {
+      minItems: 1,
+      default: ['RS256', 'ES256'],
+      description: 'Allowed signature algorithms (asymmetric only: `none` and HMAC are never accepted).',
+    }),
+    clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 60, description: 'Tolerance for exp / nbf / iat.' }),
+    subjectClaim: Type.String({ default: 'sub', description: 'Claim naming the caller (matched against clients[].subjects, logged as client id).' }),
+    groupsClaim: Type.String({ default: 'groups', description: 'Claim listing the caller\'s groups (array or space-separated string), matched against `groups`.' }),
+    jwksCooldownSeconds: Type.Number({
+      minimum: 0,
+      default: 30,
+      description: 'Least time between JWKS fetches triggered by an unknown key id (key rotation); protects the issuer from floods.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const AlbOidc = Type.Object(
+  {
+    albArn: Type.String({ description: 'The load balancer whose x-amzn-oidc-data is trusted (checked against the token\'s `signer`).' }),
+    keyEndpoint: Type.Optional(Type.String({
+      description: 'Where the ALB\'s public keys are fetched by key id; default https://public-keys.auth.elb.REGION.amazonaws.com.',
+    })),
+    clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 60, description: 'Tolerance for the header\'s exp.' }),
+    subjectClaim: Type.String({ default: 'sub', description: 'Claim naming the caller (e.g. email).' }),
+    groupsClaim: Type.String({ default: 'groups', description: 'Claim listing the caller\'s groups, when the identity provider sends one.' }),
+  },
+  { additionalProperties: false },
+);
+
+const Auth = Type.Object(
+  {
+    realm: Type.String({ default: 'MLflow', description: 'Realm in the WWW-Authenticate challenge (browsers show it in the Basic prompt).' }),
+    jwt: Type.Array(JwtIssuer, { default: [], description: 'OIDC issuers whose JWTs are accepted as Bearer tokens (MLFLOW_TRACKING_TOKEN).' }),
+    alb: Type.Optional(AlbOidc),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const RulesSchema = Type.Object(
   {
     version: Type.Literal(1, { description: 'Rules format version.' }),
@@ -190,8 +283,13 @@ export const RulesSchema = Type.Object(
     limits: Limits,
     endpoints: Endpoints,
     rewrites: Type.Array(RewriteRule, { default: [], description: 'Applied in order, each to the previous one\'s output.' }),
+    auth: Auth,
     anonymous: Type.Optional(Anonymous),
     clients: Type.Array(Client, { default: [] }),
+    groups: Type.Record(Type.String({ minLength: 1 }), Group, {
+      default: {},
+      description: 'Groups named in JWT / ALB-OIDC tokens, and what their members may do.',
+    }),
     policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
     metrics: Metrics,
     readiness: Readiness,
@@ -204,3 +302,8 @@ export const RulesSchema = Type.Object(
 export type Rules = Static<typeof RulesSchema>;
 export type RewriteRuleSpec = Static<typeof RewriteRule>;
 export type PolicySpec = Static<typeof Policy>;
+export type ClientSpec = Static<typeof Client>;
+export type GroupSpec = Static<typeof Group>;
+export type RateLimitSpec = Static<typeof RateLimit>;
+export type JwtIssuerSpec = Static<typeof JwtIssuer>;
+export type AlbOidcSpec = Static<typeof AlbOidc>;

@@ -1,10 +1,11 @@
 // backend.assumeRoleArn: the gateway assumes the role through STS (a stand-in that verifies the
 // host credentials' signature) and signs MLflow calls with the role's credentials, which the
-// data-plane stand-in verifies with botocore.
+// data-plane stand-in verifies with botocore. A client with a role of its own gets it assumed with
+// RoleSessionName and SourceIdentity set to its id, so CloudTrail names the client.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { hashApiKey } from '../../src/auth/api-key.ts';
 import { postJson } from '../support/requests.ts';
 import { MLFLOW_VERSIONS, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
@@ -17,6 +18,8 @@ setDefaultTimeout(60_000);
 const ARN = 'arn:aws:sagemaker:eu-central-1:210987654321:mlflow-tracking-server/shared';
 const ROLE = 'arn:aws:iam::210987654321:role/mlflow-gateway';
 const KEY = 'assume-role-key-0123456789abcdef';
+const CLIENT_ROLE = 'arn:aws:iam::210987654321:role/analysts';
+const ANALYST_KEY = 'analyst-key-0123456789abcdef0123';
 const HOST_CREDENTIALS = staticCredentials('HOSTROLE00001');
 
 let sts: ReturnType<typeof startSts>;
@@ -32,7 +35,9 @@ beforeAll(async () => {
   writeFileSync(rulesFile, `version: 1
 listen: {host: 127.0.0.1, port: 0}
 backend: {arn: ${ARN}, endpoint: "http://127.0.0.1:${standin.port}", assumeRoleArn: "${ROLE}"}
-clients: [{id: job, apiKeySha256: "${hashApiKey(KEY)}", policies: [read]}]
+clients:
+  - {id: job, apiKeySha256: "${hashApiKey(KEY)}", policies: [read]}
+  - {id: "analyst@corp.example", apiKeySha256: "${hashApiKey(ANALYST_KEY)}", policies: [read], assumeRoleArn: "${CLIENT_ROLE}"}
 policies: {read: {operations: [SearchExperiments]}}
 `);
   gateway = await startGateway(rulesFile, cleanAwsEnv({
@@ -61,4 +66,22 @@ test('signs with the assumed role, obtained with the host credentials', async ()
   });
   const log = standin.log();
   expect(log.map((line) => [line.verdict, line.akid])).toEqual([['forwarded', sts.calls[0]!.issued]]);
+});
+
+test('a client with its own role is signed with that role, assumed with its id as session name and source identity', async () => {
+  const before = sts.calls.length;
+  for (let i = 0; i < 3; i++) {
+    const response = await postJson(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search`, ANALYST_KEY, {});
+    expect(response.status).toBe(200);
+  }
+  // Assumed once, then cached; with the gateway's own (backend-role) credentials as the caller.
+  expect(sts.calls.slice(before)).toHaveLength(1);
+  const call = sts.calls[before]!;
+  expect(call).toMatchObject({
+    verdict: 'issued',
+    accessKeyId: sts.calls[0]!.issued,
+    params: { Action: 'AssumeRole', RoleArn: CLIENT_ROLE, RoleSessionName: 'analyst@corp.example', SourceIdentity: 'analyst@corp.example' },
+  });
+  const signedBy = standin.log().slice(-3).map((line) => [line.verdict, line.akid]);
+  expect(signedBy).toEqual(Array(3).fill(['forwarded', call.issued]));
 });

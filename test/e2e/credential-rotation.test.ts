@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { hashApiKey } from '../../src/auth/api-key.ts';
 import { postJson } from '../support/requests.ts';
 import { MLFLOW_VERSIONS, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';

@@ -2,7 +2,7 @@
 // requests are allowed, denied, unauthenticated or cannot be signed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createApp } from '../../src/server.ts';
-import { hashApiKey } from '../../src/pipeline/authenticate.ts';
+import { hashApiKey } from '../../src/auth/api-key.ts';
 import { createMetrics, meteredAudit } from '../../src/observability/metrics.ts';
 import { metricsHandler } from '../../src/observability/metrics-endpoint.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
@@ -82,6 +82,26 @@ describe('Prometheus metrics', () => {
     const { call, samples } = gateway(`{arn: "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/m", endpoint: "http://127.0.0.1:${upstream.port}"}`, failing);
     expect((await call('/api/2.0/mlflow/experiments/search', { method: 'POST', body: '{}' })).status).toBe(503);
     expect(sampleValue(await samples(), `${P}signing_failures_total`)).toBe(1);
+  });
+
+  test('requests over a client\'s rate limit are counted by client', async () => {
+    const limitedKey = 'limited-key-0123456789abcdef';
+    const rules = rulesFrom(`version: 1
+backend: {url: "http://127.0.0.1:${upstream.port}"}
+clients:
+  - {id: limited, apiKeySha256: "${hashApiKey(limitedKey)}", policies: [reader], rateLimit: {requestsPerSecond: 0.01, burst: 1}}
+policies:
+  reader: {operations: [SearchExperiments]}
+`);
+    const metrics = createMetrics({ version: '9.9.9', commit: 'abc', runtime: 'test' });
+    const app = createApp({ rules: () => rules, audit: meteredAudit({ write: () => {} }, metrics), onRequest: metrics.requestStarted });
+    const call = () =>
+      app.handle(new Request('http://gateway.local/api/2.0/mlflow/experiments/search', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${limitedKey}` } }));
+    expect((await call()).status).toBe(200);
+    expect((await call()).status).toBe(429);
+    const samples = parsePrometheus((await metrics.render()).body);
+    expect(sampleValue(samples, `${P}rate_limited_requests_total`, { client: 'limited' })).toBe(1);
+    expect(sampleValue(samples, `${P}requests_total`, { client: 'limited', decision: 'rate-limited', status_class: '4xx' })).toBe(1);
   });
 
   test('in-flight requests are counted until their audit record is written', async () => {

@@ -107,7 +107,7 @@ describe('refusing a bad file', () => {
   test('warns about a policy no client uses, without refusing the file', () => {
     const result = loadRulesText(minimal('policies:\n  unused: {operations: [GetRun]}\n'), 'test.yaml', {});
     expect(result.ok).toBe(true);
-    expect(result.ok && result.warnings.map(formatProblem)).toEqual(['test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client']);
+    expect(result.ok && result.warnings.map(formatProblem)).toContain('test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client, group or anonymous access');
   });
 });
 
@@ -118,6 +118,6 @@ describe('defaults', () => {
     expect(rules.source.limits).toEqual({ maxBodyBytes: 8 * 1024 * 1024, maxPathLength: 2048, maxQueryLength: 16384 });
     expect(rules.source.endpoints).toEqual({ liveness: '/-/live', readiness: '/-/ready' });
     expect(rules.upstreamTimeoutMs).toBe(120_000);
-    expect(rules.anonymous).toBeUndefined();
+    expect(rules.auth.anonymous).toBeUndefined();
   });
 });

@@ -1,0 +1,69 @@
+// `iam-policy`: the least-privilege IAM policy the gateway's signing identity needs for these rules.
+// The MLflow actions are exactly the operations some identity signed with that identity can reach
+// (through any policy: operation names and path rules alike); client and group roles add
+// sts:AssumeRole and sts:SetSourceIdentity on those roles, and get their own policy with --role.
+//
+// Not covered: the gateway's non-proto routes (/version, /health, get-artifact) have no published
+// IAM action; `AccessUI` and the presigned-URL actions are added once the UI entry is configured.
+import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
+import type { Profile } from './auth/identity.ts';
+import { operationsCoveredBy } from './rules/operations.ts';
+import { PROTO_ROUTES } from './rules/mlflow-operations.ts';
+
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string | string[];
+}
+
+export interface IamPolicyDocument {
+  Version: '2012-10-17';
+  Statement: IamStatement[];
+}
+
+const IAM_OPERATIONS = new Set(PROTO_ROUTES.map(([operation]) => operation));
+
+/**
+ * The policy for the identity that signs requests of profiles without a role of their own (the
+ * host's instance role, or backend.assumeRoleArn when set), or, given roleArn, for that client role.
+ */
+export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocument {
+  const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
+  const statements = mlflowStatements(rules, reachableOperations(profiles.flatMap((p) => p.policies)));
+  if (roleArn === undefined) {
+    const roles = [...new Set(signingProfiles(rules).flatMap((p) => (p.assumeRoleArn ? [p.assumeRoleArn] : [])))].sort();
+    if (roles.length) {
+      statements.push({ Sid: 'AssumeClientRoles', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: roles });
+    }
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/** Every role a client or group names (each gets its own policy with --role). */
+export function clientRoles(rules: CompiledRules): string[] {
+  return [...new Set(signingProfiles(rules).flatMap((p) => (p.assumeRoleArn ? [p.assumeRoleArn] : [])))].sort();
+}
+
+function signingProfiles(rules: CompiledRules): Profile[] {
+  return [...rules.clientsById.values(), ...rules.auth.groups.values(), ...(rules.auth.anonymous ? [rules.auth.anonymous] : [])];
+}
+
+function reachableOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {
+  const operations = new Set<string>();
+  for (const policy of policies) {
+    for (const operation of policy.operations.keys()) operations.add(operation);
+    for (const grant of policy.grants) for (const operation of operationsCoveredBy(grant.methods, grant.pattern)) operations.add(operation);
+  }
+  return [...operations].filter((operation) => IAM_OPERATIONS.has(operation)).sort();
+}
+
+function mlflowStatements(rules: CompiledRules, operations: string[]): IamStatement[] {
+  const backend = rules.backend;
+  if (backend.kind !== 'sagemaker' || operations.length === 0) return [];
+  if (backend.mode === 'mlflow-app') {
+    // MLflow Apps have a single action: IAM cannot tell readers from writers there, the rules do.
+    return [{ Sid: 'CallMlflowApp', Effect: 'Allow', Action: ['sagemaker:CallMlflowAppApi'], Resource: backend.arn }];
+  }
+  return [{ Sid: 'MlflowTrackingServer', Effect: 'Allow', Action: operations.map((op) => `sagemaker-mlflow:${op}`), Resource: backend.arn }];
+}

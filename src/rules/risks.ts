@@ -1,0 +1,63 @@
+// Warnings `check` (and serve, at start) gives about rules that are valid but risky: what a
+// security team reviewing rules.yaml would want pointed out. They never refuse the rules.
+import type { Rules } from './schema.ts';
+import type { CompiledPolicy, CompiledRules } from './compile.ts';
+import type { ProblemList } from './problems.ts';
+import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy } from './operations.ts';
+import { MIN_SCRYPT_LN } from '../auth/password.ts';
+
+export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
+  const source = rules.source;
+  anonymousWrites(rules, problems);
+  wildcardPolicies(source, rules.policies, problems);
+  source.clients.forEach((client, i) => {
+    (client.apiKeys ?? []).forEach((key, j) => {
+      if (!key.expires) problems.warning(['clients', i, 'apiKeys', j], `an API key of client "${client.id}" never expires; add expires: YYYY-MM-DD`);
+    });
+    if (client.apiKeySha256 !== undefined) {
+      problems.warning(['clients', i, 'apiKeySha256'], `API key(s) of client "${client.id}" never expire; use apiKeys: [{sha256, expires}]`);
+    }
+    const password = rules.auth.passwords.get(client.id);
+    if (password && password.hash.params.ln < MIN_SCRYPT_LN) {
+      problems.warning(['clients', i, 'passwordHash'], `weak password hash (scrypt ln=${password.hash.params.ln}); make a new one with hash-password`);
+    }
+    const tokens = source.auth.jwt.length > 0 || source.auth.alb !== undefined;
+    if (!client.apiKeys && client.apiKeySha256 === undefined && !client.passwordHash && !(client.subjects?.length && tokens)) {
+      problems.warning(['clients', i], `client "${client.id}" has no way to sign in (no API key, password, or token subject with auth.jwt / auth.alb)`);
+    }
+  });
+  if (Object.keys(source.groups).length > 0 && source.auth.jwt.length === 0 && !source.auth.alb) {
+    problems.warning(['groups'], 'groups come from JWT or ALB-OIDC tokens, but neither auth.jwt nor auth.alb is configured');
+  }
+}
+
+function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
+  const anonymous = rules.auth.anonymous;
+  if (!anonymous) return;
+  const writes = new Set<string>();
+  for (const policy of anonymous.policies) {
+    for (const operation of policy.operations.keys()) if (!isReadOnlyOperation(operation)) writes.add(operation);
+    for (const grant of policy.grants) {
+      if (grant.methods === '*' || [...grant.methods].some((m) => m !== 'GET' && m !== 'HEAD')) writes.add(`${grant.source}`);
+    }
+  }
+  if (writes.size > 0) {
+    const list = [...writes];
+    problems.warning(['anonymous', 'policies'], `anyone without credentials can write: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
+  }
+}
+
+function wildcardPolicies(source: Rules, policies: ReadonlyMap<string, CompiledPolicy>, problems: ProblemList): void {
+  for (const [name, spec] of Object.entries(source.policies)) {
+    (spec.operations ?? []).forEach((pattern, i) => {
+      if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin`);
+    });
+    const policy = policies.get(name);
+    policy?.grants.forEach((grant) => {
+      if (grant.policy !== name) return;
+      if (operationsCoveredBy(grant.methods, grant.pattern).length === OPERATION_NAMES.length) {
+        problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin`);
+      }
+    });
+  }
+}
