@@ -5,7 +5,7 @@
 //   x-amzn-oidc-data: <ALB JWT>         the load balancer's own OIDC sign-in             auth/alb.ts
 // Credentials that are presented but wrong never fall back to anonymous access, and every failure
 // gives the same 401 (the reason goes to the audit log only).
-import type { CompiledAuth } from '../rules/compile.ts';
+import type { CompiledAuth } from '../rules/compile-auth.ts';
 import type { Identity } from '../auth/identity.ts';
 import { verifyApiKey } from '../auth/api-key.ts';
 import { basicVerifier, parseBasic } from '../auth/basic.ts';

@@ -1,16 +1,17 @@
 // Turns schema-valid rules into the matchers the pipeline runs: the backend (from the ARN or URL),
-// rewrite functions, the identity directory (key hashes, password hashes, token subjects, groups)
-// and flattened policies. Every semantic problem is
-// reported with its key path (the caller adds file:line:col); nothing here throws on bad input.
-import type { AlbOidcSpec, ClientSpec, JwtIssuerSpec, PolicySpec, RateLimitSpec, RewriteRuleSpec, Rules } from './schema.ts';
-import { withMethod, type Identity, type Profile, type RateLimit } from '../auth/identity.ts';
-import { parsePasswordHash, type ParsedHash } from '../auth/password.ts';
+// rewrite functions, flattened policies, and (compile-auth.ts) the identity directory. Every
+// semantic problem is reported with its key path (the caller adds file:line:col); nothing here
+// throws on bad input.
+import type { PolicySpec, RewriteRuleSpec, Rules } from './schema.ts';
+import type { Profile } from '../auth/identity.ts';
+import { compileAuth, type CompiledAuth } from './compile-auth.ts';
 import type { KeyPath, ProblemList } from './problems.ts';
 import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.ts';
 import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 
 export type Backend = SageMakerBackend | PlainMlflowBackend;
+export type { CompiledAuth } from './compile-auth.ts';
 
 export interface CompiledRewrite {
   name: string;
@@ -42,52 +43,6 @@ export interface CompiledPolicy {
   grants: ReadonlyArray<PathGrant>;
 }
 
-export interface StoredApiKey {
-  identity: Identity;
-  /** Refused from this instant on (epoch ms). */
-  expiresAtMs?: number;
-}
-
-export interface StoredPassword {
-  identity: Identity;
-  hash: ParsedHash;
-}
-
-export interface CompiledJwtIssuer {
-  issuer: string;
-  jwksUrl?: string;
-  audiences: string[];
-  algorithms: string[];
-  clockSkewSeconds: number;
-  subjectClaim: string;
-  groupsClaim: string;
-  jwksCooldownMs: number;
-}
-
-export interface CompiledAlbOidc {
-  albArn: string;
-  keyEndpoint: string;
-  clockSkewSeconds: number;
-  subjectClaim: string;
-  groupsClaim: string;
-}
-
-export interface CompiledAuth {
-  /** The WWW-Authenticate challenge(s) a 401 carries: Basic only when some client has a password. */
-  challenge: string;
-  /** hex SHA-256 of an API key → identity */
-  apiKeys: ReadonlyMap<string, StoredApiKey>;
-  /** client id (the Basic user name) → its password hash */
-  passwords: ReadonlyMap<string, StoredPassword>;
-  /** token subject → the client it acts as */
-  subjects: ReadonlyMap<string, Profile>;
-  /** group name → its profile, in file order */
-  groups: ReadonlyMap<string, Profile>;
-  jwtIssuers: ReadonlyArray<CompiledJwtIssuer>;
-  alb?: CompiledAlbOidc;
-  anonymous?: Identity;
-}
-
 export interface CompiledRules {
   source: Rules;
   backend: Backend;
@@ -108,84 +63,7 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
   const policies = compilePolicies(rules.policies, problems);
   checkEndpoints(rules, problems);
 
-  const usedPolicies = new Set<string>();
-  const resolve = (names: string[], path: KeyPath): CompiledPolicy[] =>
-    names.flatMap((name, i) => {
-      const policy = policies.get(name);
-      if (!policy) {
-        problems.error([...path, i], `unknown policy "${name}"; defined: ${[...policies.keys()].join(', ') || 'none'}`);
-        return [];
-      }
-      usedPolicies.add(name);
-      for (const origin of policy.operations.values()) usedPolicies.add(origin.policy);
-      for (const grant of policy.grants) usedPolicies.add(grant.policy);
-      return [policy];
-    });
-  const profile = (id: string, spec: { policies: string[]; assumeRoleArn?: string | undefined; rateLimit?: RateLimitSpec | undefined }, at: KeyPath): Profile => {
-    if (spec.assumeRoleArn !== undefined && !ROLE_ARN.test(spec.assumeRoleArn)) {
-      problems.error([...at, 'assumeRoleArn'], 'not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
-    }
-    return {
-      id,
-      policies: resolve(spec.policies, [...at, 'policies']),
-      ...(spec.assumeRoleArn ? { assumeRoleArn: spec.assumeRoleArn } : {}),
-      ...(spec.rateLimit ? { rateLimit: compileRateLimit(spec.rateLimit) } : {}),
-    };
-  };
-
-  const apiKeys = new Map<string, StoredApiKey>();
-  const passwords = new Map<string, StoredPassword>();
-  const subjects = new Map<string, Profile>();
-  const clientsById = new Map<string, Profile>();
-  rules.clients.forEach((client, i) => {
-    const at: KeyPath = ['clients', i];
-    const clientProfile = profile(client.id, client, at);
-    if (clientsById.has(client.id)) problems.error([...at, 'id'], `duplicate client id "${client.id}"`);
-    clientsById.set(client.id, clientProfile);
-    const keyIdentity = withMethod(clientProfile, 'api-key');
-    for (const { hash, expires, at: keyAt } of apiKeySpecs(client, at)) {
-      const normalized = hash.trim().toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(normalized)) {
-        problems.error(keyAt, 'must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself');
-        continue;
-      }
-      const other = apiKeys.get(normalized);
-      if (other) problems.error(keyAt, `the same key hash is already used by client "${other.identity.id}"`);
-      let expiresAtMs: number | undefined;
-      if (expires !== undefined) {
-        expiresAtMs = parseExpiry(expires);
-        if (Number.isNaN(expiresAtMs)) problems.error([...keyAt, 'expires'], 'not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)');
-        else if (expiresAtMs <= now.getTime()) problems.warning([...keyAt, 'expires'], `this key of client "${client.id}" expired on ${expires}; it is refused`);
-      }
-      apiKeys.set(normalized, { identity: keyIdentity, ...(expiresAtMs !== undefined && !Number.isNaN(expiresAtMs) ? { expiresAtMs } : {}) });
-    }
-    if (client.passwordHash !== undefined) {
-      const parsed = parsePasswordHash(client.passwordHash);
-      if (!parsed.ok) problems.error([...at, 'passwordHash'], parsed.problem);
-      else passwords.set(client.id, { identity: withMethod(clientProfile, 'basic'), hash: parsed.value });
-    }
-    (client.subjects ?? []).forEach((subject, j) => {
-      const other = subjects.get(subject);
-      if (other) problems.error([...at, 'subjects', j], `subject "${subject}" already acts as client "${other.id}"`);
-      subjects.set(subject, clientProfile);
-    });
-  });
-
-  const groups = new Map<string, Profile>();
-  for (const [name, group] of Object.entries(rules.groups)) groups.set(name, profile(name, group, ['groups', name]));
-
-  const anonymous: Identity | undefined = rules.anonymous
-    ? withMethod(profile('anonymous', rules.anonymous, ['anonymous']), 'anonymous')
-    : undefined;
-
-  for (const name of policies.keys()) {
-    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client, group or anonymous access`);
-  }
-
-  const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
-  const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;
-  const realm = rules.auth.realm.replace(/["\\]/g, '');
-  const challenge = [...(passwords.size ? [`Basic realm="${realm}", charset="UTF-8"`] : []), `Bearer realm="${realm}"`].join(', ');
+  const { auth, clientsById } = compileAuth(rules, policies, problems, now);
 
   if (!backend) return undefined;
   return {
@@ -194,85 +72,10 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     upstreamTimeoutMs: Math.round(rules.backend.timeoutSeconds * 1000),
     ...(rules.backend.assumeRoleArn ? { assumeRoleArn: rules.backend.assumeRoleArn } : {}),
     rewrites,
-    auth: {
-      challenge,
-      apiKeys,
-      passwords,
-      subjects,
-      groups,
-      jwtIssuers,
-      ...(alb ? { alb } : {}),
-      ...(anonymous ? { anonymous } : {}),
-    },
+    auth,
     clientsById,
     policies,
   };
-}
-
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
-const ALB_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer\/app\/[A-Za-z0-9-]+\/[0-9a-f]+$/;
-
-/** Both spellings of a client's keys (apiKeys with expiry, apiKeySha256 without), with where each was written. */
-function apiKeySpecs(client: ClientSpec, at: KeyPath): Array<{ hash: string; expires?: string; at: KeyPath }> {
-  const keys: Array<{ hash: string; expires?: string; at: KeyPath }> = [];
-  (client.apiKeys ?? []).forEach((key, j) => keys.push({ hash: key.sha256, ...(key.expires ? { expires: key.expires } : {}), at: [...at, 'apiKeys', j, 'sha256'] }));
-  const short = client.apiKeySha256;
-  if (Array.isArray(short)) short.forEach((hash, j) => keys.push({ hash, at: [...at, 'apiKeySha256', j] }));
-  else if (short !== undefined) keys.push({ hash: short, at: [...at, 'apiKeySha256'] });
-  return keys;
-}
-
-/** An ISO date means "valid through that day (UTC)"; a date-time is exact. NaN when unreadable. */
-export function parseExpiry(text: string): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return Date.parse(`${text}T00:00:00Z`) + 86_400_000;
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return NaN;
-  return Date.parse(text);
-}
-
-function compileRateLimit(spec: RateLimitSpec): RateLimit {
-  return { requestsPerSecond: spec.requestsPerSecond, burst: spec.burst ?? Math.max(1, Math.ceil(spec.requestsPerSecond)) };
-}
-
-function compileJwtIssuer(spec: JwtIssuerSpec, at: KeyPath, problems: ProblemList): CompiledJwtIssuer {
-  const issuerUrl = parseHttpUrl(spec.issuer);
-  if (!issuerUrl && !spec.jwksUrl) problems.error([...at, 'issuer'], 'not an https URL, so its JWKS cannot be discovered; set jwksUrl');
-  if (spec.jwksUrl !== undefined && !parseHttpUrl(spec.jwksUrl)) problems.error([...at, 'jwksUrl'], 'not an http(s) URL');
-  return {
-    issuer: spec.issuer,
-    ...(spec.jwksUrl ? { jwksUrl: spec.jwksUrl } : {}),
-    audiences: spec.audiences,
-    algorithms: spec.algorithms,
-    clockSkewSeconds: spec.clockSkewSeconds,
-    subjectClaim: spec.subjectClaim,
-    groupsClaim: spec.groupsClaim,
-    jwksCooldownMs: spec.jwksCooldownSeconds * 1000,
-  };
-}
-
-function compileAlb(spec: AlbOidcSpec, problems: ProblemList): CompiledAlbOidc | undefined {
-  const match = ALB_ARN.exec(spec.albArn);
-  if (!match) {
-    problems.error(['auth', 'alb', 'albArn'], 'not an Application Load Balancer ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID)');
-    return undefined;
-  }
-  const keyEndpoint = spec.keyEndpoint ?? `https://public-keys.auth.elb.${match[1]}.amazonaws.com`;
-  if (!parseHttpUrl(keyEndpoint)) problems.error(['auth', 'alb', 'keyEndpoint'], 'not an http(s) URL');
-  return {
-    albArn: spec.albArn,
-    keyEndpoint: keyEndpoint.replace(/\/+$/, ''),
-    clockSkewSeconds: spec.clockSkewSeconds,
-    subjectClaim: spec.subjectClaim,
-    groupsClaim: spec.groupsClaim,
-  };
-}
-
-function parseHttpUrl(text: string): URL | undefined {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function compileBackend(rules: Rules, problems: ProblemList): Backend | undefined {

@@ -39,7 +39,7 @@ describe('the shipped rules.yaml', () => {
 
   test('is refused, pointing at the key, when the key hash variable is missing', () => {
     const problems = problemsOf(readFileSync(join(REPO, 'rules.yaml'), 'utf8'), { MLFLOW_ARN: ARN });
-    expect(problems.some((p) => /^test\.yaml:\d+:\d+: clients\[0\]\.apiKeySha256: environment variable PROXY_API_KEY_SHA256 is not set/.test(p))).toBe(true);
+    expect(problems.some((p) => /^test\.yaml:\d+:\d+: clients\[0\]\.apiKeys\[0\]\.sha256: environment variable PROXY_API_KEY_SHA256 is not set/.test(p))).toBe(true);
   });
 });
 
@@ -94,6 +94,14 @@ describe('refusing a bad file', () => {
     ['a rewrite with two kinds is refused', minimal('rewrites:\n  - {stripPrefix: /a, prefix: /b, replace: /c}\n'), /rewrites\[0\]: a rewrite needs exactly one of/],
     ['a bad regular expression is refused', minimal('rewrites:\n  - {match: "(", replace: /x}\n'), /rewrites\[0\]\.match: not a valid regular expression/],
     ['a liveness path that shadows MLflow is refused', minimal('endpoints: {liveness: /health}\n'), /endpoints\.liveness: "\/health" would shadow an MLflow path/],
+    ['a password must be a hash from hash-password', minimal('clients:\n  - {id: c, passwordHash: hunter2, policies: []}\n'), /clients\[0\]\.passwordHash: not a password hash from `hash-password`/],
+    ['a key expiry must be a date', minimal(`clients:\n  - {id: c, apiKeys: [{sha256: "${HASH}", expires: "next week"}], policies: []}\n`), /clients\[0\]\.apiKeys\[0\]\.sha256\.expires: not an ISO date/],
+    ['a client role must be an IAM role ARN', minimal(`clients:\n  - {id: c, apiKeySha256: "${HASH}", policies: [], assumeRoleArn: "arn:aws:iam::1:user/x"}\n`), /clients\[0\]\.assumeRoleArn: not an IAM role ARN/],
+    ['a client role needs a SageMaker backend', `version: 1\nbackend: {url: "http://127.0.0.1:5000"}\ngroups:\n  g: {policies: [], assumeRoleArn: "arn:aws:iam::123456789012:role/r"}\n`, /groups\.g\.assumeRoleArn: roles sign SageMaker calls/],
+    ['the ALB must be named by its ARN', minimal('auth:\n  alb: {albArn: my-alb}\n'), /auth\.alb\.albArn: not an Application Load Balancer ARN/],
+    ['a JWT issuer needs https discovery or a jwksUrl', minimal('auth:\n  jwt: [{issuer: corp, audiences: [a]}]\n'), /auth\.jwt\[0\]\.issuer: not an https URL/],
+    ['JWT algorithms are asymmetric only', minimal('auth:\n  jwt: [{issuer: "https://i", audiences: [a], algorithms: [HS256]}]\n'), /auth\.jwt\[0\]\.algorithms\[0\]/],
+    ['a token subject acts as one client only', minimal('clients:\n  - {id: a, subjects: [s], policies: []}\n  - {id: b, subjects: [s], policies: []}\n'), /clients\[1\]\.subjects\[0\]: subject "s" already acts as client "a"/],
     ['the same key hash for two clients is refused', minimal(`clients:\n  - {id: a, apiKeySha256: "${HASH}", policies: [p]}\n  - {id: b, apiKeySha256: "${HASH}", policies: [p]}\npolicies:\n  p: {operations: [GetRun]}\n`), /clients\[1\]\.apiKeySha256: the same key hash is already used by client "a"/],
   ];
   for (const [sentence, yaml, pattern] of semantic) {
@@ -112,6 +120,20 @@ describe('refusing a bad file', () => {
 });
 
 describe('defaults', () => {
+  test('fill in a JWT issuer\'s algorithms, clock skew, claims and JWKS cooldown', () => {
+    const rules = rulesFrom(minimal('auth:\n  jwt: [{issuer: "https://login.example.com", audiences: [mlflow]}]\n'));
+    expect(rules.auth.jwtIssuers[0]).toEqual({
+      issuer: 'https://login.example.com', audiences: ['mlflow'], algorithms: ['RS256', 'ES256'], clockSkewSeconds: 60,
+      subjectClaim: 'sub', groupsClaim: 'groups', jwksCooldownMs: 30_000,
+    });
+    expect(rules.auth.challenge).toBe('Bearer realm="MLflow"');
+  });
+
+  test('derive the ALB key endpoint from the ALB\'s region', () => {
+    const rules = rulesFrom(minimal('auth:\n  alb: {albArn: "arn:aws:elasticloadbalancing:ap-south-1:123456789012:loadbalancer/app/m/0123abcd"}\n'));
+    expect(rules.auth.alb?.keyEndpoint).toBe('https://public-keys.auth.elb.ap-south-1.amazonaws.com');
+  });
+
   test('fill in listen, limits, endpoints and the 120 s upstream timeout', () => {
     const rules = rulesFrom(minimal());
     expect(rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
