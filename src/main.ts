@@ -187,7 +187,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
   const log = createLogger(write, () => reloader.current().source.logging.level);
-  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() });
+  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   let credentials: CredentialCache | undefined;

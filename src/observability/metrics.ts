@@ -34,12 +34,23 @@ export interface GatewayMetrics {
   render(): Promise<{ body: string; contentType: string }>;
 }
 
-export function createMetrics(build: BuildInfo): GatewayMetrics {
+/**
+ * The `client` label: a configured client id, `anonymous`, or `none` before authentication. A token
+ * holder that no configured client lists acts under its token subject (auth/identity.ts): one series
+ * per user would grow without bound, so those are labelled by sign-in method (`unlisted-jwt`).
+ */
+export function clientLabel(record: Pick<AuditRecord, 'clientId' | 'authMethod'>, isConfigured: (id: string) => boolean): string {
+  if (!record.clientId) return 'none';
+  if (record.authMethod === 'anonymous' || isConfigured(record.clientId)) return record.clientId;
+  return `unlisted-${record.authMethod ?? 'unknown'}`;
+}
+
+export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true): GatewayMetrics {
   const registry = new Registry();
   const registers = [registry];
 
-  // Labels stay bounded: operation is from the fixed MLflow table (or "none"), client is a
-  // configured client id (or "none" before authentication), decision and status class are enums.
+  // Labels stay bounded: operation is from the fixed MLflow table (or "none"), client see
+  // clientLabel, decision and status class are enums.
   const requests = new Counter({
     name: `${PREFIX}requests_total`,
     help: 'Requests by MLflow operation, status class, client and decision.',
@@ -122,7 +133,7 @@ export function createMetrics(build: BuildInfo): GatewayMetrics {
       inFlightNow--;
       inFlight.dec();
       const statusClass = `${Math.floor(record.status / 100)}xx`;
-      const client = record.clientId ?? 'none';
+      const client = clientLabel(record, isConfiguredClient);
       const operation = record.operation ?? 'none';
       requests.inc({ operation, status_class: statusClass, client, decision: record.decision });
       duration.observe({ status_class: statusClass }, record.totalMs / 1000);

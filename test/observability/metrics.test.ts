@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createApp } from '../../src/server.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
-import { createMetrics, meteredAudit } from '../../src/observability/metrics.ts';
+import { clientLabel, createMetrics, meteredAudit } from '../../src/observability/metrics.ts';
 import { metricsHandler } from '../../src/observability/metrics-endpoint.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import type { CredentialCache } from '../../src/aws/credentials.ts';
@@ -102,6 +102,14 @@ policies:
     const samples = parsePrometheus((await metrics.render()).body);
     expect(sampleValue(samples, `${P}rate_limited_requests_total`, { client: 'limited' })).toBe(1);
     expect(sampleValue(samples, `${P}requests_total`, { client: 'limited', decision: 'rate-limited', status_class: '4xx' })).toBe(1);
+  });
+
+  test('the client label is bounded: token subjects no client lists are labelled by sign-in method', () => {
+    const configured = (id: string) => id === 'ci';
+    expect(clientLabel({ clientId: 'ci', authMethod: 'api-key' }, configured)).toBe('ci');
+    expect(clientLabel({ clientId: 'anonymous', authMethod: 'anonymous' }, configured)).toBe('anonymous');
+    expect(clientLabel({ clientId: 'alice@example.com', authMethod: 'jwt' }, configured)).toBe('unlisted-jwt');
+    expect(clientLabel({}, configured)).toBe('none');
   });
 
   test('in-flight requests are counted until their audit record is written', async () => {
