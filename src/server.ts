@@ -21,13 +21,14 @@ import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipe
 import type { Identity } from './auth/identity.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
 import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
+import { signInFailureGuard } from './limits/sign-in-failures.ts';
 import { forwardableRequestHeaders } from './pipeline/headers.ts';
 import { mayHaveBody, readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
 import { operationFor } from './rules/operations.ts';
-import { asGatewayError, errorResponse, PermissionDenied, RateLimited, SigningFailed } from './errors.ts';
+import { asGatewayError, errorResponse, PermissionDenied, RateLimited, SigningFailed, Unauthenticated } from './errors.ts';
 import type { ReadinessResult } from './readiness.ts';
 
 export interface GatewayDeps {
@@ -58,6 +59,24 @@ export function createGatewayHandler(deps: GatewayDeps) {
     return authenticator;
   };
 
+  const signInFailures = signInFailureGuard(rateLimits);
+  /** Authenticates, counting failures per address when the rules limit them (limits/sign-in-failures.ts). */
+  const authenticateGuarded = async (rules: CompiledRules, headers: Headers, address: string, nowMs: number, trail: Trail): Promise<Identity> => {
+    const limit = rules.auth.failedSignInLimit;
+    if (!limit) return authenticatorFor(rules).authenticate(headers);
+    const blockedMs = signInFailures.blockedFor(address, nowMs);
+    if (blockedMs !== undefined) {
+      trail.decision = 'rate-limited';
+      throw new RateLimited(Math.max(1, Math.ceil(blockedMs / 1000)), `too many failed sign-ins from ${address}`);
+    }
+    try {
+      return await authenticatorFor(rules).authenticate(headers);
+    } catch (error) {
+      if (error instanceof Unauthenticated) await signInFailures.failed(address, limit, nowMs);
+      throw error;
+    }
+  };
+
   return async function handle(request: Request, peerAddress: string | undefined): Promise<Response> {
     deps.onRequest?.();
     const rules = deps.rules();
@@ -66,7 +85,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const trail: Trail = { decision: 'rejected', bytesIn: 0 };
     try {
       trail.decision = 'unauthenticated';
-      const identity = await authenticatorFor(rules).authenticate(request.headers);
+      const identity = await authenticateGuarded(rules, request.headers, scope.clientIp, scope.receivedAt.getTime(), trail);
       trail.decision = 'rejected';
       trail.clientId = identity.id;
       trail.authMethod = identity.authMethod;

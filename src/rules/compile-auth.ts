@@ -51,6 +51,8 @@ export interface CompiledAuth {
   jwtIssuers: ReadonlyArray<CompiledJwtIssuer>;
   alb?: CompiledAlbOidc;
   anonymous?: Identity;
+  /** Failed sign-ins allowed per client address (limits/sign-in-failures.ts). */
+  failedSignInLimit?: RateLimit;
 }
 
 export function compileAuth(
@@ -150,6 +152,7 @@ export function compileAuth(
       jwtIssuers,
       ...(alb ? { alb } : {}),
       ...(anonymous ? { anonymous } : {}),
+      ...(rules.auth.failedSignInLimit ? { failedSignInLimit: compileRateLimit(rules.auth.failedSignInLimit) } : {}),
     },
     clientsById,
   };

@@ -26,6 +26,9 @@ export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
       problems.warning(['clients', i], `client "${client.id}" has no way to sign in (no API key, password, or token subject with auth.jwt / auth.alb)`);
     }
   });
+  if (source.auth.failedSignInLimit && !source.listen.trustForwardedFor) {
+    problems.warning(['auth', 'failedSignInLimit'], 'counted per client address: behind a load balancer, set listen.trustForwardedFor or all clients share one address (and one limit)');
+  }
   if (Object.keys(source.groups).length > 0 && source.auth.jwt.length === 0 && !source.auth.alb) {
     problems.warning(['groups'], 'groups come from JWT or ALB-OIDC tokens, but neither auth.jwt nor auth.alb is configured');
   }

@@ -271,6 +271,12 @@ const Auth = Type.Object(
     realm: Type.String({ default: 'MLflow', description: 'Realm in the WWW-Authenticate challenge (browsers show it in the Basic prompt).' }),
     jwt: Type.Array(JwtIssuer, { default: [], description: 'OIDC issuers whose JWTs are accepted as Bearer tokens (MLFLOW_TRACKING_TOKEN).' }),
     alb: Type.Optional(AlbOidc),
+    failedSignInLimit: Type.Optional(Type.Object(RateLimit.properties, {
+      additionalProperties: false,
+      description:
+        'Failed sign-ins allowed per client address (token bucket); beyond it the address gets 429 until a token refills. ' +
+        'Needs listen.trustForwardedFor behind a load balancer, or every client shares one address.',
+    })),
   },
   { additionalProperties: false, default: {} },
 );

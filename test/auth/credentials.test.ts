@@ -159,3 +159,28 @@ describe('key rotation at the issuer', () => {
     expect(issuer.jwksFetches()).toBe(fetchesBefore + 1);
   });
 });
+
+describe('failed sign-ins per client address (auth.failedSignInLimit)', () => {
+  test('after the allowed failures an address gets 429 before any check; other addresses and good keys elsewhere are unaffected', async () => {
+    const guarded = rulesFrom(`version: 1
+listen: {trustForwardedFor: true}
+backend: {url: "http://127.0.0.1:${upstream.port}"}
+auth: {failedSignInLimit: {requestsPerSecond: 0.01, burst: 3}}
+clients:
+  - {id: ci, apiKeys: [{sha256: "${hashApiKey(KEY)}", expires: "2099-01-01"}], policies: [read]}
+policies:
+  read: {operations: [GetRun]}
+`);
+    const app = createApp({ rules: () => guarded, audit: { write: (record) => audit.push(record) } });
+    const from = (address: string, key: string) =>
+      app.handle(new Request(`http://gateway${GET_RUN}`, { headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': address } }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await from('203.0.113.9', 'guess-0123456789abcdef')).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    const blocked = await from('203.0.113.9', KEY);
+    expect(blocked.status).toBe(429); // even the right key: the address is paused, nothing is checked
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(1);
+    expect(audit.at(-1)).toMatchObject({ decision: 'rate-limited', reason: 'too many failed sign-ins from 203.0.113.9' });
+    expect((await from('198.51.100.7', KEY)).status).toBe(200);
+  });
+});
