@@ -34,7 +34,7 @@ die() {
 say() { echo "install.sh: $*"; }
 
 usage() {
-  sed -n "2,18p" "$0" | sed 's/^# \{0,1\}//'
+  sed -n "2,16p" "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
