@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
-import { auditLines, cleanAwsEnv, startProcess, tempDir, waitFor, type Started } from '../support/processes.ts';
+import { auditLines, cleanAwsEnv, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
-import { buildArtifacts, denoBinary } from '../support/build.ts';
+import { BUILT_RUNTIMES, buildArtifacts, denoBinary, startBuiltGateway } from '../support/build.ts';
 import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
 import { postJson } from '../support/requests.ts';
 
@@ -50,24 +50,8 @@ afterAll(async () => {
   await mlflow?.stop();
 });
 
-const RUNTIMES = [
-  {
-    name: 'the compiled executable',
-    command: () => ({ command: artifacts.executable, prefix: [] as string[] }),
-  },
-  {
-    name: 'the bundle under Deno',
-    command: (rulesDir: string) => ({
-      command: denoBinary(),
-      // The README's permissions: environment (rules expansion, AWS SDK), network, and reading the
-      // rules directory; nothing else.
-      prefix: ['run', '--allow-env', '--allow-net', `--allow-read=${rulesDir}`, '--no-prompt', artifacts.bundle],
-    }),
-  },
-];
-
-for (const runtime of RUNTIMES) {
-  describe(runtime.name, () => {
+for (const runtime of BUILT_RUNTIMES) {
+  describe(runtime, () => {
     let standin: DataPlaneStandin;
     let gateway: Started;
     let base: string;
@@ -86,16 +70,7 @@ for (const runtime of RUNTIMES) {
       writeFileSync(join(cwd, 'evil.js'), 'console.error("EVIL PRELOAD RAN");\n');
       mkdirSync(join(cwd, 'node_modules'), { recursive: true });
       const creds = staticCredentials('SMOKE0000001');
-      const { command, prefix } = runtime.command(rulesDir);
-      gateway = await startProcess(command, [...prefix, 'serve', '--rules', rulesFile], {
-        name: runtime.name,
-        cwd,
-        env: cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }),
-        ready: (output) => {
-          const match = /"event":"listening".*?"port":(\d+)/.exec(output);
-          return match ? Number(match[1]) : undefined;
-        },
-      });
+      gateway = await startBuiltGateway(runtime, rulesFile, cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }), cwd);
       base = `http://127.0.0.1:${gateway.port}`;
       const listening = JSON.parse(gateway.output().split('\n').find((l) => l.includes('"event":"listening"'))!);
       metricsUrl = `http://127.0.0.1:${listening.metricsPort}/metrics`;
@@ -108,7 +83,7 @@ for (const runtime of RUNTIMES) {
     test('its startup line names the build commit, runtime, backend and rules hash; no .env or bunfig.toml was loaded', () => {
       const listening = JSON.parse(gateway.output().split('\n').find((l) => l.includes('"event":"listening"'))!);
       expect(listening.commit).toMatch(/^[0-9a-f]{12}(-dirty)?$/);
-      expect(listening.runtime).toStartWith(runtime.name.includes('Deno') ? 'deno ' : 'bun ');
+      expect(listening.runtime).toStartWith(runtime.includes('Deno') ? 'deno ' : 'bun ');
       expect(listening.backend).toBe('sagemaker tracking-server');
       expect(listening.arn).toBe(ARN);
       expect(listening.rulesSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -116,7 +91,7 @@ for (const runtime of RUNTIMES) {
     });
 
     test('curl-style MLflow calls are signed, verified by the stand-in and served by the real MLflow', async () => {
-      const name = `smoke ${runtime.name} ${Date.now()}`;
+      const name = `smoke ${runtime} ${Date.now()}`;
       const created = await postJson(`${base}/api/2.0/mlflow/experiments/create`, KEY, { name });
       expect(created.status).toBe(200);
       const { experiment_id } = await created.json();

@@ -2,8 +2,8 @@
 // tests exercise what ships rather than a stale dist/.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO } from './processes.ts';
+import { dirname, join } from 'node:path';
+import { REPO, startProcess, type Started } from './processes.ts';
 
 export const EXECUTABLE = join(REPO, 'dist', 'sagemaker-mlflow-proxy');
 export const BUNDLE = join(REPO, 'dist', 'sagemaker-mlflow-proxy.js');
@@ -30,4 +30,29 @@ export function buildArtifacts(): { executable: string; bundle: string } {
     built = true;
   }
   return { executable: EXECUTABLE, bundle: BUNDLE };
+}
+
+export type BuiltRuntime = 'the compiled executable' | 'the bundle under Deno';
+export const BUILT_RUNTIMES: BuiltRuntime[] = ['the compiled executable', 'the bundle under Deno'];
+
+/**
+ * Starts `serve --rules FILE` from a single-file artifact and waits for its listening line. Under
+ * Deno with the README's permissions: environment (rules expansion, AWS SDK), network, and reading
+ * the rules file's directory; nothing else.
+ */
+export function startBuiltGateway(runtime: BuiltRuntime, rulesFile: string, env: Record<string, string | undefined>, cwd?: string): Promise<Started> {
+  const { executable, bundle } = buildArtifacts();
+  const [command, prefix] =
+    runtime === 'the compiled executable'
+      ? [executable, []]
+      : [denoBinary(), ['run', '--allow-env', '--allow-net', `--allow-read=${dirname(rulesFile)}`, '--no-prompt', bundle]];
+  return startProcess(command, [...prefix, 'serve', '--rules', rulesFile], {
+    name: runtime,
+    env,
+    ...(cwd ? { cwd } : {}),
+    ready: (output) => {
+      const match = /"event":"listening".*?"port":(\d+)/.exec(output);
+      return match ? Number(match[1]) : undefined;
+    },
+  });
 }
