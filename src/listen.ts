@@ -5,7 +5,8 @@ import { peerAddresses } from './peer.ts';
 
 export interface Listener {
   port: number;
-  stop(): Promise<void>;
+  /** Stops accepting and resolves when requests in flight have finished; `force` cuts them (Bun). */
+  stop(force?: boolean): Promise<void>;
 }
 
 export interface ListenOptions {
@@ -37,7 +38,7 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
       },
     });
     // stop() without `true` lets requests in flight finish instead of cutting them.
-    return { port: server.port ?? options.port, stop: async () => void (await server.stop()) };
+    return { port: server.port ?? options.port, stop: async (force) => void (await server.stop(force === true)) };
   }
   const deno = (globalThis as { Deno?: { serve: (...args: unknown[]) => { addr: { port: number }; shutdown(): Promise<void> } } }).Deno;
   if (deno) {
@@ -48,7 +49,8 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
         return fetch(request);
       },
     );
-    return { port: server.addr.port, stop: () => server.shutdown() };
+    // Deno has no forced stop: a caller that cannot wait exits the process instead.
+    return { port: server.addr.port, stop: (force) => (force ? Promise.resolve() : server.shutdown()) };
   }
   throw new Error('sagemaker-mlflow-proxy runs on Bun or Deno');
 }

@@ -1,7 +1,9 @@
 // The command line: serve | check | explain | hash-key | version.
 // The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
 import { parseArgs } from 'node:util';
-import { loadRulesFile, type LoadResult } from './rules/load.ts';
+import type { LoadResult } from './rules/load.ts';
+import { createReloader, loadRulesWithHash } from './rules/reload.ts';
+import { watchRulesFile } from './rules/watch.ts';
 import { formatProblem } from './rules/problems.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain, explainClient } from './explain.ts';
@@ -9,17 +11,23 @@ import { hashPassword } from './auth/password.ts';
 import { clientRoles, iamPolicy } from './iam-policy.ts';
 import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from './aws/client-roles.ts';
 import { hashApiKey } from './auth/api-key.ts';
-import { createApp, readiness } from './server.ts';
+import { createApp } from './server.ts';
+import { httpProbe, readiness } from './readiness.ts';
+import { drainAndStop } from './shutdown.ts';
 import { listen } from './listen.ts';
 import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
-import { createAuditLog, logEvent, stdoutWriter } from './observability/audit.ts';
-import { VERSION } from './version.ts';
+import { createAuditLog, stdoutWriter } from './observability/audit.ts';
+import { createLogger } from './observability/log.ts';
+import { createMetrics, meteredAudit } from './observability/metrics.ts';
+import { metricsHandler } from './observability/metrics-endpoint.ts';
+import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { createArtifactService, type ArtifactService } from './artifacts/service.ts';
 
 const USAGE = `sagemaker-mlflow-proxy ${VERSION}
 
 Usage:
-  sagemaker-mlflow-proxy serve   --rules FILE            run the gateway
+  sagemaker-mlflow-proxy serve   --rules FILE [--watch]  run the gateway; SIGHUP (or, with --watch, a
+                                                         change to FILE) reloads the rules
   sagemaker-mlflow-proxy check   --rules FILE            validate the rules file
   sagemaker-mlflow-proxy explain --rules FILE [--client ID] METHOD URL
                                                          what would happen to a request
@@ -39,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { rules: { type: 'string' }, client: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { rules: { type: 'string' }, client: { type: 'string' }, role: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -49,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'version':
-      out(`sagemaker-mlflow-proxy ${VERSION}`);
+      out(VERSION_LINE);
       return 0;
     case 'hash-key':
       return hashKeyCommand();
@@ -63,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
         err(`${command}: --rules FILE is required\n\n${USAGE}`);
         return 2;
       }
-      const loaded = loadRulesFile(values.rules, process.env);
+      const loaded = loadRulesWithHash(values.rules, process.env);
       if (!loaded.ok) {
         for (const problem of loaded.problems) err(formatProblem(problem));
         err(`${values.rules}: ${loaded.problems.filter((p) => p.severity === 'error').length} problem(s); rules refused`);
@@ -85,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
         for (const line of result.lines) out(line);
         return 0;
       }
-      return serveCommand(values.rules, loaded.rules, loaded.warnings.map(formatProblem));
+      return serveCommand(values.rules, { rules: loaded.rules, sha256: loaded.sha256 ?? '', warnings: loaded.warnings.map(formatProblem) }, values.watch === true);
     }
     default:
       err(`unknown command "${command}"\n\n${USAGE}`);
@@ -133,11 +141,13 @@ async function hashKeyCommand(): Promise<number> {
   return 0;
 }
 
-function checkCommand(file: string, loaded: Extract<LoadResult, { ok: true }>): number {
+function checkCommand(file: string, loaded: Extract<LoadResult, { ok: true }> & { sha256?: string }): number {
   const rules = loaded.rules;
   for (const warning of loaded.warnings) err(formatProblem(warning));
   out(`${file}: OK`);
   for (const line of summary(rules)) out(`  ${line}`);
+  // The same hash the running gateway logs at startup and on each reload: which file is in force.
+  out(`  sha256     ${loaded.sha256}`);
   return 0;
 }
 
@@ -172,21 +182,28 @@ function signInSummary(rules: CompiledRules): string {
   ].join('; ');
 }
 
-async function serveCommand(file: string, rules: CompiledRules, warnings: string[]): Promise<number> {
+async function serveCommand(file: string, initial: { rules: CompiledRules; sha256: string; warnings: string[] }, watch: boolean): Promise<number> {
+  // Read once: changing these needs a restart (a reload says so, rules/reload.ts).
+  const startup = initial.rules.source;
+  const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
-  for (const warning of warnings) logEvent(write, 'warn', 'rules warning', { problem: warning });
+  const log = createLogger(write, () => reloader.current().source.logging.level);
+  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
+  for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   let credentials: CredentialCache | undefined;
+  const rules = initial.rules;
   let clientRoleCache: ClientRoleCredentials | undefined;
   if (rules.backend.kind === 'sagemaker') {
     const region = rules.backend.region;
     credentials = cachedCredentials(
       defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
       {
-        onRefresh: (event) =>
-          event.ok
-            ? logEvent(write, 'info', 'credentials refreshed', { expiration: event.expiration?.toISOString() })
-            : logEvent(write, 'warn', 'credential refresh failed; still using the current credentials', { error: event.error }),
+        onRefresh: (event) => {
+          metrics.credentialRefresh(event.ok);
+          if (event.ok) log.log('info', 'credentials refreshed', { expiration: event.expiration?.toISOString() });
+          else log.log('warn', 'credential refresh failed; still using the current credentials', { error: event.error });
+        },
       },
     );
     try {
@@ -201,54 +218,121 @@ async function serveCommand(file: string, rules: CompiledRules, warnings: string
     }
     const host = credentials;
     clientRoleCache = clientRoleCredentials(stsRoleProvider(() => host.get(), region), {
-      onRefresh: (event) =>
-        event.ok
-          ? logEvent(write, 'info', 'client role credentials refreshed', { expiration: event.expiration?.toISOString() })
-          : logEvent(write, 'warn', 'client role credentials failed', { error: event.error }),
+      onRefresh: (event) => {
+        metrics.credentialRefresh(event.ok);
+        if (event.ok) log.log('info', 'client role credentials refreshed', { expiration: event.expiration?.toISOString() });
+        else log.log('warn', 'client role credentials failed', { error: event.error });
+      },
     });
   }
 
+  // Built once from the rules at start-up: a reload that changes `artifacts` needs a restart.
   let artifacts: ArtifactService | undefined;
   if (rules.artifacts && credentials && rules.backend.kind === 'sagemaker') {
     const host = credentials;
     artifacts = await createArtifactService(rules.artifacts, rules.backend, () => host.get());
-    logEvent(write, 'info', 'serving artifacts', { root: artifacts.store.root.uri });
+    log.log('info', 'serving artifacts', { root: artifacts.store.root.uri });
   }
 
-  const audit = createAuditLog(write);
+  let draining = false;
+  const requestLog = createAuditLog(write);
+  const audit = meteredAudit(
+    {
+      write(record) {
+        if (reloader.current().source.logging.requests) requestLog.write(record);
+      },
+      flush: () => requestLog.flush?.(),
+    },
+    metrics,
+  );
+  const readinessOptions = {
+    draining: () => draining,
+    minCredentialSeconds: startup.readiness.minCredentialSeconds,
+    ...(startup.readiness.checkUpstream
+      ? { probeUpstream: httpProbe(rules.backend.baseUrl, startup.readiness.upstreamTimeoutSeconds * 1000) }
+      : {}),
+  };
   const app = createApp({
-    rules: () => rules,
+    rules: reloader.current,
     ...(credentials ? { credentials } : {}),
     ...(clientRoleCache ? { clientRoles: clientRoleCache } : {}),
     ...(artifacts ? { artifacts } : {}),
     audit,
-    readiness: () => readiness(credentials),
+    onRequest: metrics.requestStarted,
+    readiness: () => readiness(credentials, readinessOptions),
   });
   const listener = listen((request) => app.handle(request), {
-    hostname: rules.source.listen.host,
-    port: rules.source.listen.port,
+    hostname: startup.listen.host,
+    port: startup.listen.port,
     idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10,
   });
-  logEvent(write, 'info', 'listening', {
+  const metricsListener = startup.metrics.enabled
+    ? listen(metricsHandler(startup.metrics.path, metrics), { hostname: startup.metrics.host, port: startup.metrics.port, idleTimeoutSeconds: 30 })
+    : undefined;
+
+  const reload = (trigger: string) => {
+    const outcome = reloader.reload();
+    metrics.rulesReload(outcome.ok);
+    if (!outcome.ok) {
+      log.log('error', 'rules reload refused; the rules in force keep serving', { trigger, rules: file, problems: outcome.problems });
+      return;
+    }
+    for (const warning of outcome.warnings) log.log('warn', 'rules warning', { problem: warning });
+    log.log('info', 'rules reloaded', { trigger, rules: file, rulesSha256: outcome.sha256, changed: outcome.changed });
+    if (outcome.restartOnly.length > 0) {
+      log.log('warn', 'changed settings take effect at the next restart', { keys: outcome.restartOnly });
+    }
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  const stopWatching = watch ? watchRulesFile(file, () => reload('file change')) : undefined;
+
+  // The startup summary: what runs, against what, from which rules (journald keeps it).
+  log.log('info', 'listening', {
     event: 'listening',
-    host: rules.source.listen.host,
+    host: startup.listen.host,
     port: listener.port,
-    rules: file,
-    backend: rules.backend.kind === 'sagemaker' ? rules.backend.arn : rules.backend.baseUrl,
+    ...(metricsListener ? { metricsPort: metricsListener.port, metricsPath: startup.metrics.path } : {}),
     version: VERSION,
+    commit: COMMIT,
+    runtime: runtimeName(),
+    pid: process.pid,
+    backend: rules.backend.kind === 'sagemaker' ? `sagemaker ${rules.backend.mode}` : 'self-hosted mlflow',
+    ...(rules.backend.kind === 'sagemaker' ? { arn: rules.backend.arn } : {}),
+    upstream: rules.backend.baseUrl,
+    rules: file,
+    rulesSha256: reloader.sha256(),
+    clients: rules.clientsById.size,
+    watch,
   });
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logEvent(write, 'info', 'stopping', { signal });
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await listener.stop();
+  const stopSignals = () =>
+    new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+  const signal = await stopSignals();
+  draining = true;
+  metrics.draining(true);
+  stopWatching?.();
+  const { drainSeconds, finishSeconds } = startup.shutdown;
+  log.log('info', 'draining: readiness fails, requests are still served', { signal, drainSeconds, finishSeconds, inFlight: metrics.inFlight() });
+  // Ctrl-C in a terminal has no load balancer to wait for.
+  const skipDrain = signal === 'SIGINT' ? Promise.resolve() : stopSignals();
+  const result = await drainAndStop(listener, { drainMs: drainSeconds * 1000, finishMs: finishSeconds * 1000 }, skipDrain, (phase) =>
+    phase === 'closing'
+      ? log.log('info', 'closing the listener; waiting for requests in flight', { inFlight: metrics.inFlight() })
+      : log.log('warn', 'requests still in flight were cut', { inFlight: metrics.inFlight() }),
+  );
+  await metricsListener?.stop(true);
   audit.flush?.();
+  log.log('info', 'stopped', { signal, finished: result.finished });
   return 0;
+}
+
+/** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  return g.Bun ? `bun ${g.Bun.version}` : g.Deno ? `deno ${g.Deno.version.deno}` : `node ${process.version}`;
 }
 
 main(process.argv.slice(2)).then(

@@ -29,6 +29,7 @@ import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
 import { operationFor } from './rules/operations.ts';
 import { asGatewayError, errorResponse, NotImplemented, PermissionDenied, RateLimited, SigningFailed, Unauthenticated } from './errors.ts';
+import type { ReadinessResult } from './readiness.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import { isArtifactApiPath, serveArtifactRequest } from './artifacts/handler.ts';
 import { askForPlainJson, rewriteRequestLocations, rewriteResponseLocations } from './artifacts/locations.ts';
@@ -44,6 +45,8 @@ export interface GatewayDeps {
   rateLimits?: RateLimitStore;
   audit: AuditSink;
   now?: () => Date;
+  /** Called as each request enters the pipeline (in-flight metric; it leaves with its audit record). */
+  onRequest?: () => void;
   /** SageMaker backends with `artifacts` configured: the S3 store behind MLflow's artifact API. */
   artifacts?: ArtifactService;
 }
@@ -80,6 +83,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
   };
 
   return async function handle(request: Request, peerAddress: string | undefined): Promise<Response> {
+    deps.onRequest?.();
     const rules = deps.rules();
     const limits = rules.source.limits;
     const scope = receive(request, peerAddress, rules.source.listen.trustForwardedFor, now);
@@ -198,23 +202,11 @@ async function credentialsFor(cache: CredentialCache | undefined) {
 }
 
 
-/** Ready when the rules are loaded (they are, or nothing would run) and credentials resolve. */
-export async function readiness(credentials: CredentialCache | undefined): Promise<{ ready: boolean; checks: Record<string, string> }> {
-  const checks: Record<string, string> = { rules: 'ok' };
-  if (!credentials) return { ready: true, checks };
-  try {
-    const current = await credentials.get();
-    checks.credentials = current.expiration ? `ok, expire ${current.expiration.toISOString()}` : 'ok';
-    return { ready: true, checks };
-  } catch {
-    checks.credentials = 'unavailable';
-    return { ready: false, checks };
-  }
-}
+export { readiness } from './readiness.ts';
 
 export interface AppOptions extends GatewayDeps {
   /** Readiness beyond "rules loaded": e.g. credentials resolvable. */
-  readiness?: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  readiness?: () => Promise<ReadinessResult>;
 }
 
 /**

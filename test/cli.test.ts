@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUN, cleanAwsEnv, REPO, tempDir } from './support/processes.ts';
-import { VERSION } from '../src/version.ts';
+import { VERSION, VERSION_LINE } from '../src/version.ts';
 
 const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/demo';
 const HASH = 'b'.repeat(64);
@@ -93,8 +93,9 @@ describe('hash-key, version, usage', () => {
     expect(cli(['hash-key'], { input: 'short' }).code).toBe(2);
   });
 
-  test('version prints the package version', () => {
-    expect(cli(['version']).stdout.trim()).toBe(`sagemaker-mlflow-proxy ${VERSION}`);
+  test('version prints the package version and the build commit ("source" when run from source)', () => {
+    expect(cli(['version']).stdout.trim()).toBe(VERSION_LINE);
+    expect(VERSION_LINE).toBe(`sagemaker-mlflow-proxy ${VERSION} (commit source)`);
   });
 
   test('the version constant matches package.json', async () => {

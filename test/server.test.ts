@@ -9,7 +9,7 @@ import type { AuditRecord } from '../src/observability/audit.ts';
 import type { CredentialCache } from '../src/aws/credentials.ts';
 import { verifySigV4, type Verdict } from './standins/sigv4-verifier.ts';
 import { rulesFrom } from './support/rules.ts';
-import { temporaryCredentials } from './support/credentials.ts';
+import { failingCredentialCache, temporaryCredentials } from './support/credentials.ts';
 
 const ARN = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team';
 const APP_ARN = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-ABCDEF123456';
@@ -369,14 +369,7 @@ describe("the gateway's own endpoints", () => {
   });
 
   test('readiness answers 503, naming the failed check, when credentials cannot be resolved', async () => {
-    const failing: CredentialCache = {
-      get: async () => {
-        throw new Error('no IMDS');
-      },
-      cached: () => undefined,
-      expiration: () => undefined,
-      refreshes: () => 0,
-    };
+    const failing = failingCredentialCache();
     const rules = rulesFrom(`version: 1\nbackend: {arn: ${ARN}}\n`);
     const app = createApp({ rules: () => rules, credentials: failing, audit: { write: () => {} }, readiness: () => readiness(failing) });
     const response = await app.handle(new Request('http://gateway.local/-/ready'));

@@ -79,7 +79,9 @@ export function createAuditLog(writeLines: LineWriter): AuditSink {
   };
 }
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
 /** Operational messages (startup, credential refresh, reloads) share the JSON-lines format. */
-export function logEvent(writeLines: LineWriter, level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+export function logEvent(writeLines: LineWriter, level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   writeLines(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
 }

@@ -5,7 +5,9 @@
 // (shared reference runtime-notes.md, elysiajs/elysia#1862).
 import type { OutgoingRequest } from './sign.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
-import { clientResponseHeaders } from './headers.ts';
+import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
+
+const ON_DENO = 'Deno' in globalThis;
 
 export interface ForwardOptions {
   timeoutMs: number;
@@ -36,7 +38,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
   try {
     upstream = await fetch(outgoing.url, {
       method: outgoing.method,
-      headers: outgoing.headers,
+      headers: ON_DENO ? pinDenoFetchDefaults(outgoing.headers) : outgoing.headers,
       body: outgoing.body ?? null,
       redirect: 'manual',
       signal: controller.signal,
@@ -54,7 +56,11 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     clearTimeout(timer);
   }
   const upstreamMs = performance.now() - started;
-  // The abort listener stays: a client that leaves mid-body still cancels the upstream read.
+  // On Bun the abort listener stays: a client that leaves mid-body still cancels the upstream read.
+  // Deno aborts request.signal after every completed response too (its legacy behaviour), which
+  // would cancel a body still being read; there a client leaving mid-body cancels the response
+  // stream instead (audit-response.ts passes the cancel to the upstream reader).
+  if (ON_DENO) options.clientSignal.removeEventListener('abort', onClientAbort);
   const response = new Response(upstream.body, {
     status: upstream.status,
     statusText: upstream.statusText,

@@ -59,3 +59,20 @@ function connectionListed(connection: string | null): Set<string> {
   if (!connection) return new Set();
   return new Set(connection.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 }
+
+/**
+ * Deno's fetch changes what is sent unless told otherwise (Deno 2.9, ext/fetch): it adds
+ * `accept-encoding: gzip, br` and `accept-language: *` when absent, and it decodes gzip and br
+ * bodies whenever the request's accept-encoding names them, while keeping the encoded
+ * Content-Encoding and Content-Length (denoland/deno#35124): a proxied gzip answer reaches the
+ * client decoded, labelled gzip and cut to the compressed length. Asking the backend for
+ * `identity` turns the decoding off (measured) and passes the bytes through unchanged; an empty
+ * Accept-Language is the nearest to "absent" Deno allows. Neither header is signed. Bun needs none
+ * of this (forward passes decompress: false).
+ */
+export function pinDenoFetchDefaults(headers: Array<[string, string]>): Array<[string, string]> {
+  const out = headers.filter(([name]) => name !== 'accept-encoding');
+  out.push(['accept-encoding', 'identity']);
+  if (!out.some(([name]) => name === 'accept-language')) out.push(['accept-language', '']);
+  return out;
+}

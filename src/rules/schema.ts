@@ -214,6 +214,68 @@ const Anonymous = Type.Object(
   { additionalProperties: false },
 );
 
+// Operations sections (metrics, readiness, shutdown, logging): additive, each optional with defaults.
+
+const Metrics = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false, description: 'Serve Prometheus metrics on their own listener.' }),
+    host: Type.String({
+      default: '127.0.0.1',
+      description: 'Address of the metrics listener; keep it off the ALB-facing address (metrics name clients and operations).',
+    }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9464, description: 'Port of the metrics listener; 0 picks a free one (tests).' }),
+    path: Type.String({ pattern: '^/', default: '/metrics', description: 'Path of the Prometheus text exposition.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Readiness = Type.Object(
+  {
+    minCredentialSeconds: Type.Number({
+      minimum: 0,
+      default: 60,
+      description: 'Not ready when the signing credentials expire sooner than this (and cannot be refreshed).',
+    }),
+    checkUpstream: Type.Boolean({
+      default: false,
+      description: 'Also require the backend to answer (any HTTP status) a request to its base URL.',
+    }),
+    upstreamTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 2, description: 'How long the upstream check waits.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Shutdown = Type.Object(
+  {
+    drainSeconds: Type.Number({
+      minimum: 0,
+      maximum: 300,
+      default: 15,
+      description:
+        'After SIGTERM: readiness fails at once and the listener keeps serving this long, so the load balancer ' +
+        'stops routing here before the listener closes. Keep it above the ALB health check\'s interval x unhealthy threshold.',
+    }),
+    finishSeconds: Type.Number({
+      minimum: 0,
+      maximum: 300,
+      default: 10,
+      description: 'Then the listener closes; requests still in flight get this long to finish before they are cut.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Logging = Type.Object(
+  {
+    level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], {
+      default: 'info',
+      description: 'Lowest level of operational lines written. Per-request audit lines are written at info unless `requests` is false.',
+    }),
+    requests: Type.Boolean({ default: true, description: 'Write one audit line per request (keep on: it is the audit trail).' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const JwtIssuer = Type.Object(
   {
     issuer: Type.String({ minLength: 1, description: 'Expected `iss`, exactly. Tokens are routed to this entry by their `iss`.' }),
@@ -281,6 +343,10 @@ export const RulesSchema = Type.Object(
       description: 'Groups named in JWT / ALB-OIDC tokens, and what their members may do.',
     }),
     policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
+    metrics: Metrics,
+    readiness: Readiness,
+    shutdown: Shutdown,
+    logging: Logging,
   },
   { additionalProperties: false },
 );

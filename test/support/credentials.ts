@@ -2,6 +2,7 @@
 // instance metadata) share one convention: a secret is derivable from its access key id, so the
 // Python stand-in can verify signatures independently. Never real credentials.
 import { createHash } from 'node:crypto';
+import type { CredentialCache } from '../../src/aws/credentials.ts';
 
 export interface StandinCredentials {
   accessKeyId: string;
@@ -24,4 +25,16 @@ export function temporaryCredentials(expiresAt: Date, serial: number): StandinCr
   const epoch = Math.floor(expiresAt.getTime() / 1000).toString().padStart(10, '0');
   const accessKeyId = `ASIA${epoch}${serial.toString(36).toUpperCase().padStart(6, '0').slice(-6)}`;
   return { accessKeyId, secretAccessKey: standinSecret(accessKeyId), sessionToken: `standin-token:${accessKeyId}`, expiration: expiresAt };
+}
+
+/** A credential cache whose every lookup fails, as when no instance role is attached. */
+export function failingCredentialCache(): CredentialCache {
+  return {
+    get: async () => {
+      throw new Error('no IMDS');
+    },
+    cached: () => undefined,
+    expiration: () => undefined,
+    refreshes: () => 0,
+  };
 }

@@ -92,6 +92,15 @@ export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
+/** Polls until the condition holds (e.g. a log line appeared); fails after timeoutMs. */
+export async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await Bun.sleep(25);
+  }
+}
+
 /** Environment with every AWS credential source removed, so only what a test sets is used. */
 export function cleanAwsEnv(extra: Record<string, string>): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
@@ -109,8 +118,8 @@ export function cleanAwsEnv(extra: Record<string, string>): Record<string, strin
 }
 
 /** Starts the gateway CLI (`bun src/main.ts serve`) and waits for its "listening" line. */
-export function startGateway(rulesFile: string, env: Record<string, string | undefined>): Promise<Started> {
-  return startProcess(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', rulesFile], {
+export function startGateway(rulesFile: string, env: Record<string, string | undefined>, extraArgs: string[] = []): Promise<Started> {
+  return startProcess(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', rulesFile, ...extraArgs], {
     env,
     name: 'gateway',
     timeoutMs: 30_000,

@@ -1,0 +1,165 @@
+// Prometheus metrics, kept as an observer of the per-request audit record: every request already
+// ends in exactly one AuditRecord (pipeline/audit-response.ts), so counting there sees every outcome
+// once, with no metric calls spread through the pipeline stages. The few facts that are not
+// requests (credential refreshes, rule reloads, in-flight starts, draining) are reported by main.ts.
+//
+// prom-client (15.1.3) is used because it runs unchanged on Bun and, bundled, on Deno. Default
+// process metrics are not collected: they read /proc through Node APIs that differ per runtime.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditRecord, AuditSink } from './audit.ts';
+
+const PREFIX = 'sagemaker_mlflow_proxy_';
+
+// Seconds. MLflow calls are mostly small JSON (ms), uploads and searches can take seconds, and the
+// backend timeout is 120 s.
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface BuildInfo {
+  version: string;
+  commit: string;
+  runtime: string;
+}
+
+export interface GatewayMetrics {
+  /** A request entered the pipeline (it leaves when its audit record is written). */
+  requestStarted(): void;
+  /** Requests in the pipeline now (the drain logs it). */
+  inFlight(): number;
+  /** The request's one audit record: counts, latencies, bytes, failures. */
+  observe(record: AuditRecord): void;
+  credentialRefresh(ok: boolean): void;
+  rulesReload(ok: boolean): void;
+  draining(on: boolean): void;
+  /** The Prometheus text exposition and its content type. */
+  render(): Promise<{ body: string; contentType: string }>;
+}
+
+/**
+ * The `client` label: a configured client id, `anonymous`, or `none` before authentication. A token
+ * holder that no configured client lists acts under its token subject (auth/identity.ts): one series
+ * per user would grow without bound, so those are labelled by sign-in method (`unlisted-jwt`).
+ */
+export function clientLabel(record: Pick<AuditRecord, 'clientId' | 'authMethod'>, isConfigured: (id: string) => boolean): string {
+  if (!record.clientId) return 'none';
+  if (record.authMethod === 'anonymous' || isConfigured(record.clientId)) return record.clientId;
+  return `unlisted-${record.authMethod ?? 'unknown'}`;
+}
+
+export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true): GatewayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  // Labels stay bounded: operation is from the fixed MLflow table (or "none"), client see
+  // clientLabel, decision and status class are enums.
+  const requests = new Counter({
+    name: `${PREFIX}requests_total`,
+    help: 'Requests by MLflow operation, status class, client and decision.',
+    labelNames: ['operation', 'status_class', 'client', 'decision'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: `${PREFIX}request_duration_seconds`,
+    help: 'Time from receiving a request to its response (its body, when streamed) being sent.',
+    labelNames: ['status_class'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const upstream = new Histogram({
+    name: `${PREFIX}upstream_duration_seconds`,
+    help: 'Time until the backend\'s response headers arrived.',
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const bytesIn = new Counter({ name: `${PREFIX}request_bytes_total`, help: 'Request body bytes received from clients.', registers });
+  const bytesOut = new Counter({ name: `${PREFIX}response_bytes_total`, help: 'Response body bytes sent to clients.', registers });
+  const inFlight = new Gauge({ name: `${PREFIX}requests_in_flight`, help: 'Requests being handled now.', registers });
+  const authFailures = new Counter({
+    name: `${PREFIX}auth_failures_total`,
+    help: 'Requests whose credentials were missing, wrong, or could not be checked (identity provider unreachable).',
+    registers,
+  });
+  const denials = new Counter({
+    name: `${PREFIX}denied_requests_total`,
+    help: 'Requests refused by the client\'s policies (403), by client and operation.',
+    labelNames: ['client', 'operation'] as const,
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: `${PREFIX}rate_limited_requests_total`,
+    help: 'Requests refused with 429 because the client is over its rate limit.',
+    labelNames: ['client'] as const,
+    registers,
+  });
+  const signingFailures = new Counter({
+    name: `${PREFIX}signing_failures_total`,
+    help: 'Requests that could not be signed (no usable credentials; answered 503).',
+    registers,
+  });
+  const refreshes = new Counter({
+    name: `${PREFIX}credential_refreshes_total`,
+    help: 'Signing-credential refreshes by result.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const reloads = new Counter({
+    name: `${PREFIX}rule_reloads_total`,
+    help: 'Rules-file reloads by result (a failed reload keeps the rules in force).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const drainingGauge = new Gauge({ name: `${PREFIX}draining`, help: '1 while shutting down (readiness fails).', registers });
+  const buildInfo = new Gauge({
+    name: `${PREFIX}build_info`,
+    help: 'Always 1; the labels name the build.',
+    labelNames: ['version', 'commit', 'runtime'] as const,
+    registers,
+  });
+  buildInfo.set({ version: build.version, commit: build.commit, runtime: build.runtime }, 1);
+  // Zero-valued series from the start, so a rate() over a fresh process has something to read.
+  for (const result of ['ok', 'failed']) {
+    refreshes.inc({ result }, 0);
+    reloads.inc({ result }, 0);
+  }
+  drainingGauge.set(0);
+
+  let inFlightNow = 0;
+  return {
+    requestStarted() {
+      inFlightNow++;
+      inFlight.inc();
+    },
+    inFlight: () => inFlightNow,
+    observe(record) {
+      inFlightNow--;
+      inFlight.dec();
+      const statusClass = `${Math.floor(record.status / 100)}xx`;
+      const client = clientLabel(record, isConfiguredClient);
+      const operation = record.operation ?? 'none';
+      requests.inc({ operation, status_class: statusClass, client, decision: record.decision });
+      duration.observe({ status_class: statusClass }, record.totalMs / 1000);
+      if (record.upstreamMs !== undefined) upstream.observe(record.upstreamMs / 1000);
+      if (record.bytesIn > 0) bytesIn.inc(record.bytesIn);
+      if (record.bytesOut > 0) bytesOut.inc(record.bytesOut);
+      if (record.decision === 'unauthenticated') authFailures.inc();
+      else if (record.decision === 'denied') denials.inc({ client, operation });
+      else if (record.decision === 'rate-limited') rateLimited.inc({ client });
+      // SigningFailed is the gateway's only 503 (errors.ts).
+      else if (record.decision === 'gateway' && record.status === 503) signingFailures.inc();
+    },
+    credentialRefresh: (ok) => refreshes.inc({ result: ok ? 'ok' : 'failed' }),
+    rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
+    draining: (on) => drainingGauge.set(on ? 1 : 0),
+    render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
+  };
+}
+
+/** An audit sink that also feeds the metrics: one observer of the one record per request. */
+export function meteredAudit(sink: AuditSink, metrics: GatewayMetrics): AuditSink {
+  return {
+    write(record) {
+      metrics.observe(record);
+      sink.write(record);
+    },
+    ...(sink.flush ? { flush: () => sink.flush!() } : {}),
+  };
+}
