@@ -68,6 +68,7 @@ export interface PartUrl {
 // S3's DeleteObjects takes at most 1000 keys per call; S3 multipart uploads at most 10,000 parts.
 const DELETE_BATCH = 1000;
 export const MAX_PARTS = 10_000;
+const STREAMED_PUT_KEEPS_LENGTH = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 
 export class S3ArtifactStore {
   readonly root: S3Root;
@@ -87,6 +88,9 @@ export class S3ArtifactStore {
       // and which costs CPU per byte. S3 still verifies each part's Content-MD5/ETag where it must.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // The SDK's default user agent reads os.release(), which Deno allows only with --allow-sys;
+      // the README's Deno permissions do not include it.
+      defaultUserAgentProvider: async () => [['sagemaker-mlflow-proxy']],
     });
     this.presigner = new SignatureV4({
       service: 's3',
@@ -114,7 +118,9 @@ export class S3ArtifactStore {
   }
 
   async put(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
-    if (length !== undefined && length <= this.options.singlePutMaxBytes) {
+    // Deno drops an explicit Content-Length on a stream body and sends it chunked, which S3 refuses
+    // for a PUT (runtime-notes.md); part buffers keep their length on both runtimes.
+    if (length !== undefined && length <= this.options.singlePutMaxBytes && STREAMED_PUT_KEEPS_LENGTH) {
       // Known and small enough: S3 reads the client's stream as it arrives, nothing is buffered.
       const headers: Record<string, string> = { 'content-length': String(length), ...(contentType ? { 'content-type': contentType } : {}) };
       await this.request('PUT', key, {}, { body, headers, ...(signal ? { signal } : {}) });
