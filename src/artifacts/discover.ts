@@ -6,7 +6,13 @@ import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { CredentialsProvider } from './s3-store.ts';
 
 export async function discoverArtifactStoreUri(backend: SageMakerBackend, credentials: CredentialsProvider, endpoint?: string): Promise<string> {
-  const client = new SageMakerClient({ region: backend.region, credentials, ...(endpoint ? { endpoint } : {}) });
+  const client = new SageMakerClient({
+    region: backend.region,
+    credentials,
+    ...(endpoint ? { endpoint } : {}),
+    // As in s3-store.ts: the default user agent reads os.release(), which Deno allows only with --allow-sys.
+    defaultUserAgentProvider: async () => [['sagemaker-mlflow-proxy']],
+  });
   try {
     const uri =
       backend.mode === 'tracking-server'
