@@ -3,9 +3,14 @@
 // (through any policy: operation names and path rules alike); client and group roles add
 // sts:AssumeRole and sts:SetSourceIdentity on those roles, and get their own policy with --role.
 //
+// With an `artifacts` section the artifact API is served from S3 by the gateway itself: the S3
+// statements for the artifact root follow from which of ReadArtifacts / WriteArtifacts /
+// DeleteArtifacts the same identities can reach (src/artifacts/iam.ts).
+//
 // Not covered: the gateway's non-proto routes (/version, /health, get-artifact) have no published
 // IAM action; `AccessUI` and the presigned-URL actions are added once the UI entry is configured.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
+import { artifactIamStatements } from './artifacts/iam.ts';
 import type { Profile } from './auth/identity.ts';
 import { operationsCoveredBy } from './rules/operations.ts';
 import { PROTO_ROUTES } from './rules/mlflow-operations.ts';
@@ -15,6 +20,7 @@ export interface IamStatement {
   Effect: 'Allow';
   Action: string[];
   Resource: string | string[];
+  Condition?: Record<string, Record<string, string[]>>;
 }
 
 export interface IamPolicyDocument {
@@ -30,7 +36,18 @@ const IAM_OPERATIONS = new Set(PROTO_ROUTES.map(([operation]) => operation));
  */
 export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocument {
   const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
-  const statements = mlflowStatements(rules, reachableOperations(profiles.flatMap((p) => p.policies)));
+  const reachable = reachableOperations(profiles.flatMap((p) => p.policies));
+  const statements = mlflowStatements(rules, reachable.filter((operation) => IAM_OPERATIONS.has(operation)));
+  const artifacts = rules.artifacts;
+  if (artifacts && rules.backend.kind === 'sagemaker') {
+    const access = { read: reachable.includes('ReadArtifacts'), write: reachable.includes('WriteArtifacts'), delete: reachable.includes('DeleteArtifacts') };
+    // A discovered root is known only at start-up: iamPolicyNotes says what to add by hand.
+    if (artifacts.root) statements.push(...artifactIamStatements(artifacts, access, partitionOf(rules.backend.arn)));
+    if (artifacts.discover && roleArn === undefined) {
+      const action = rules.backend.mode === 'mlflow-app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer';
+      statements.push({ Sid: 'DiscoverArtifactRoot', Effect: 'Allow', Action: [action], Resource: rules.backend.arn });
+    }
+  }
   if (roleArn === undefined) {
     const roles = [...new Set(signingProfiles(rules).flatMap((p) => (p.assumeRoleArn ? [p.assumeRoleArn] : [])))].sort();
     if (roles.length) {
@@ -38,6 +55,15 @@ export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocu
     }
   }
   return { Version: '2012-10-17', Statement: statements };
+}
+
+/** What the printed policy cannot say by itself, for the operator (stderr). */
+export function iamPolicyNotes(rules: CompiledRules): string[] {
+  const notes: string[] = [];
+  if (rules.artifacts && !rules.artifacts.root) {
+    notes.push('artifacts.discover: the S3 artifact root is found at start-up, so its s3:* statements are not included; set artifacts.s3Root to get them, or add them for the ArtifactStoreUri by hand.');
+  }
+  return notes;
 }
 
 /** Every role a client or group names (each gets its own policy with --role). */
@@ -55,7 +81,12 @@ function reachableOperations(policies: ReadonlyArray<CompiledPolicy>): string[] 
     for (const operation of policy.operations.keys()) operations.add(operation);
     for (const grant of policy.grants) for (const operation of operationsCoveredBy(grant.methods, grant.pattern)) operations.add(operation);
   }
-  return [...operations].filter((operation) => IAM_OPERATIONS.has(operation)).sort();
+  return [...operations].sort();
+}
+
+/** `aws`, `aws-cn`, `aws-us-gov`: the S3 ARNs live in the same partition as the MLflow server. */
+function partitionOf(arn: string): string {
+  return arn.split(':')[1] ?? 'aws';
 }
 
 function mlflowStatements(rules: CompiledRules, operations: string[]): IamStatement[] {

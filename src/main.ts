@@ -8,7 +8,7 @@ import { formatProblem } from './rules/problems.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
-import { clientRoles, iamPolicy } from './iam-policy.ts';
+import { clientRoles, iamPolicy, iamPolicyNotes } from './iam-policy.ts';
 import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from './aws/client-roles.ts';
 import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
@@ -124,6 +124,7 @@ function iamPolicyCommand(rules: CompiledRules, role: string | undefined): numbe
     return 2;
   }
   out(JSON.stringify(iamPolicy(rules, role), null, 2));
+  for (const note of iamPolicyNotes(rules)) err(note);
   if (role === undefined) {
     const signer = rules.assumeRoleArn ? `the role ${rules.assumeRoleArn} (backend.assumeRoleArn; the host's role needs sts:AssumeRole on it)` : "the host's role";
     err(`Policy for ${signer}.${roles.length ? ` Client roles (${roles.join(', ')}): run iam-policy --role ARN for each.` : ''}`);

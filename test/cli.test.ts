@@ -202,6 +202,30 @@ policies:
     expect(cli(['iam-policy', '--rules', reviewRules(), '--role', 'arn:aws:iam::123456789012:role/unknown']).code).toBe(2);
   });
 
+  test('iam-policy adds the S3 statements on the artifact root that the identities\' artifact operations need', () => {
+    const file = join(tempDir('cli-iam-artifacts'), 'rules.yaml');
+    writeFileSync(file, `version: 1
+backend: {arn: "${ARN}"}
+artifacts: {s3Root: "s3://ml-artifacts/team"}
+clients:
+  - {id: reader, apiKeySha256: "${HASH}", policies: [read]}
+  - {id: writer, apiKeySha256: "${'c'.repeat(64)}", policies: [write], assumeRoleArn: "arn:aws:iam::123456789012:role/writers"}
+policies:
+  read: {operations: [GetRun, ReadArtifacts]}
+  write: {include: [read], operations: [WriteArtifacts]}
+`);
+    const host = JSON.parse(cli(['iam-policy', '--rules', file]).stdout);
+    expect(host.Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['MlflowTrackingServer', 'MlflowArtifactsList', 'MlflowArtifactsRead', 'AssumeClientRoles']);
+    expect(host.Statement[0].Action).toEqual(['sagemaker-mlflow:GetRun']); // the artifact API never reaches SageMaker
+    expect(host.Statement[1]).toEqual({
+      Sid: 'MlflowArtifactsList', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: ['arn:aws:s3:::ml-artifacts'],
+      Condition: { StringLike: { 's3:prefix': ['team', 'team/*'] } },
+    });
+    expect(host.Statement[2].Resource).toEqual(['arn:aws:s3:::ml-artifacts/team/*']);
+    const writers = JSON.parse(cli(['iam-policy', '--rules', file, '--role', 'arn:aws:iam::123456789012:role/writers']).stdout);
+    expect(writers.Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['MlflowTrackingServer', 'MlflowArtifactsList', 'MlflowArtifactsRead', 'MlflowArtifactsWrite']);
+  });
+
   test('iam-policy for an MLflow App is its single action', () => {
     const app = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-ABCDEF123456';
     const policy = JSON.parse(cli(['iam-policy', '--rules', join(REPO, 'rules.yaml')], { env: { MLFLOW_ARN: app } }).stdout);

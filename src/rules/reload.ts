@@ -33,6 +33,8 @@ const RESTART_ONLY: Array<[string, (r: Rules) => unknown]> = [
   ['metrics', (r) => r.metrics],
   ['shutdown', (r) => r.shutdown],
   ['readiness', (r) => r.readiness],
+  // The S3 store behind the artifact API is built at start-up (its root may even be discovered).
+  ['artifacts', (r) => r.artifacts],
 ];
 
 /** Keys whose change a reload cannot apply (pure). */
