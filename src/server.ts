@@ -137,7 +137,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
         if (!artifacts) throw new NotImplemented('This gateway does not serve artifacts (no `artifacts` section in its rules).');
         trail.bytesIn = Number(request.headers.get('content-length') ?? 0) || 0;
         const started = performance.now();
-        const response = await serveArtifactRequest(artifacts.store, { method: scope.method, path: rewritten.path, query: scope.query, request });
+        const response = await serveArtifactRequest(artifactStoreFor(identity, artifacts, deps), { method: scope.method, path: rewritten.path, query: scope.query, request });
         trail.upstreamMs = round(performance.now() - started);
         response.headers.set('x-request-id', scope.requestId);
         return audited(response, scope, trail, deps.audit);
@@ -182,6 +182,13 @@ export function createGatewayHandler(deps: GatewayDeps) {
       return audited(errorResponse(error, scope.requestId), scope, trail, deps.audit, error);
     }
   };
+}
+
+/** The artifact store signing as the client's own role when it has one, else as the host. */
+function artifactStoreFor(identity: Identity, artifacts: ArtifactService, deps: GatewayDeps) {
+  if (!identity.assumeRoleArn) return artifacts.store;
+  const cache = credentialCacheFor(identity, deps)!;
+  return artifacts.storeFor(`${identity.assumeRoleArn}\n${identity.id}`, () => cache.get());
 }
 
 /** The client's own role when it has one, else the host's credentials. */

@@ -41,7 +41,7 @@ export interface S3StoreOptions {
   partsInFlight: number;
   /** Lifetime of the presigned part URLs mpu/create hands out. */
   presignedUrlSeconds: number;
-  /** The host's credentials today; a per-client assumed role can be passed here later. */
+  /** The host's credentials, or a client role's (withCredentials). */
   credentials: CredentialsProvider;
 }
 
@@ -102,6 +102,11 @@ export class S3ArtifactStore {
       applyChecksum: false,
     });
     this.objectBaseUrl = objectBaseUrl(options);
+  }
+
+  /** The same store, signing with other credentials (a client's own IAM role). */
+  withCredentials(credentials: CredentialsProvider): S3ArtifactStore {
+    return new S3ArtifactStore({ ...this.options, credentials });
   }
 
   async get(key: string, signal?: AbortSignal): Promise<StoredObject> {

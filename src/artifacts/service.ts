@@ -7,8 +7,32 @@ import { S3ArtifactStore, type CredentialsProvider } from './s3-store.ts';
 import { discoverArtifactStoreUri } from './discover.ts';
 
 export interface ArtifactService {
+  /** Signs with the host's credentials. */
   store: S3ArtifactStore;
   maxJsonRewriteBytes: number;
+  /**
+   * The store signing as a client's own IAM role, so S3 (and CloudTrail) see the same identity as
+   * SageMaker does for that client; one per role and client, made on first use.
+   */
+  storeFor(roleKey: string, credentials: CredentialsProvider): S3ArtifactStore;
+}
+
+const MAX_ROLE_STORES = 1000;
+
+function withRoleStores(store: S3ArtifactStore, maxJsonRewriteBytes: number): ArtifactService {
+  const roleStores = new Map<string, S3ArtifactStore>();
+  return {
+    store,
+    maxJsonRewriteBytes,
+    storeFor(roleKey, credentials) {
+      let roleStore = roleStores.get(roleKey);
+      if (!roleStore) {
+        if (roleStores.size >= MAX_ROLE_STORES) roleStores.delete(roleStores.keys().next().value!);
+        roleStores.set(roleKey, (roleStore = store.withCredentials(credentials)));
+      }
+      return roleStore;
+    },
+  };
 }
 
 export async function createArtifactService(
@@ -35,5 +59,5 @@ export async function createArtifactService(
     presignedUrlSeconds: settings.presignedUrlSeconds,
     credentials,
   });
-  return { store, maxJsonRewriteBytes: settings.maxJsonRewriteBytes };
+  return withRoleStores(store, settings.maxJsonRewriteBytes);
 }
