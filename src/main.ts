@@ -21,7 +21,7 @@ import { createLogger } from './observability/log.ts';
 import { createMetrics, meteredAudit } from './observability/metrics.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
-import { createArtifactService, type ArtifactService } from './artifacts/service.ts';
+import type { ArtifactService } from './artifacts/service.ts';
 
 const USAGE = `sagemaker-mlflow-proxy ${VERSION}
 
@@ -231,6 +231,8 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   let artifacts: ArtifactService | undefined;
   if (rules.artifacts && credentials && rules.backend.kind === 'sagemaker') {
     const host = credentials;
+    // Loaded only when configured: the S3 and SageMaker SDKs add ~15 MB to every process's RSS.
+    const { createArtifactService } = await import('./artifacts/service.ts');
     artifacts = await createArtifactService(rules.artifacts, rules.backend, () => host.get());
     log.log('info', 'serving artifacts', { root: artifacts.store.root.uri });
   }
