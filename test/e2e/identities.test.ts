@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { hashPassword } from '../../src/auth/password.ts';
-import { MLFLOW_VERSIONS, startMlflow, venvPython } from '../support/mlflow.ts';
+import { MLFLOW_VERSIONS, mlflowUserEnv, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
@@ -79,12 +79,8 @@ afterAll(async () => {
  * variables. Asynchronously: the OIDC issuer and the ALB are served from this test process.
  */
 async function runWorkflow(uri: string, variables: Record<string, string>, label: string) {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('AWS_') && !key.startsWith('MLFLOW_')) env[key] = value;
-  }
   const child = Bun.spawn([venvPython(VERSION), join(REPO, 'test/e2e/mlflow_workflow.py'), `${label}${Date.now()}`], {
-    env: { ...env, MLFLOW_TRACKING_URI: uri, ...variables },
+    env: mlflowUserEnv(uri, variables),
     stdout: 'pipe',
     stderr: 'pipe',
     timeout: 200_000,

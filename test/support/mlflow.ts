@@ -49,11 +49,13 @@ export async function startMlflow(version: string, options: MlflowOptions = {}):
   return { ...started, url: `http://127.0.0.1:${port}` };
 }
 
-/** Environment of an MLflow user: a tracking URI and a token, and no AWS variables at all. */
-export function mlflowUserEnv(uri: string, token: string): Record<string, string> {
+/** Environment of an MLflow user: a tracking URI and credentials (a token, or MLFLOW_* variables), and no AWS variables at all. */
+export function mlflowUserEnv(uri: string, credentials: string | Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith('AWS_') && !key.startsWith('MLFLOW_')) env[key] = value;
   }
-  return { ...env, MLFLOW_TRACKING_URI: uri, MLFLOW_TRACKING_TOKEN: token };
+  // A string is the token (MLFLOW_TRACKING_TOKEN); an object gives the MLFLOW_* variables themselves.
+  const variables = typeof credentials === 'string' ? { MLFLOW_TRACKING_TOKEN: credentials } : credentials;
+  return { ...env, MLFLOW_TRACKING_URI: uri, ...variables };
 }
