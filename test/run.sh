@@ -5,7 +5,7 @@
 # summary line `N passed, N failed` (also written to test-results/summary.txt).
 # Extra arguments go to `bun test`, e.g. `npm test -- test/rules`.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 bash scripts/setup-python.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash scripts/setup-tools.sh || { echo "0 passed, 1 failed"; exit 1; }
