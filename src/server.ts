@@ -96,7 +96,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
       trail.authMethod = identity.authMethod;
 
       if (identity.rateLimit) {
-        const taken = await rateLimits.take(identity.id, identity.rateLimit, scope.receivedAt.getTime());
+        // Callers without credentials share one identity: each address gets its own bucket, so one
+        // busy anonymous caller cannot use up everybody's allowance.
+        const bucket = identity.authMethod === 'anonymous' ? `anonymous\n${scope.clientIp}` : identity.id;
+        const taken = await rateLimits.take(bucket, identity.rateLimit, scope.receivedAt.getTime());
         if (!taken.ok) {
           trail.decision = 'rate-limited';
           throw new RateLimited(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)), `over ${identity.rateLimit.requestsPerSecond}/s, burst ${identity.rateLimit.burst}`);

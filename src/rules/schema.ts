@@ -163,7 +163,7 @@ const RateLimit = Type.Object(
     requestsPerSecond: Type.Number({ exclusiveMinimum: 0, description: 'Sustained rate: tokens added to the bucket per second.' }),
     burst: Type.Optional(Type.Integer({ minimum: 1, description: 'Bucket size: requests allowed at once. Default: requestsPerSecond, at least 1.' })),
   },
-  { additionalProperties: false, description: 'Token bucket per identity; over it → 429 with Retry-After (the MLflow client waits and retries).' },
+  { additionalProperties: false, description: 'Token bucket per identity (anonymous callers: per client address); over it → 429 with Retry-After (the MLflow client waits and retries).' },
 );
 
 const ApiKey = Type.Object(

@@ -153,6 +153,21 @@ describe('rate limits', () => {
   });
 });
 
+describe('anonymous rate limits', () => {
+  test('each client address has its own bucket', async () => {
+    const anonymousRules = rulesFrom(`version: 1
+listen: {trustForwardedFor: true}
+backend: {url: "http://127.0.0.1:${upstream.port}"}
+anonymous: {policies: [read], rateLimit: {requestsPerSecond: 0.01, burst: 1}}
+policies: {read: {operations: [GetRun]}}
+`);
+    const anonymousApp = createApp({ rules: () => anonymousRules, audit: { write: () => {} }, rateLimits: localTokenBuckets() });
+    const from = (address: string) =>
+      anonymousApp.handle(new Request('http://gateway/api/2.0/mlflow/runs/get?run_id=r1', { headers: { 'x-forwarded-for': address } })).then((r) => r.status);
+    expect([await from('192.0.2.1'), await from('192.0.2.1'), await from('192.0.2.2')]).toEqual([200, 429, 200]);
+  });
+});
+
 describe('token buckets', () => {
   const limit = { requestsPerSecond: 2, burst: 3 };
   test('allow the burst, then refill at the rate, and say how long to wait', () => {
