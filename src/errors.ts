@@ -49,9 +49,11 @@ export class AuthProviderUnavailable extends GatewayError {
 
 /** MLflow's client retries 429 after the Retry-After seconds (urllib3, respect_retry_after_header). */
 export class RateLimited extends GatewayError {
-  constructor(retryAfterSeconds: number, detail?: string) {
-    super(429, 'REQUEST_LIMIT_EXCEEDED', `Too many requests for this client; retry after ${retryAfterSeconds} s.`, {
-      'retry-after': String(retryAfterSeconds),
+  /** `retryAfterMs` is rounded up to whole seconds, at least 1 (Retry-After has no fractions). */
+  constructor(retryAfterMs: number, detail?: string) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super(429, 'REQUEST_LIMIT_EXCEEDED', `Too many requests for this client; retry after ${seconds} s.`, {
+      'retry-after': String(seconds),
     }, detail);
   }
 }

@@ -49,7 +49,7 @@ export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocu
     }
   }
   if (roleArn === undefined) {
-    const roles = [...new Set(signingProfiles(rules).flatMap((p) => (p.assumeRoleArn ? [p.assumeRoleArn] : [])))].sort();
+    const roles = clientRoles(rules);
     if (roles.length) {
       statements.push({ Sid: 'AssumeClientRoles', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: roles });
     }

@@ -72,7 +72,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const blockedMs = signInFailures.blockedFor(address, nowMs);
     if (blockedMs !== undefined) {
       trail.decision = 'rate-limited';
-      throw new RateLimited(Math.max(1, Math.ceil(blockedMs / 1000)), `too many failed sign-ins from ${address}`);
+      throw new RateLimited(blockedMs, `too many failed sign-ins from ${address}`);
     }
     try {
       return await authenticatorFor(rules).authenticate(headers);
@@ -102,7 +102,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
         const taken = await rateLimits.take(bucket, identity.rateLimit, scope.receivedAt.getTime());
         if (!taken.ok) {
           trail.decision = 'rate-limited';
-          throw new RateLimited(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)), `over ${identity.rateLimit.requestsPerSecond}/s, burst ${identity.rateLimit.burst}`);
+          throw new RateLimited(taken.retryAfterMs, `over ${identity.rateLimit.requestsPerSecond}/s, burst ${identity.rateLimit.burst}`);
         }
       }
 
@@ -118,7 +118,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
         if (factsInBody(operation) && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
         facts = requestFacts(operation, scope.query, body);
       }
-      const decision = authorize(identity, scope.method, rewritten.path, facts);
+      const decision = authorize(identity, scope.method, rewritten.path, facts, operation);
       if (decision.operation) trail.operation = decision.operation;
       trail.reason = decision.reason;
       if (!decision.allowed) {

@@ -143,7 +143,7 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       if (record.decision === 'unauthenticated') authFailures.inc();
       else if (record.decision === 'denied') denials.inc({ client, operation });
       else if (record.decision === 'rate-limited') rateLimited.inc({ client });
-      // SigningFailed is the gateway's only 503 (errors.ts).
+      // Past authentication (whose 503s count as auth failures), SigningFailed is the gateway's only 503.
       else if (record.decision === 'gateway' && record.status === 503) signingFailures.inc();
     },
     credentialRefresh: (ok) => refreshes.inc({ result: ok ? 'ok' : 'failed' }),

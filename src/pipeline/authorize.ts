@@ -16,8 +16,14 @@ export interface Decision {
   reason: string;
 }
 
-export function authorize(identity: Profile, method: string, path: string, facts: RequestFacts = {}): Decision {
-  const operation = operationFor(method, path);
+/** `operation` may be passed when the caller has already looked it up (the server has, for conditions). */
+export function authorize(
+  identity: Profile,
+  method: string,
+  path: string,
+  facts: RequestFacts = {},
+  operation: string | undefined = operationFor(method, path),
+): Decision {
   const unmet: string[] = [];
   for (const policy of identity.policies) {
     const grant = grantIn(policy, method, path, operation);
@@ -66,8 +72,9 @@ export function wouldAllow(rules: CompiledRules, method: string, path: string, f
   for (const profile of rules.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
   for (const profile of rules.auth.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
   for (const p of rules.auth.anonymous?.policies ?? []) note(p.name, 'anonymous');
+  const operation = operationFor(method, path);
   const allowing = [...rules.policies.values()].filter(
-    (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts).allowed,
+    (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts, operation).allowed,
   );
   if (allowing.length === 0) return undefined;
   return allowing.map((p) => `${p.name} (${holders.get(p.name)?.join(', ') ?? 'held by nobody'})`).join('; ');
