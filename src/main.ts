@@ -195,16 +195,18 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   let credentials: CredentialCache | undefined;
   const rules = initial.rules;
   let clientRoleCache: ClientRoleCredentials | undefined;
+  // Host and client-role credential refreshes alike: counted, and logged with their own wording.
+  const reportRefresh = (refreshed: string, failed: string) => (event: { ok: boolean; expiration?: Date; error?: string }) => {
+    metrics.credentialRefresh(event.ok);
+    if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
+    else log.log('warn', failed, { error: event.error });
+  };
   if (rules.backend.kind === 'sagemaker') {
     const region = rules.backend.region;
     credentials = cachedCredentials(
       defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
       {
-        onRefresh: (event) => {
-          metrics.credentialRefresh(event.ok);
-          if (event.ok) log.log('info', 'credentials refreshed', { expiration: event.expiration?.toISOString() });
-          else log.log('warn', 'credential refresh failed; still using the current credentials', { error: event.error });
-        },
+        onRefresh: reportRefresh('credentials refreshed', 'credential refresh failed; still using the current credentials'),
       },
     );
     try {
@@ -219,11 +221,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     }
     const host = credentials;
     clientRoleCache = clientRoleCredentials(stsRoleProvider(() => host.get(), region), {
-      onRefresh: (event) => {
-        metrics.credentialRefresh(event.ok);
-        if (event.ok) log.log('info', 'client role credentials refreshed', { expiration: event.expiration?.toISOString() });
-        else log.log('warn', 'client role credentials failed', { error: event.error });
-      },
+      onRefresh: reportRefresh('client role credentials refreshed', 'client role credentials failed'),
     });
   }
 
