@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Tools the install tests need besides Node and Python: shellcheck (install.sh must be clean) and
-# systemd-analyze (the unit must verify and rate 2.0 or lower), both from Debian's packages.
+# Tools the tests need besides Node and Python, all from Debian's packages: shellcheck (install.sh
+# must be clean), systemd-analyze (the unit must verify and rate 2.0 or lower) and chromium (the UI
+# tests drive it headless with playwright-core).
 # Idempotent; installs only what is missing, and only as root with apt (CI, the dev hosts).
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup-tools: installing ${missing[*]} with apt-get"
