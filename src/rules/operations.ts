@@ -12,6 +12,11 @@ const SERVER_ROUTES: ReadonlyArray<Route> = [
   ['GetServerHealth', 'GET', '/health'],
   ['GetArtifact', 'GET', '/get-artifact'], // the UI's artifact viewer
   ['GetModelVersionArtifact', 'GET', '/model-versions/get-artifact'],
+  // The browser UI itself, named as IAM names it (sagemaker-mlflow:AccessUI): the index page and its
+  // static files on a self-hosted backend. For SageMaker backends it is the gateway's own `ui.path`
+  // entry (src/ui/), which mints a presigned URL instead.
+  ['AccessUI', 'GET', '/'],
+  ['AccessUI', 'GET', '/static-files/{+}'],
 ];
 
 // MLflow's artifact proxy API. Its proto names (DownloadArtifact, UploadArtifact, DeleteArtifact,
