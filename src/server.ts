@@ -16,7 +16,10 @@ import { receive } from './pipeline/receive.ts';
 import { audited, round, type Trail } from './pipeline/audit-response.ts';
 import { createAuthenticator, type Authenticator } from './pipeline/authenticate.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
-import { authorize, wouldAllow } from './pipeline/authorize.ts';
+import { authorize, authorizeEach, wouldAllow, type Decision } from './pipeline/authorize.ts';
+import { GRAPHQL_MAX_BODY_BYTES, graphqlOperationLabel, graphqlOperations, isGraphqlRequest } from './pipeline/graphql.ts';
+import { prefixRedirect, redirectResponse } from './pipeline/prefix-redirect.ts';
+import { gatewayErrorPage, wantsHtml } from './pipeline/browser-errors.ts';
 import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipeline/request-facts.ts';
 import type { Identity } from './auth/identity.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
@@ -27,7 +30,7 @@ import { mayHaveBody, readBodyWithCap } from './pipeline/read-body.ts';
 import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from './pipeline/sign.ts';
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
-import { operationFor } from './rules/operations.ts';
+import { operationFor, routesOf } from './rules/operations.ts';
 import { asGatewayError, errorResponse, NotImplemented, PermissionDenied, RateLimited, SigningFailed, Unauthenticated } from './errors.ts';
 import type { ReadinessResult } from './readiness.ts';
 import type { ArtifactService } from './artifacts/service.ts';
@@ -110,25 +113,44 @@ export function createGatewayHandler(deps: GatewayDeps) {
       trail.upstreamPath = rewritten.path;
       if (rewritten.applied.length > 0) trail.rewrites = rewritten.applied;
 
-      // The body is read before the decision only when a policy condition needs what it says.
-      let body: Uint8Array | undefined;
-      let facts: RequestFacts = {};
-      const operation = operationFor(scope.method, rewritten.path);
-      if (needsFacts(identity, operation)) {
-        if (factsInBody(operation) && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
-        facts = requestFacts(operation, scope.query, body);
+      const redirect = prefixRedirect(scope.method, scope.path, scope.query, rules.rewrites);
+      if (redirect) {
+        trail.decision = 'redirected';
+        return audited(redirectResponse(redirect, scope.requestId), scope, trail, deps.audit);
       }
-      const decision = authorize(identity, scope.method, rewritten.path, facts, operation);
+
+      // The body is read before the decision only when the decision depends on it: a GraphQL
+      // document (what it asks is what is authorized), or a policy condition on what the request says.
+      let body: Uint8Array | undefined;
+      let decision: Decision & { denied?: string };
+      let facts: RequestFacts = {};
+      if (isGraphqlRequest(rewritten.path)) {
+        if (mayHaveBody(request)) body = await readBodyWithCap(request, Math.min(limits.maxBodyBytes, GRAPHQL_MAX_BODY_BYTES));
+        const asked = graphqlOperations(scope.method, body);
+        if (!asked.ok) {
+          trail.operation = 'GraphQL';
+          if (asked.error.status === 403) trail.decision = 'denied';
+          throw asked.error;
+        }
+        decision = authorizeEach(identity, asked.operations, graphqlOperationLabel(asked.operations));
+      } else {
+        const operation = operationFor(scope.method, rewritten.path);
+        if (needsFacts(identity, operation)) {
+          if (factsInBody(operation) && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
+          facts = requestFacts(operation, scope.query, body);
+        }
+        decision = authorize(identity, scope.method, rewritten.path, facts, operation);
+      }
       if (decision.operation) trail.operation = decision.operation;
       trail.reason = decision.reason;
       if (!decision.allowed) {
         trail.decision = 'denied';
-        const fix = wouldAllow(rules, scope.method, rewritten.path, facts);
+        // For GraphQL: who could call the operation that was refused, on its own route.
+        const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
+        const fix = route ? wouldAllow(rules, route.method, route.path, {}) : wouldAllow(rules, scope.method, rewritten.path, facts);
         if (fix) trail.wouldAllow = fix;
-        throw new PermissionDenied(
-          `Client "${identity.id}" may not call ${decision.operation ?? `${scope.method} ${rewritten.path}`}.`,
-          decision.reason,
-        );
+        const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${rewritten.path}`;
+        throw new PermissionDenied(`Client "${identity.id}" may not call ${what}.`, decision.reason);
       }
       trail.policy = decision.policy;
       trail.decision = 'allowed';
@@ -182,7 +204,9 @@ export function createGatewayHandler(deps: GatewayDeps) {
       if (trail.decision === 'allowed') trail.decision = 'gateway';
       // A denial keeps authorize's reason; any other failure records what went wrong (log only).
       if (error.detail && trail.decision !== 'denied') trail.reason = error.detail;
-      return audited(errorResponse(error, scope.requestId), scope, trail, deps.audit, error);
+      // A person at a browser gets a readable page (and the Basic prompt on 401); API clients, MLflow's shape.
+      const answer = wantsHtml(request.headers) ? gatewayErrorPage(error, scope.requestId) : errorResponse(error, scope.requestId);
+      return audited(answer, scope, trail, deps.audit, error);
     }
   };
 }

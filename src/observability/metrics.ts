@@ -134,7 +134,9 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       inFlight.dec();
       const statusClass = `${Math.floor(record.status / 100)}xx`;
       const client = clientLabel(record, isConfiguredClient);
-      const operation = record.operation ?? 'none';
+      // A GraphQL request's audit operation lists what it asked (`GraphQL:GetRun,SearchRuns`); one
+      // label for all of them keeps the series count bounded.
+      const operation = record.operation?.startsWith('GraphQL') ? 'GraphQL' : record.operation ?? 'none';
       requests.inc({ operation, status_class: statusClass, client, decision: record.decision });
       duration.observe({ status_class: statusClass }, record.totalMs / 1000);
       if (record.upstreamMs !== undefined) upstream.observe(record.upstreamMs / 1000);

@@ -3,7 +3,7 @@
 // policy with conditions counts only when the request's facts meet them (request-facts.ts).
 import type { Profile } from '../auth/identity.ts';
 import type { CompiledPolicy, CompiledRules, GrantOrigin, PolicyConditions } from '../rules/compile.ts';
-import { operationFor } from '../rules/operations.ts';
+import { operationFor, routesOf } from '../rules/operations.ts';
 import { namesAnExperiment, type RequestFacts } from './request-facts.ts';
 
 export interface Decision {
@@ -40,6 +40,26 @@ export function authorize(
   const policies = identity.policies.map((p) => p.name).join(', ') || 'none';
   const conditions = unmet.length ? `; conditions not met: ${unmet.join('; ')}` : '';
   return { allowed: false, ...(operation ? { operation } : {}), reason: `no policy of ${identity.id} (${policies}) allows ${what}${conditions}` };
+}
+
+/**
+ * A request that performs several operations at once (a GraphQL document, pipeline/graphql.ts) is
+ * allowed only when each of them would be allowed on its own route: the same grants, operation
+ * names or path rules, decide it as the equivalent REST calls. `denied` names the first refused one.
+ */
+export function authorizeEach(identity: Profile, operations: ReadonlyArray<string>, label: string): Decision & { denied?: string } {
+  const policies = new Set<string>();
+  const reasons: string[] = [];
+  for (const operation of operations) {
+    const route = routesOf(operation)[0];
+    const decision = route
+      ? authorize(identity, route.method, route.path, {}, operation)
+      : { allowed: false, reason: `${operation} has no route` };
+    if (!decision.allowed) return { allowed: false, operation: label, reason: decision.reason, denied: operation };
+    policies.add(decision.policy!);
+    reasons.push(decision.reason);
+  }
+  return { allowed: true, operation: label, policy: [...policies].join(','), reason: reasons.join('; ') };
 }
 
 function grantIn(policy: CompiledPolicy, method: string, path: string, operation: string | undefined): { origin: GrantOrigin; how: string } | undefined {
