@@ -15,7 +15,7 @@ export interface AuditRecord {
   rewrites?: string[];
   operation?: string;
   policy?: string;
-  decision: 'allowed' | 'denied' | 'unauthenticated' | 'rate-limited' | 'rejected' | 'gateway';
+  decision: 'allowed' | 'denied' | 'unauthenticated' | 'rate-limited' | 'rejected' | 'gateway' | 'redirected';
   reason?: string;
   /** For a denial: the policies (and their holders) that would have allowed it. Log only. */
   wouldAllow?: string;

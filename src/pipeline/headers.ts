@@ -31,6 +31,7 @@ const CLIENT_ONLY = new Set([
 /** Client headers that may go upstream, names lower case. */
 export function forwardableRequestHeaders(headers: Headers): Array<[string, string]> {
   const dropped = connectionListed(headers.get('connection'));
+  if (isSameOrigin(headers.get('origin'), headers.get('host'))) dropped.add('origin');
   const out: Array<[string, string]> = [];
   headers.forEach((value, rawName) => {
     const name = rawName.toLowerCase();
@@ -38,6 +39,27 @@ export function forwardableRequestHeaders(headers: Headers): Array<[string, stri
     out.push([name, value]);
   });
   return out;
+}
+
+/**
+ * Whether a browser's Origin is the gateway's own address (the Host it asked for): the MLflow UI
+ * served through the gateway, calling its API. MLflow 3.5+ refuses state-changing API calls whose
+ * Origin is neither localhost nor in its --cors-allowed-origins (mlflow/server/security_utils.py),
+ * and the UI's reads are POSTs too (runs/search), so passing the gateway's public origin on would
+ * break the UI unless every MLflow server listed it. A same-origin request is not cross-site by
+ * definition, so its Origin is not forwarded; a cross-site Origin is, and MLflow still refuses it.
+ * Host cannot be chosen by a page in another site, which is what makes the comparison sound.
+ */
+export function isSameOrigin(origin: string | null, host: string | null): boolean {
+  if (!origin || !host) return false;
+  try {
+    const parsed = new URL(origin);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
+    // Through the URL parser, so a default port written out (`gw:443`) compares equal to none.
+    return new URL(`${parsed.protocol}//${host}`).host === parsed.host;
+  } catch {
+    return false; // `Origin: null` (sandboxed frames, file:) and anything unparsable
+  }
 }
 
 /** Upstream response headers to pass back: everything but hop-by-hop ones (Set-Cookie kept, each one). */

@@ -18,6 +18,8 @@ export interface CompiledRewrite {
   name: string;
   /** Returns the rewritten path, or undefined when the rule does not apply. */
   apply(path: string): string | undefined;
+  /** For stripPrefix rules: the prefix (no trailing slash), which the gateway redirects to PREFIX/. */
+  mountPrefix?: string;
 }
 
 /** Restrictions a policy puts on its own grants (see schema.ts, Conditions). */
@@ -128,6 +130,7 @@ function compileRewrite(rule: RewriteRuleSpec, at: KeyPath, problems: ProblemLis
     if (rule.replace !== undefined) problems.error([...at, 'replace'], 'stripPrefix takes no replace');
     return {
       name: rule.name ?? `strip ${prefix}`,
+      mountPrefix: prefix,
       apply: (path) => (path === prefix ? '/' : path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : undefined),
     };
   }

@@ -12,6 +12,9 @@ const SERVER_ROUTES: ReadonlyArray<Route> = [
   ['GetServerHealth', 'GET', '/health'],
   ['GetArtifact', 'GET', '/get-artifact'], // the UI's artifact viewer
   ['GetModelVersionArtifact', 'GET', '/model-versions/get-artifact'],
+  // What the 3.x UI asks first on every load (server_info_api.py: store type, workspaces, features);
+  // registered outside the protos, at both /api/3.0 and /ajax-api/3.0.
+  ['GetServerInfo', 'GET', '/api/3.0/mlflow/server-info'],
   // The browser UI itself, named as IAM names it (sagemaker-mlflow:AccessUI): the index page and its
   // static files on a self-hosted backend. For SageMaker backends it is the gateway's own `ui.path`
   // entry (src/ui/), which mints a presigned URL instead.
@@ -127,7 +130,8 @@ export function escapeRegExp(text: string): string {
 
 /** Operations that only read (by their MLflow names); everything else can change something. */
 export function isReadOnlyOperation(operation: string): boolean {
-  return /^(Get|Search|List|BatchGet|Calculate|Download)/.test(operation);
+  // AccessUI serves the UI's page and static files; what the UI then does is authorized call by call.
+  return /^(Get|Search|List|BatchGet|Calculate|Download)/.test(operation) || operation === 'AccessUI';
 }
 
 /** Whether a path grant (method set + pattern) covers an operation's route(s), for IAM and risk checks. */
