@@ -67,8 +67,14 @@ for (const [operation, method, template] of ROUTES) {
 }
 // A literal route wins over a template that would also match (`traces/search` vs `traces/{id}`).
 
+const AJAX_API = '/ajax-api/';
+
 /** The MLflow operation a request is, or undefined for a path that is no known operation. */
 export function operationFor(method: string, path: string): string | undefined {
+  // MLflow serves its API under /ajax-api/ too (the UI's prefix), and some 3.x UI routes only there
+  // (experiments/search-datasets in 3.17): a self-hosted backend gets the UI's paths unrewritten and
+  // they are still the same operations. SageMaker backends rewrite them to /api/ (rules.yaml).
+  if (path.startsWith(AJAX_API)) return operationFor(method, `/api/${path.slice(AJAX_API.length)}`);
   const direct = exact.get(`${method} ${path}`);
   if (direct) return direct;
   for (const route of templated) {

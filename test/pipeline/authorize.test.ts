@@ -31,6 +31,9 @@ describe('MLflow operations are found from method and upstream path', () => {
     ['POST', '/api/3.0/mlflow/traces/search', 'SearchTracesV3'],
     ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.pkl', 'ReadArtifacts'],
     ['GET', '/version', 'GetServerVersion'],
+    ['POST', '/ajax-api/2.0/mlflow/runs/search', 'SearchRuns'], // the UI's prefix, unrewritten for a self-hosted backend
+    ['GET', '/ajax-api/3.0/mlflow/server-info', 'GetServerInfo'],
+    ['GET', '/ajax-api/2.0/mlflow/gateway-proxy', undefined],
     ['GET', '/api/2.0/mlflow/runs/log-metric', undefined],
     ['POST', '/api/9.0/mlflow/runs/log-metric', undefined],
   ];

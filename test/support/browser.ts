@@ -15,12 +15,13 @@ export function chromiumPath(): string {
   return found;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches, e.g. `--host-resolver-rules=MAP mlflow.test 127.0.0.1` to browse under a name. */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     // No sandbox: CI runs as root, where Chromium refuses its namespace sandbox.
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', ...extraArgs],
   });
 }
 
