@@ -65,6 +65,9 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
   checkEndpoints(rules, problems);
+  if (rules.readiness.checkBackendStatus && backend && backend.kind !== 'sagemaker') {
+    problems.error(['readiness', 'checkBackendStatus'], 'only for a SageMaker backend (backend.arn): it asks SageMaker whether the server runs; use checkUpstream for a self-hosted MLflow');
+  }
   const artifacts = compileArtifacts(rules.artifacts, backend, problems);
 
   const { auth, clientsById } = compileAuth(rules, policies, problems, now);

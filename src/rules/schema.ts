@@ -240,7 +240,25 @@ const Readiness = Type.Object(
       default: false,
       description: 'Also require the backend to answer (any HTTP status) a request to its base URL.',
     }),
-    upstreamTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 2, description: 'How long the upstream check waits.' }),
+    upstreamTimeoutSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      default: 2,
+      description: 'How long the upstream check (and the backend status check) waits.',
+    }),
+    checkBackendStatus: Type.Boolean({
+      default: false,
+      description:
+        'SageMaker backends only: also ask SageMaker (DescribeMlflowTrackingServer / DescribeMlflowApp) whether the backend ' +
+        'serves; a stopped, updating or deleted one makes the host not ready. Needs sagemaker:Describe* on the ARN (iam-policy adds it).',
+    }),
+    backendStatusSeconds: Type.Number({
+      minimum: 1,
+      maximum: 3600,
+      default: 30,
+      description:
+        'How long a status answer is reused: health checks every few seconds share one Describe call per period ' +
+        '(the control plane throttles). A failed call is retried after the same period.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
