@@ -5,7 +5,9 @@
 //
 // With an `artifacts` section the artifact API is served from S3 by the gateway itself: the S3
 // statements for the artifact root follow from which of ReadArtifacts / WriteArtifacts /
-// DeleteArtifacts the same identities can reach (src/artifacts/iam.ts).
+// DeleteArtifacts the same identities can reach (src/artifacts/iam.ts). `artifacts.discover` and
+// `readiness.checkBackendStatus` both make the host call DescribeMlflowTrackingServer (or
+// DescribeMlflowApp) on the ARN: one statement grants it.
 //
 // Not covered: the gateway's non-proto routes (/version, /health, get-artifact) have no published
 // IAM action; `AccessUI` and the presigned-URL actions are added once the UI entry is configured.
@@ -43,10 +45,13 @@ export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocu
     const access = { read: reachable.includes('ReadArtifacts'), write: reachable.includes('WriteArtifacts'), delete: reachable.includes('DeleteArtifacts') };
     // A discovered root is known only at start-up: iamPolicyNotes says what to add by hand.
     if (artifacts.root) statements.push(...artifactIamStatements(artifacts, access, partitionOf(rules.backend.arn)));
-    if (artifacts.discover && roleArn === undefined) {
-      const action = rules.backend.mode === 'mlflow-app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer';
-      statements.push({ Sid: 'DiscoverArtifactRoot', Effect: 'Allow', Action: [action], Resource: rules.backend.arn });
-    }
+  }
+  // The gateway's own Describe call, one statement whatever asks it: artifact-root discovery at
+  // start-up and the readiness status check. Always the host's identity, never a client role.
+  const describes = rules.artifacts?.discover === true || rules.source.readiness.checkBackendStatus;
+  if (describes && roleArn === undefined && rules.backend.kind === 'sagemaker') {
+    const action = rules.backend.mode === 'mlflow-app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer';
+    statements.push({ Sid: 'DescribeMlflowBackend', Effect: 'Allow', Action: [action], Resource: rules.backend.arn });
   }
   if (roleArn === undefined) {
     const roles = clientRoles(rules);
