@@ -215,7 +215,7 @@ policies:
   test('a write another site makes the browser send is refused before it reaches MLflow', async () => {
     const cookie = `corp_sso=${await issuer.sign({ sub: 'alice-sub', aud: 'mlflow-gateway' })}`;
     const hits = upstreamHits;
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example', host: 'gateway' }]) {
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example', host: 'gateway' }] as Array<Record<string, string>>) {
       const response = await send('POST', UPDATE, { cookie, 'content-type': 'application/json', ...headers });
       expect(response.status).toBe(401);
       expect(audit.at(-1)).toMatchObject({ decision: 'unauthenticated', reason: 'jwt-cookie: a write from another site (CSRF)' });
