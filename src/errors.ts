@@ -64,6 +64,12 @@ export class PermissionDenied extends GatewayError {
   }
 }
 
+export class MethodNotAllowed extends GatewayError {
+  constructor(allowed: string[], message: string) {
+    super(405, 'BAD_REQUEST', message, { allow: allowed.join(', ') });
+  }
+}
+
 export class PayloadTooLarge extends GatewayError {
   constructor(limit: number) {
     super(413, 'RESOURCE_EXHAUSTED', `Request body is larger than the gateway's limit of ${limit} bytes.`);

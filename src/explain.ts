@@ -8,6 +8,7 @@ import { OPERATION_NAMES } from './rules/operations.ts';
 import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
+import { isUiEntry } from './ui/entry.ts';
 import { splitUrl } from './pipeline/receive.ts';
 import { signForSageMaker } from './pipeline/sign.ts';
 import { GatewayError } from './errors.ts';
@@ -34,6 +35,21 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
       return { lines, allowed: false };
     }
     row('client', `${identity.id}, policies: ${identity.policies.map((p) => p.name).join(', ')}`);
+  }
+
+  if (rules.backend.kind === 'sagemaker' && isUiEntry(rules.ui, path)) {
+    row('ui entry', `${rules.ui.path}: a browser visit, answered with a redirect to a fresh presigned UI link (never forwarded)`);
+    row('operation', 'AccessUI');
+    if (!identity) {
+      const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, path, {}, 'AccessUI').allowed).map((c) => c.id);
+      row('allowed to', who.length ? who.join(', ') : 'no client');
+      return { lines, allowed: false };
+    }
+    const decision = authorize(identity, upperMethod, path, {}, 'AccessUI');
+    const allowed = decision.allowed && upperMethod === 'GET';
+    row('decision', allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : upperMethod !== 'GET' ? 'DENY (405): the entry is opened with GET' : `DENY (403): ${decision.reason}`);
+    if (allowed) row('control', `${rules.backend.mode === 'tracking-server' ? 'CreatePresignedMlflowTrackingServerUrl' : 'CreatePresignedMlflowAppUrl'}, link valid ${rules.ui.presignedUrlExpiresSeconds} s, session ${rules.ui.sessionExpiresSeconds} s`);
+    return { lines, allowed };
   }
 
   let upstreamPath: string;

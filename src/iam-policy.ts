@@ -5,10 +5,15 @@
 //
 // With an `artifacts` section the artifact API is served from S3 by the gateway itself: the S3
 // statements for the artifact root follow from which of ReadArtifacts / WriteArtifacts /
-// DeleteArtifacts the same identities can reach (src/artifacts/iam.ts).
+// DeleteArtifacts the same identities can reach (src/artifacts/iam.ts). `artifacts.discover` and
+// `readiness.checkBackendStatus` both make the host call DescribeMlflowTrackingServer (or
+// DescribeMlflowApp) on the ARN: one statement grants it.
+//
+// With a `ui` section, identities that may reach AccessUI need the presigned-URL action on the
+// backend (and, for tracking servers, sagemaker-mlflow:AccessUI, which IAM scopes to `*`).
 //
 // Not covered: the gateway's non-proto routes (/version, /health, get-artifact) have no published
-// IAM action; `AccessUI` and the presigned-URL actions are added once the UI entry is configured.
+// IAM action.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import { artifactIamStatements } from './artifacts/iam.ts';
 import type { Profile } from './auth/identity.ts';
@@ -38,15 +43,19 @@ export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocu
   const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
   const reachable = reachableOperations(profiles.flatMap((p) => p.policies));
   const statements = mlflowStatements(rules, reachable.filter((operation) => IAM_OPERATIONS.has(operation)));
+  if (rules.ui && reachable.includes('AccessUI')) statements.push(...uiStatements(rules));
   const artifacts = rules.artifacts;
   if (artifacts && rules.backend.kind === 'sagemaker') {
     const access = { read: reachable.includes('ReadArtifacts'), write: reachable.includes('WriteArtifacts'), delete: reachable.includes('DeleteArtifacts') };
     // A discovered root is known only at start-up: iamPolicyNotes says what to add by hand.
     if (artifacts.root) statements.push(...artifactIamStatements(artifacts, access, partitionOf(rules.backend.arn)));
-    if (artifacts.discover && roleArn === undefined) {
-      const action = rules.backend.mode === 'mlflow-app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer';
-      statements.push({ Sid: 'DiscoverArtifactRoot', Effect: 'Allow', Action: [action], Resource: rules.backend.arn });
-    }
+  }
+  // The gateway's own Describe call, one statement whatever asks it: artifact-root discovery at
+  // start-up and the readiness status check. Always the host's identity, never a client role.
+  const describes = rules.artifacts?.discover === true || rules.source.readiness.checkBackendStatus;
+  if (describes && roleArn === undefined && rules.backend.kind === 'sagemaker') {
+    const action = rules.backend.mode === 'mlflow-app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer';
+    statements.push({ Sid: 'DescribeMlflowBackend', Effect: 'Allow', Action: [action], Resource: rules.backend.arn });
   }
   if (roleArn === undefined) {
     const roles = clientRoles(rules);
@@ -97,4 +106,17 @@ function mlflowStatements(rules: CompiledRules, operations: string[]): IamStatem
     return [{ Sid: 'CallMlflowApp', Effect: 'Allow', Action: ['sagemaker:CallMlflowAppApi'], Resource: backend.arn }];
   }
   return [{ Sid: 'MlflowTrackingServer', Effect: 'Allow', Action: operations.map((op) => `sagemaker-mlflow:${op}`), Resource: backend.arn }];
+}
+
+/** Minting the UI sign-in link (src/ui/presigned-url.ts), and for tracking servers the UI itself. */
+function uiStatements(rules: CompiledRules): IamStatement[] {
+  const backend = rules.backend;
+  if (backend.kind !== 'sagemaker') return [];
+  if (backend.mode === 'mlflow-app') {
+    return [{ Sid: 'OpenMlflowAppUi', Effect: 'Allow', Action: ['sagemaker:CreatePresignedMlflowAppUrl'], Resource: backend.arn }];
+  }
+  return [
+    { Sid: 'OpenMlflowUi', Effect: 'Allow', Action: ['sagemaker:CreatePresignedMlflowTrackingServerUrl'], Resource: backend.arn },
+    { Sid: 'AccessMlflowUi', Effect: 'Allow', Action: ['sagemaker-mlflow:AccessUI'], Resource: '*' },
+  ];
 }

@@ -12,7 +12,7 @@ import { clientRoles, iamPolicy, iamPolicyNotes } from './iam-policy.ts';
 import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from './aws/client-roles.ts';
 import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
-import { httpProbe, readiness } from './readiness.ts';
+import { cachedBackendStatus, httpProbe, readiness } from './readiness.ts';
 import { drainAndStop } from './shutdown.ts';
 import { listen } from './listen.ts';
 import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
@@ -235,6 +235,26 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     log.log('info', 'serving artifacts', { root: artifacts.store.root.uri });
   }
 
+  // readiness.checkBackendStatus: SageMaker's own word on whether the backend serves, asked at most
+  // once per backendStatusSeconds. Loaded only when configured (the SageMaker SDK, as for artifacts).
+  // The SDK takes AWS_ENDPOINT_URL_SAGEMAKER from the environment (VPC endpoints, tests).
+  let backendStatus: (() => Promise<{ ready: boolean; text: string }>) | undefined;
+  if (startup.readiness.checkBackendStatus && credentials && rules.backend.kind === 'sagemaker') {
+    const host = credentials;
+    const { describeBackendStatus } = await import('./aws/backend-status.ts');
+    const describe = describeBackendStatus(rules.backend, () => host.get(), { timeoutMs: startup.readiness.upstreamTimeoutSeconds * 1000 });
+    backendStatus = cachedBackendStatus(describe, {
+      cacheSeconds: startup.readiness.backendStatusSeconds,
+      onError: (error) =>
+        log.log('warn', 'backend status check failed; readiness keeps the last known status', {
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        }),
+      onChange: (status) => log.log(status.serving ? 'info' : 'warn', 'backend status', { status: status.status, serving: status.serving }),
+    });
+    // Ask once now, so the log says at start-up whether the backend serves (the answer is cached).
+    void backendStatus();
+  }
+
   let draining = false;
   const requestLog = createAuditLog(write);
   const audit = meteredAudit(
@@ -252,6 +272,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     ...(startup.readiness.checkUpstream
       ? { probeUpstream: httpProbe(rules.backend.baseUrl, startup.readiness.upstreamTimeoutSeconds * 1000) }
       : {}),
+    ...(backendStatus ? { backendStatus } : {}),
   };
   const app = createApp({
     rules: reloader.current,

@@ -1,7 +1,7 @@
 // Readiness: may the load balancer send requests here? Not while shutting down (the drain), not
-// without usable signing credentials, and, when asked for, not while the backend is unreachable.
-// The JSON body names each check, so an operator sees which one failed. Liveness is simpler: the
-// process answers (server.ts).
+// without usable signing credentials, and, when asked for, not while the backend is unreachable or
+// SageMaker says it is not serving (stopped, updating, deleted). The JSON body names each check, so
+// an operator sees which one failed. Liveness is simpler: the process answers (server.ts).
 import type { CredentialCache } from './aws/credentials.ts';
 
 export interface ReadinessResult {
@@ -16,7 +16,15 @@ export interface ReadinessOptions {
   minCredentialSeconds?: number;
   /** Optional backend probe: resolves to an error text when unreachable, undefined when reachable. */
   probeUpstream?: () => Promise<string | undefined>;
+  /** Optional SageMaker status check (cachedBackendStatus): whether the control plane says the backend serves. */
+  backendStatus?: () => Promise<{ ready: boolean; text: string }>;
   now?: () => number;
+}
+
+/** What the control plane says: `status` is its word for the state (Created, Stopped, not found...). */
+export interface BackendStatus {
+  serving: boolean;
+  status: string;
 }
 
 /** Ready when not draining, rules are loaded (they are, or nothing would run), credentials resolve. */
@@ -45,7 +53,73 @@ export async function readiness(credentials: CredentialCache | undefined, option
     checks.upstream = failure ? `unreachable: ${failure}` : 'ok';
     if (failure) ready = false;
   }
+  if (options.backendStatus) {
+    const backend = await options.backendStatus();
+    checks.backend = backend.text;
+    if (!backend.ready) ready = false;
+  }
   return { ready, checks };
+}
+
+export interface BackendStatusCacheOptions {
+  /** A status answer (or a failure) is reused this long: health checks share one control-plane call. */
+  cacheSeconds: number;
+  now?: () => number;
+  /** Each failed call, with the full error (for the log; the check itself shows only the error's name). */
+  onError?: (error: unknown) => void;
+  /** The answer changed (and the first answer). */
+  onChange?: (status: BackendStatus) => void;
+}
+
+/**
+ * The backend check, asking `describe` at most once per `cacheSeconds` (concurrent health checks share
+ * the call in flight). Only an answer from SageMaker makes the host not ready. A failed call
+ * (throttled, denied, unreachable, timed out) keeps the last known answer and says so: every host asks
+ * the same control plane, so counting its failures as "not serving" would take the whole fleet out
+ * of the load balancer at once for a problem that does not stop MLflow calls. Before any answer has
+ * come, a failure leaves the check "unknown", which does not fail readiness either.
+ */
+export function cachedBackendStatus(describe: () => Promise<BackendStatus>, options: BackendStatusCacheOptions): () => Promise<{ ready: boolean; text: string }> {
+  const now = options.now ?? Date.now;
+  let known: { status: BackendStatus; at: number } | undefined;
+  let failed: string | undefined;
+  let nextAt = 0;
+  let inflight: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (inflight ??= describe()
+      .then(
+        (status) => {
+          if (!known || known.status.serving !== status.serving || known.status.status !== status.status) options.onChange?.(status);
+          known = { status, at: now() };
+          failed = undefined;
+        },
+        (error: unknown) => {
+          failed = errorLabel(error);
+          options.onError?.(error);
+        },
+      )
+      .finally(() => {
+        nextAt = now() + options.cacheSeconds * 1000;
+        inflight = undefined;
+      }));
+  return async () => {
+    if (now() >= nextAt) await refresh();
+    if (!known) return { ready: true, text: `unknown (status check failed: ${failed ?? 'no answer yet'})` };
+    const text = known.status.serving ? `ok, ${known.status.status}` : `not serving: ${known.status.status}`;
+    if (failed === undefined) return { ready: known.status.serving, text };
+    const age = Math.round((now() - known.at) / 1000);
+    return { ready: known.status.serving, text: `${text} (last known, ${age}s ago; status check failed: ${failed})` };
+  };
+}
+
+/**
+ * An error's name only (ThrottlingException, AccessDeniedException, ECONNREFUSED, TimeoutError): the
+ * readiness body may be seen by anyone who reaches the ALB, and AWS messages name the caller's role.
+ */
+function errorLabel(error: unknown): string {
+  const e = error as { name?: unknown; code?: unknown };
+  const name = typeof e?.name === 'string' && e.name !== 'Error' ? e.name : typeof e?.code === 'string' ? e.code : 'error';
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : 'error';
 }
 
 /**

@@ -2,6 +2,8 @@
 //
 //   receive → authenticate → rate limit → rewrite → authorize → sign → forward → (stream back) → audit
 //
+// (The UI entry of a SageMaker backend leaves after the rate limit: authorize AccessUI → redirect.)
+//
 // Why this order: authentication first, so nothing about paths or policies is revealed to an
 // unknown caller; the rate limit right after it, before any further work for a client over its
 // limit; rewrite before authorize, so the allowlist is decided on the exact path that will
@@ -19,7 +21,6 @@ import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize, authorizeEach, wouldAllow, type Decision } from './pipeline/authorize.ts';
 import { GRAPHQL_MAX_BODY_BYTES, graphqlOperationLabel, graphqlOperations, isGraphqlRequest } from './pipeline/graphql.ts';
 import { prefixRedirect, redirectResponse } from './pipeline/prefix-redirect.ts';
-import { gatewayErrorPage, wantsHtml } from './pipeline/browser-errors.ts';
 import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipeline/request-facts.ts';
 import type { Identity } from './auth/identity.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
@@ -31,10 +32,14 @@ import { prepareForPlainMlflow, signForSageMaker, type OutgoingRequest } from '.
 import { forward } from './pipeline/forward.ts';
 import { peerAddresses } from './peer.ts';
 import { operationFor, routesOf } from './rules/operations.ts';
-import { asGatewayError, errorResponse, NotImplemented, PermissionDenied, RateLimited, SigningFailed, Unauthenticated } from './errors.ts';
+import { asGatewayError, errorResponse, MethodNotAllowed, NotImplemented, PermissionDenied, RateLimited, SigningFailed, Unauthenticated } from './errors.ts';
 import type { ReadinessResult } from './readiness.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import { isArtifactApiPath, serveArtifactRequest } from './artifacts/handler.ts';
+import { isUiEntry, redirectToSageMakerUi, type UiSettings } from './ui/entry.ts';
+import type { SageMakerBackend } from './backends/sagemaker.ts';
+import type { RequestScope } from './pipeline/receive.ts';
+import { htmlErrorResponse, wantsHtml } from './pipeline/browser-errors.ts';
 import { askForPlainJson, rewriteRequestLocations, rewriteResponseLocations } from './artifacts/locations.ts';
 
 export interface GatewayDeps {
@@ -69,16 +74,16 @@ export function createGatewayHandler(deps: GatewayDeps) {
 
   const signInFailures = signInFailureGuard(rateLimits);
   /** Authenticates, counting failures per address when the rules limit them (limits/sign-in-failures.ts). */
-  const authenticateGuarded = async (rules: CompiledRules, headers: Headers, address: string, nowMs: number, trail: Trail): Promise<Identity> => {
+  const authenticateGuarded = async (rules: CompiledRules, headers: Headers, method: string, address: string, nowMs: number, trail: Trail): Promise<Identity> => {
     const limit = rules.auth.failedSignInLimit;
-    if (!limit) return authenticatorFor(rules).authenticate(headers);
+    if (!limit) return authenticatorFor(rules).authenticate(headers, method);
     const blockedMs = signInFailures.blockedFor(address, nowMs);
     if (blockedMs !== undefined) {
       trail.decision = 'rate-limited';
       throw new RateLimited(blockedMs, `too many failed sign-ins from ${address}`);
     }
     try {
-      return await authenticatorFor(rules).authenticate(headers);
+      return await authenticatorFor(rules).authenticate(headers, method);
     } catch (error) {
       if (error instanceof Unauthenticated) await signInFailures.failed(address, limit, nowMs);
       throw error;
@@ -93,7 +98,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const trail: Trail = { decision: 'rejected', bytesIn: 0 };
     try {
       trail.decision = 'unauthenticated';
-      const identity = await authenticateGuarded(rules, request.headers, scope.clientIp, scope.receivedAt.getTime(), trail);
+      const identity = await authenticateGuarded(rules, request.headers, scope.method, scope.clientIp, scope.receivedAt.getTime(), trail);
       trail.decision = 'rejected';
       trail.clientId = identity.id;
       trail.authMethod = identity.authMethod;
@@ -107,6 +112,12 @@ export function createGatewayHandler(deps: GatewayDeps) {
           trail.decision = 'rate-limited';
           throw new RateLimited(taken.retryAfterMs, `over ${identity.rateLimit.requestsPerSecond}/s, burst ${identity.rateLimit.burst}`);
         }
+      }
+
+      // ── the UI entry (SageMaker backends): a gateway path of its own, matched before rewrites;
+      // it answers with a redirect to a fresh presigned URL instead of a forwarded call.
+      if (rules.backend.kind === 'sagemaker' && isUiEntry(rules.ui, scope.path)) {
+        return await openSageMakerUi(identity, rules, { backend: rules.backend, settings: rules.ui }, scope, trail, deps);
       }
 
       const rewritten = rewritePath(scope.path, scope.query, rules.rewrites, limits);
@@ -204,11 +215,46 @@ export function createGatewayHandler(deps: GatewayDeps) {
       if (trail.decision === 'allowed') trail.decision = 'gateway';
       // A denial keeps authorize's reason; any other failure records what went wrong (log only).
       if (error.detail && trail.decision !== 'denied') trail.reason = error.detail;
-      // A person at a browser gets a readable page (and the Basic prompt on 401); API clients, MLflow's shape.
-      const answer = wantsHtml(request.headers) ? gatewayErrorPage(error, scope.requestId) : errorResponse(error, scope.requestId);
+      const answer = wantsHtml(request.headers) ? htmlErrorResponse(error, scope.requestId) : errorResponse(error, scope.requestId);
       return audited(answer, scope, trail, deps.audit, error);
     }
   };
+}
+
+/** A person waits at a blank page while the link is minted: give up sooner than for MLflow calls. */
+const UI_ENTRY_TIMEOUT_MS = 15_000;
+
+/** The UI entry: AccessUI decides, then the person is sent to a presigned URL minted for this visit. */
+async function openSageMakerUi(
+  identity: Identity,
+  rules: CompiledRules,
+  ui: { backend: SageMakerBackend; settings: UiSettings },
+  scope: RequestScope,
+  trail: Trail,
+  deps: GatewayDeps,
+): Promise<Response> {
+  if (scope.method !== 'GET') throw new MethodNotAllowed(['GET'], `The UI entry ${ui.settings.path} is opened with GET (a browser visit).`);
+  const decision = authorize(identity, scope.method, scope.path, {}, 'AccessUI');
+  trail.operation = 'AccessUI';
+  trail.reason = decision.reason;
+  if (!decision.allowed) {
+    trail.decision = 'denied';
+    const fix = wouldAllow(rules, scope.method, scope.path, {}, 'AccessUI');
+    if (fix) trail.wouldAllow = fix;
+    throw new PermissionDenied(`Client "${identity.id}" may not open the MLflow UI (AccessUI).`, decision.reason);
+  }
+  trail.policy = decision.policy;
+  trail.decision = 'allowed';
+  const credentials = credentialCacheFor(identity, deps);
+  if (!credentials) throw new SigningFailed('no credential source configured');
+  const started = performance.now();
+  let response: Response;
+  try {
+    response = await redirectToSageMakerUi({ ...ui, credentials, query: scope.query, requestId: scope.requestId, timeoutMs: Math.min(rules.upstreamTimeoutMs, UI_ENTRY_TIMEOUT_MS) });
+  } finally {
+    trail.upstreamMs = round(performance.now() - started);
+  }
+  return audited(response, scope, trail, deps.audit);
 }
 
 /** The artifact store signing as the client's own role when it has one, else as the host. */

@@ -232,6 +232,25 @@ policies:
     expect(policy.Statement).toEqual([{ Sid: 'CallMlflowApp', Effect: 'Allow', Action: ['sagemaker:CallMlflowAppApi'], Resource: app }]);
   });
 
+  test('iam-policy grants the Describe call once, whether artifact discovery, the readiness status check or both make it', () => {
+    const dir = tempDir('cli-iam-describe');
+    const describe = (extra: string, arn = ARN) => {
+      const file = join(dir, `rules-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(file, `version: 1\nbackend: {arn: "${arn}"}\n${extra}clients:\n  - {id: c, apiKeySha256: "${HASH}", policies: [p], assumeRoleArn: "arn:aws:iam::123456789012:role/r"}\npolicies:\n  p: {operations: [GetRun]}\n`);
+      const host = JSON.parse(cli(['iam-policy', '--rules', file]).stdout);
+      const role = JSON.parse(cli(['iam-policy', '--rules', file, '--role', 'arn:aws:iam::123456789012:role/r']).stdout);
+      expect(role.Statement.map((s: { Sid: string }) => s.Sid)).not.toContain('DescribeMlflowBackend');
+      return host.Statement.filter((s: { Sid: string }) => s.Sid === 'DescribeMlflowBackend');
+    };
+    const statement = [{ Sid: 'DescribeMlflowBackend', Effect: 'Allow', Action: ['sagemaker:DescribeMlflowTrackingServer'], Resource: ARN }];
+    expect(describe('readiness: {checkBackendStatus: true}\n')).toEqual(statement);
+    expect(describe('artifacts: {discover: true}\n')).toEqual(statement);
+    expect(describe('artifacts: {discover: true}\nreadiness: {checkBackendStatus: true}\n')).toEqual(statement);
+    expect(describe('')).toEqual([]);
+    const app = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-ABCDEF123456';
+    expect(describe('readiness: {checkBackendStatus: true}\n', app)).toEqual([{ Sid: 'DescribeMlflowBackend', Effect: 'Allow', Action: ['sagemaker:DescribeMlflowApp'], Resource: app }]);
+  });
+
   test('hash-password prints a salted scrypt hash the rules accept; refuses a short password', () => {
     const first = cli(['hash-password'], { input: 'a long enough password\n' });
     const second = cli(['hash-password'], { input: 'a long enough password\n' });

@@ -3,6 +3,7 @@
 //   Authorization: Bearer <JWT>         MLFLOW_TRACKING_TOKEN from an OIDC issuer        auth/jwt.ts
 //   Authorization: Basic <user:pass>    MLFLOW_TRACKING_USERNAME / _PASSWORD, browsers   auth/basic.ts
 //   x-amzn-oidc-data: <ALB JWT>         the load balancer's own OIDC sign-in             auth/alb.ts
+//   Cookie: <auth.jwtCookie>=<JWT>      browsers whose single sign-on sets a cookie      auth/jwt.ts
 // Credentials that are presented but wrong never fall back to anonymous access, and every failure
 // gives the same 401 (the reason goes to the audit log only).
 import type { CompiledAuth } from '../rules/compile-auth.ts';
@@ -11,10 +12,12 @@ import { verifyApiKey } from '../auth/api-key.ts';
 import { basicVerifier, parseBasic } from '../auth/basic.ts';
 import { jwtVerifier, looksLikeJwt } from '../auth/jwt.ts';
 import { ALB_HEADER, albVerifier } from '../auth/alb.ts';
+import { cookieValue, crossSiteWrite } from '../auth/cookie.ts';
 import { Unauthenticated } from '../errors.ts';
 
 export interface Authenticator {
-  authenticate(headers: Headers): Promise<Identity>;
+  /** `method` matters only for cookie credentials, which browsers also send on other sites' forms. */
+  authenticate(headers: Headers, method?: string): Promise<Identity>;
 }
 
 /** One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys). */
@@ -25,7 +28,7 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
   const refuse = (detail: string) => new Unauthenticated(auth.challenge, detail);
 
   return {
-    async authenticate(headers) {
+    async authenticate(headers, method = 'GET') {
       const authorization = headers.get('authorization');
       const apiKey = headers.get('x-api-key');
       const albData = headers.get(ALB_HEADER);
@@ -50,6 +53,12 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
         throw refuse('unsupported Authorization scheme');
       }
       if (apiKey !== null) return verifyApiKey(apiKey.trim(), auth, now());
+      const cookieToken = jwt && auth.jwtCookie ? cookieValue(headers.get('cookie'), auth.jwtCookie) : undefined;
+      if (cookieToken !== undefined) {
+        // A browser attaches the cookie to requests other sites make it send: never let those write.
+        if (crossSiteWrite(method, headers)) throw refuse('jwt-cookie: a write from another site (CSRF)');
+        return jwt!.verify(cookieToken, now());
+      }
       if (auth.anonymous) return auth.anonymous;
       throw refuse('no credentials');
     },

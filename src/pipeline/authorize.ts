@@ -86,13 +86,18 @@ function unmetCondition(conditions: PolicyConditions, operation: string | undefi
  * For a denied request: which policies of the rules would have allowed it, and who holds them.
  * Written to the audit log so an operator can see the fix; never sent to the caller.
  */
-export function wouldAllow(rules: CompiledRules, method: string, path: string, facts: RequestFacts): string | undefined {
+export function wouldAllow(
+  rules: CompiledRules,
+  method: string,
+  path: string,
+  facts: RequestFacts,
+  operation: string | undefined = operationFor(method, path),
+): string | undefined {
   const holders = new Map<string, string[]>();
   const note = (policy: string, holder: string) => holders.set(policy, [...(holders.get(policy) ?? []), holder]);
   for (const profile of rules.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
   for (const profile of rules.auth.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
   for (const p of rules.auth.anonymous?.policies ?? []) note(p.name, 'anonymous');
-  const operation = operationFor(method, path);
   const allowing = [...rules.policies.values()].filter(
     (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts, operation).allowed,
   );

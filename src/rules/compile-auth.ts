@@ -53,6 +53,8 @@ export interface CompiledAuth {
   anonymous?: Identity;
   /** Failed sign-ins allowed per client address (limits/sign-in-failures.ts). */
   failedSignInLimit?: RateLimit;
+  /** A cookie that may carry a JWT of the issuers above (browsers behind single sign-on). */
+  jwtCookie?: string;
 }
 
 export function compileAuth(
@@ -139,6 +141,9 @@ export function compileAuth(
 
   const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
   const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;
+  if (rules.auth.jwtCookie !== undefined && jwtIssuers.length === 0) {
+    problems.error(['auth', 'jwtCookie'], 'a JWT cookie needs the issuers whose tokens it carries (auth.jwt)');
+  }
   const realm = rules.auth.realm.replace(/["\\]/g, '');
   const challenge = [...(passwords.size ? [`Basic realm="${realm}", charset="UTF-8"`] : []), `Bearer realm="${realm}"`].join(', ');
 
@@ -153,6 +158,7 @@ export function compileAuth(
       ...(alb ? { alb } : {}),
       ...(anonymous ? { anonymous } : {}),
       ...(rules.auth.failedSignInLimit ? { failedSignInLimit: compileRateLimit(rules.auth.failedSignInLimit) } : {}),
+      ...(rules.auth.jwtCookie ? { jwtCookie: rules.auth.jwtCookie } : {}),
     },
     clientsById,
   };

@@ -10,6 +10,7 @@ import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.t
 import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 import { compileArtifacts, type ArtifactSettings } from '../artifacts/config.ts';
+import type { UiSettings } from '../ui/entry.ts';
 
 export type Backend = SageMakerBackend | PlainMlflowBackend;
 export type { CompiledAuth } from './compile-auth.ts';
@@ -57,6 +58,8 @@ export interface CompiledRules {
   policies: ReadonlyMap<string, CompiledPolicy>;
   /** The artifact API served from S3 (SageMaker backends with an `artifacts` section). */
   artifacts?: ArtifactSettings;
+  /** The browser entry to SageMaker's MLflow UI (SageMaker backends with a `ui` section). */
+  ui?: UiSettings;
 }
 
 // Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
@@ -67,7 +70,11 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
   checkEndpoints(rules, problems);
+  if (rules.readiness.checkBackendStatus && backend && backend.kind !== 'sagemaker') {
+    problems.error(['readiness', 'checkBackendStatus'], 'only for a SageMaker backend (backend.arn): it asks SageMaker whether the server runs; use checkUpstream for a self-hosted MLflow');
+  }
   const artifacts = compileArtifacts(rules.artifacts, backend, problems);
+  const ui = compileUi(rules, backend, problems);
 
   const { auth, clientsById } = compileAuth(rules, policies, problems, now);
 
@@ -82,7 +89,20 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     clientsById,
     policies,
     ...(artifacts ? { artifacts } : {}),
+    ...(ui ? { ui } : {}),
   };
+}
+
+function compileUi(rules: Rules, backend: Backend | undefined, problems: ProblemList): UiSettings | undefined {
+  const spec = rules.ui;
+  if (!spec || !backend) return undefined;
+  if (backend.kind !== 'sagemaker') {
+    problems.error(['ui'], 'only for a SageMaker backend (backend.arn); a self-hosted MLflow\'s UI is served through the gateway\'s normal paths (README, "Browser UI")');
+    return undefined;
+  }
+  const clash = Object.values(rules.endpoints).includes(spec.path) || MLFLOW_PATH_PREFIXES.some((p) => spec.path === p.replace(/\/$/, '') || spec.path.startsWith(p));
+  if (clash) problems.error(['ui', 'path'], `"${spec.path}" would shadow an MLflow path or a gateway endpoint; use e.g. /ui`);
+  return { path: spec.path, presignedUrlExpiresSeconds: spec.presignedUrlExpiresSeconds, sessionExpiresSeconds: spec.sessionExpiresSeconds };
 }
 
 function compileBackend(rules: Rules, problems: ProblemList): Backend | undefined {

@@ -240,9 +240,50 @@ const Readiness = Type.Object(
       default: false,
       description: 'Also require the backend to answer (any HTTP status) a request to its base URL.',
     }),
-    upstreamTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 2, description: 'How long the upstream check waits.' }),
+    upstreamTimeoutSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      default: 2,
+      description: 'How long the upstream check (and the backend status check) waits.',
+    }),
+    checkBackendStatus: Type.Boolean({
+      default: false,
+      description:
+        'SageMaker backends only: also ask SageMaker (DescribeMlflowTrackingServer / DescribeMlflowApp) whether the backend ' +
+        'serves; a stopped, updating or deleted one makes the host not ready. Needs sagemaker:Describe* on the ARN (iam-policy adds it).',
+    }),
+    backendStatusSeconds: Type.Number({
+      minimum: 1,
+      maximum: 3600,
+      default: 30,
+      description:
+        'How long a status answer is reused: health checks every few seconds share one Describe call per period ' +
+        '(the control plane throttles). A failed call is retried after the same period.',
+    }),
   },
   { additionalProperties: false, default: {} },
+);
+
+const Ui = Type.Object(
+  {
+    path: Type.String({
+      pattern: '^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$',
+      default: '/ui',
+      description: 'Where browsers open the MLflow UI: the gateway signs the person in and redirects to a fresh presigned URL.',
+    }),
+    presignedUrlExpiresSeconds: Type.Integer({
+      minimum: 5,
+      maximum: 300,
+      default: 30,
+      description: 'How long the presigned URL may wait before the browser uses it (AWS: 5-300). It is used at once by the redirect.',
+    }),
+    sessionExpiresSeconds: Type.Integer({
+      minimum: 1800,
+      maximum: 43200,
+      default: 43200,
+      description: 'How long the UI session the URL opens lasts (AWS: 1800-43200); after it the person comes back to the entry.',
+    }),
+  },
+  { additionalProperties: false },
 );
 
 const Shutdown = Type.Object(
@@ -316,6 +357,12 @@ const Auth = Type.Object(
     realm: Type.String({ default: 'MLflow', description: 'Realm in the WWW-Authenticate challenge (browsers show it in the Basic prompt).' }),
     jwt: Type.Array(JwtIssuer, { default: [], description: 'OIDC issuers whose JWTs are accepted as Bearer tokens (MLFLOW_TRACKING_TOKEN).' }),
     alb: Type.Optional(AlbOidc),
+    jwtCookie: Type.Optional(Type.String({
+      pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$',
+      description:
+        'Also accept a JWT (of the issuers above) from this cookie, for browsers whose single sign-on sets one. ' +
+        'Cookie-authenticated writes from another site are refused (CSRF).',
+    })),
     failedSignInLimit: Type.Optional(Type.Object(RateLimit.properties, {
       additionalProperties: false,
       description:
@@ -334,6 +381,7 @@ export const RulesSchema = Type.Object(
     limits: Limits,
     endpoints: Endpoints,
     artifacts: Type.Optional(Artifacts),
+    ui: Type.Optional(Ui),
     rewrites: Type.Array(RewriteRule, { default: [], description: 'Applied in order, each to the previous one\'s output.' }),
     auth: Auth,
     anonymous: Type.Optional(Anonymous),
@@ -360,3 +408,4 @@ export type RateLimitSpec = Static<typeof RateLimit>;
 export type JwtIssuerSpec = Static<typeof JwtIssuer>;
 export type AlbOidcSpec = Static<typeof AlbOidc>;
 export type ArtifactsSpec = Static<typeof Artifacts>;
+export type UiSpec = Static<typeof Ui>;

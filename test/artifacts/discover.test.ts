@@ -1,36 +1,33 @@
-// `artifacts.discover: true`: the root comes from SageMaker's control plane (a local stand-in
-// speaking its JSON protocol), DescribeMlflowTrackingServer by name or DescribeMlflowApp by ARN.
+// `artifacts.discover: true`: the root comes from SageMaker's control plane (the stand-in, which
+// checks the SigV4 signature as AWS would), DescribeMlflowTrackingServer by name or DescribeMlflowApp by ARN.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createArtifactService } from '../../src/artifacts/service.ts';
 import { rulesFrom } from '../support/rules.ts';
+import { staticCredentials } from '../support/credentials.ts';
+import { startSageMakerControlPlane, type ControlPlaneStandin } from '../standins/sagemaker-control-plane.ts';
 
-const seen: Array<{ target: string | null; body: unknown }> = [];
-let controlPlane: ReturnType<typeof Bun.serve>;
+const SERVER = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/t1';
+const APP = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-ABCDEF012345';
+
+let controlPlane: ControlPlaneStandin;
 beforeAll(() => {
-  controlPlane = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(request) {
-      const target = request.headers.get('x-amz-target');
-      seen.push({ target, body: await request.json() });
-      const uri = target?.endsWith('DescribeMlflowApp') ? 's3://app-bucket/apps/a1' : 's3://ts-bucket/servers/t1/';
-      return new Response(JSON.stringify({ ArtifactStoreUri: uri }), { headers: { 'content-type': 'application/x-amz-json-1.1' } });
-    },
-  });
+  controlPlane = startSageMakerControlPlane({ region: 'us-east-1' });
+  controlPlane.add(SERVER, { artifactStoreUri: 's3://ts-bucket/servers/t1/' });
+  controlPlane.add(APP, { artifactStoreUri: 's3://app-bucket/apps/a1' });
 });
-afterAll(() => controlPlane?.stop(true));
+afterAll(() => controlPlane?.stop());
 
-const credentials = async () => ({ accessKeyId: 'AKIDDISCOVER', secretAccessKey: 'secret' });
+const credentials = staticCredentials('DISCOVER00001');
 
-for (const [arn, target, body, root] of [
-  ['arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/t1', 'SageMaker.DescribeMlflowTrackingServer', { TrackingServerName: 't1' }, 's3://ts-bucket/servers/t1'],
-  ['arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-ABCDEF012345', 'SageMaker.DescribeMlflowApp', { Arn: 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-ABCDEF012345' }, 's3://app-bucket/apps/a1'],
+for (const [arn, operation, body, root] of [
+  [SERVER, 'DescribeMlflowTrackingServer', { TrackingServerName: 't1' }, 's3://ts-bucket/servers/t1'],
+  [APP, 'DescribeMlflowApp', { Arn: APP }, 's3://app-bucket/apps/a1'],
 ] as const) {
-  test(`${target} gives the root for ${arn.split(':').pop()}`, async () => {
+  test(`${operation} gives the root for ${arn.split(':').pop()}`, async () => {
     const rules = rulesFrom(`version: 1\nbackend: {arn: "${arn}"}\nartifacts: {discover: true}\n`);
     if (rules.backend.kind !== 'sagemaker' || !rules.artifacts) throw new Error('expected a SageMaker backend with artifacts');
-    const service = await createArtifactService(rules.artifacts, rules.backend, credentials, { sagemakerEndpoint: `http://127.0.0.1:${controlPlane.port}` });
+    const service = await createArtifactService(rules.artifacts, rules.backend, async () => credentials, { sagemakerEndpoint: controlPlane.endpoint });
     expect(service.store.root.uri).toBe(root);
-    expect(seen.at(-1)).toEqual({ target, body });
+    expect(controlPlane.calls.at(-1)).toMatchObject({ operation, body, accessKeyId: credentials.accessKeyId, verdict: 'ok' });
   });
 }

@@ -184,3 +184,48 @@ policies:
     expect((await from('198.51.100.7', KEY)).status).toBe(200);
   });
 });
+
+describe('a JWT in a single-sign-on cookie (auth.jwtCookie)', () => {
+  let cookieRules: CompiledRules;
+  beforeAll(() => {
+    cookieRules = rulesFrom(`version: 1
+backend: {url: "http://127.0.0.1:${upstream.port}"}
+auth:
+  jwtCookie: corp_sso
+  jwt: [{issuer: "${issuer.issuer}", audiences: [mlflow-gateway]}]
+clients:
+  - {id: alice, subjects: [alice-sub], policies: [edit]}
+policies:
+  edit: {operations: [GetRun, UpdateExperiment]}
+`);
+  });
+  const send = (method: string, path: string, headers: Record<string, string>) => {
+    const app = createApp({ rules: () => cookieRules, audit: { write: (record) => audit.push(record) } });
+    return app.handle(new Request(`http://gateway${path}`, { method, headers, ...(method === 'POST' ? { body: '{"experiment_id":"1","new_name":"x"}' } : {}) }));
+  };
+  const UPDATE = '/api/2.0/mlflow/experiments/update';
+
+  test('signs the browser in as the token\'s subject, among other cookies', async () => {
+    const cookie = `theme=dark; corp_sso=${await issuer.sign({ sub: 'alice-sub', aud: 'mlflow-gateway' })}`;
+    expect((await send('GET', GET_RUN, { cookie })).status).toBe(200);
+    expect(audit.at(-1)).toMatchObject({ clientId: 'alice', authMethod: 'jwt', decision: 'allowed' });
+    expect((await send('POST', UPDATE, { cookie, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' })).status).toBe(200);
+  });
+
+  test('a write another site makes the browser send is refused before it reaches MLflow', async () => {
+    const cookie = `corp_sso=${await issuer.sign({ sub: 'alice-sub', aud: 'mlflow-gateway' })}`;
+    const hits = upstreamHits;
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example', host: 'gateway' }] as Array<Record<string, string>>) {
+      const response = await send('POST', UPDATE, { cookie, 'content-type': 'application/json', ...headers });
+      expect(response.status).toBe(401);
+      expect(audit.at(-1)).toMatchObject({ decision: 'unauthenticated', reason: 'jwt-cookie: a write from another site (CSRF)' });
+    }
+    expect(upstreamHits).toBe(hits);
+  });
+
+  test('a forged or expired cookie gets the same 401 as any bad credential', async () => {
+    const expired = await issuer.sign({ sub: 'alice-sub', aud: 'mlflow-gateway' }, { expiresInSeconds: -600 });
+    expect((await send('GET', GET_RUN, { cookie: `corp_sso=${expired}` })).status).toBe(401);
+    expect((await send('GET', GET_RUN, { cookie: 'corp_sso=not.a.jwt' })).status).toBe(401);
+  });
+});

@@ -1,7 +1,8 @@
 // backend.assumeRoleArn: the gateway assumes the role through STS (a stand-in that verifies the
 // host credentials' signature) and signs MLflow calls with the role's credentials, which the
 // data-plane stand-in verifies with botocore. A client with a role of its own gets it assumed with
-// RoleSessionName and SourceIdentity set to its id, so CloudTrail names the client.
+// RoleSessionName and SourceIdentity set to its id, so CloudTrail names the client. The UI entry's
+// presigned links are minted with the same identity as the person's MLflow calls.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import { startSts } from '../standins/sts.ts';
+import { startSageMakerControlPlane } from '../standins/sagemaker-control-plane.ts';
 
 setDefaultTimeout(60_000);
 
@@ -23,12 +25,14 @@ const ANALYST_KEY = 'analyst-key-0123456789abcdef0123';
 const HOST_CREDENTIALS = staticCredentials('HOSTROLE00001');
 
 let sts: ReturnType<typeof startSts>;
+let controlPlane: ReturnType<typeof startSageMakerControlPlane>;
 let upstream: ReturnType<typeof Bun.serve>;
 let standin: DataPlaneStandin;
 let gateway: Started;
 
 beforeAll(async () => {
   sts = startSts('eu-central-1');
+  controlPlane = startSageMakerControlPlane({ region: 'eu-central-1', resources: [ARN] });
   upstream = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => Response.json({ experiments: [] }) });
   standin = await startDataPlane(venvPython(MLFLOW_VERSIONS[0]!), ARN, `http://127.0.0.1:${upstream.port}`);
   const rulesFile = join(tempDir('assume-role'), 'rules.yaml');
@@ -38,13 +42,15 @@ backend: {arn: ${ARN}, endpoint: "http://127.0.0.1:${standin.port}", assumeRoleA
 clients:
   - {id: job, apiKeySha256: "${hashApiKey(KEY)}", policies: [read]}
   - {id: "analyst@corp.example", apiKeySha256: "${hashApiKey(ANALYST_KEY)}", policies: [read], assumeRoleArn: "${CLIENT_ROLE}"}
-policies: {read: {operations: [SearchExperiments]}}
+policies: {read: {operations: [SearchExperiments, AccessUI]}}
+ui: {}
 `);
   gateway = await startGateway(rulesFile, cleanAwsEnv({
     AWS_ACCESS_KEY_ID: HOST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: HOST_CREDENTIALS.secretAccessKey,
     // The SDK's service-specific endpoint variable points STS at the stand-in.
     AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${sts.port}`,
+    AWS_ENDPOINT_URL_SAGEMAKER: controlPlane.endpoint,
   }));
 });
 
@@ -53,6 +59,7 @@ afterAll(async () => {
   await standin?.stop();
   upstream?.stop(true);
   sts?.stop();
+  controlPlane?.stop();
 });
 
 test('signs with the assumed role, obtained with the host credentials', async () => {
@@ -84,4 +91,13 @@ test('a client with its own role is signed with that role, assumed with its id a
   });
   const signedBy = standin.log().slice(-3).map((line) => [line.verdict, line.akid]);
   expect(signedBy).toEqual(Array(3).fill(['forwarded', call.issued]));
+});
+
+test('the UI entry mints each person\'s link as the role their MLflow calls use', async () => {
+  const open = (key: string) => fetch(`http://127.0.0.1:${gateway.port}/ui`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' });
+  expect((await open(KEY)).status).toBe(302);
+  expect((await open(ANALYST_KEY)).status).toBe(302);
+  const minted = controlPlane.calls.filter((call) => call.operation === 'CreatePresignedMlflowTrackingServerUrl');
+  const analystRole = sts.calls.find((call) => call.params.RoleArn === CLIENT_ROLE)!.issued;
+  expect(minted.map((call) => [call.verdict, call.accessKeyId])).toEqual([['ok', sts.calls[0]!.issued], ['ok', analystRole]]);
 });

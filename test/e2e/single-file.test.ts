@@ -15,6 +15,7 @@ import { staticCredentials } from '../support/credentials.ts';
 import { BUILT_RUNTIMES, buildArtifacts, denoBinary, startBuiltGateway } from '../support/build.ts';
 import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
 import { postJson } from '../support/requests.ts';
+import { startSageMakerControlPlane, type ControlPlaneStandin } from '../standins/sagemaker-control-plane.ts';
 
 setDefaultTimeout(180_000);
 
@@ -35,18 +36,22 @@ policies:
   smoke: {operations: [${operations.join(', ')}]}
 metrics: {enabled: true, host: 127.0.0.1, port: 0}
 shutdown: {drainSeconds: 0.5, finishSeconds: 5}
+ui: {presignedUrlExpiresSeconds: 60}
 `;
 }
 
-const ALL_OPERATIONS = ['GetServerVersion', 'CreateExperiment', 'GetExperimentByName', 'CreateRun', 'LogMetric', 'GetMetricHistory', 'SearchExperiments'];
+const ALL_OPERATIONS = ['AccessUI', 'GetServerVersion', 'CreateExperiment', 'GetExperimentByName', 'CreateRun', 'LogMetric', 'GetMetricHistory', 'SearchExperiments'];
 
 let mlflow: Started & { url: string };
 let artifacts: { executable: string; bundle: string };
+let controlPlane: ControlPlaneStandin;
 beforeAll(async () => {
   artifacts = buildArtifacts();
   mlflow = await startMlflow(VERSION);
+  controlPlane = startSageMakerControlPlane({ region: 'us-east-1', resources: [ARN], uiBackend: mlflow.url });
 });
 afterAll(async () => {
+  controlPlane?.stop();
   await mlflow?.stop();
 });
 
@@ -70,7 +75,11 @@ for (const runtime of BUILT_RUNTIMES) {
       writeFileSync(join(cwd, 'evil.js'), 'console.error("EVIL PRELOAD RAN");\n');
       mkdirSync(join(cwd, 'node_modules'), { recursive: true });
       const creds = staticCredentials('SMOKE0000001');
-      gateway = await startBuiltGateway(runtime, rulesFile, cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }), cwd);
+      gateway = await startBuiltGateway(runtime, rulesFile, cleanAwsEnv({
+        AWS_ACCESS_KEY_ID: creds.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+        AWS_ENDPOINT_URL_SAGEMAKER: controlPlane.endpoint,
+      }), cwd);
       base = `http://127.0.0.1:${gateway.port}`;
       const listening = JSON.parse(gateway.output().split('\n').find((l) => l.includes('"event":"listening"'))!);
       metricsUrl = `http://127.0.0.1:${listening.metricsPort}/metrics`;
@@ -107,6 +116,17 @@ for (const runtime of BUILT_RUNTIMES) {
       expect(history.metrics.map((m: { step: number; value: number }) => [m.step, m.value])).toEqual([[3, 0.25]]);
       expect(standin.log().filter((l) => l.verdict !== 'forwarded')).toEqual([]);
       expect(new Set(standin.log().map((l) => l.service))).toEqual(new Set(['sagemaker-mlflow']));
+    });
+
+    test('the UI entry mints a presigned link through the control plane (signing name sagemaker, verified by the stand-in)', async () => {
+      const before = controlPlane.calls.length;
+      const visit = await fetch(`${base}/ui?experiment=0`, { headers: { authorization: `Bearer ${KEY}` }, redirect: 'manual' });
+      expect(visit.status).toBe(302);
+      expect(visit.headers.get('location')).toStartWith(`${controlPlane.uiUrl}/auth?authToken=`);
+      expect(visit.headers.get('location')).toEndWith('#/experiments/0');
+      expect(controlPlane.calls.slice(before)).toMatchObject([
+        { operation: 'CreatePresignedMlflowTrackingServerUrl', verdict: 'ok', body: { TrackingServerName: 'smoke', ExpiresInSeconds: 60 } },
+      ]);
     });
 
     test('metrics are served on their own listener and count what happened', async () => {

@@ -102,6 +102,8 @@ describe('refusing a bad file', () => {
     ['a JWT issuer needs https discovery or a jwksUrl', minimal('auth:\n  jwt: [{issuer: corp, audiences: [a]}]\n'), /auth\.jwt\[0\]\.issuer: not an https URL/],
     ['JWT algorithms are asymmetric only', minimal('auth:\n  jwt: [{issuer: "https://i", audiences: [a], algorithms: [HS256]}]\n'), /auth\.jwt\[0\]\.algorithms\[0\]/],
     ['a token subject acts as one client only', minimal('clients:\n  - {id: a, subjects: [s], policies: []}\n  - {id: b, subjects: [s], policies: []}\n'), /clients\[1\]\.subjects\[0\]: subject "s" already acts as client "a"/],
+    ['the backend status check needs a SageMaker backend', 'version: 1\nbackend: {url: "http://127.0.0.1:5000"}\nreadiness:\n  checkBackendStatus: true\n', /^test\.yaml:4:\d+: readiness\.checkBackendStatus: only for a SageMaker backend/m],
+    ['the backend status is asked at most once a second', minimal('readiness: {checkBackendStatus: true, backendStatusSeconds: 0.5}\n'), /readiness\.backendStatusSeconds/],
     ['the same key hash for two clients is refused', minimal(`clients:\n  - {id: a, apiKeySha256: "${HASH}", policies: [p]}\n  - {id: b, apiKeySha256: "${HASH}", policies: [p]}\npolicies:\n  p: {operations: [GetRun]}\n`), /clients\[1\]\.apiKeySha256: the same key hash is already used by client "a"/],
   ];
   for (const [sentence, yaml, pattern] of semantic) {
@@ -141,5 +143,6 @@ describe('defaults', () => {
     expect(rules.source.endpoints).toEqual({ liveness: '/-/live', readiness: '/-/ready' });
     expect(rules.upstreamTimeoutMs).toBe(120_000);
     expect(rules.auth.anonymous).toBeUndefined();
+    expect(rules.source.readiness).toMatchObject({ checkBackendStatus: false, backendStatusSeconds: 30 });
   });
 });
