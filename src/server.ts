@@ -130,28 +130,9 @@ export function createGatewayHandler(deps: GatewayDeps) {
         return audited(redirectResponse(redirect, scope.requestId), scope, trail, deps.audit);
       }
 
-      // The body is read before the decision only when the decision depends on it: a GraphQL
-      // document (what it asks is what is authorized), or a policy condition on what the request says.
-      let body: Uint8Array | undefined;
-      let decision: Decision & { denied?: string };
-      let facts: RequestFacts = {};
-      if (isGraphqlRequest(rewritten.path)) {
-        if (mayHaveBody(request)) body = await readBodyWithCap(request, Math.min(limits.maxBodyBytes, GRAPHQL_MAX_BODY_BYTES));
-        const asked = graphqlOperations(scope.method, body);
-        if (!asked.ok) {
-          trail.operation = 'GraphQL';
-          if (asked.error.status === 403) trail.decision = 'denied';
-          throw asked.error;
-        }
-        decision = authorizeEach(identity, asked.operations, graphqlOperationLabel(asked.operations));
-      } else {
-        const operation = operationFor(scope.method, rewritten.path);
-        if (needsFacts(identity, operation)) {
-          if (factsInBody(operation) && mayHaveBody(request)) body = await readBodyWithCap(request, limits.maxBodyBytes);
-          facts = requestFacts(operation, scope.query, body);
-        }
-        decision = authorize(identity, scope.method, rewritten.path, facts, operation);
-      }
+      const decided = await decide(identity, request, scope, rewritten.path, limits.maxBodyBytes, trail);
+      const { decision, facts } = decided;
+      let body = decided.body;
       if (decision.operation) trail.operation = decision.operation;
       trail.reason = decision.reason;
       if (!decision.allowed) {
@@ -219,6 +200,36 @@ export function createGatewayHandler(deps: GatewayDeps) {
       return audited(answer, scope, trail, deps.audit, error);
     }
   };
+}
+
+/**
+ * The authorize stage. The body is read before the decision only when the decision depends on it:
+ * a GraphQL document (what it asks is what is authorized), or a policy condition on what the
+ * request says; it is then returned, to be sent on as read.
+ */
+async function decide(
+  identity: Identity,
+  request: Request,
+  scope: RequestScope,
+  path: string,
+  maxBodyBytes: number,
+  trail: Trail,
+): Promise<{ decision: Decision & { denied?: string }; body?: Uint8Array; facts: RequestFacts }> {
+  if (isGraphqlRequest(path)) {
+    const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES)) : undefined;
+    const asked = graphqlOperations(scope.method, body);
+    if (!asked.ok) {
+      trail.operation = 'GraphQL';
+      if (asked.error.status === 403) trail.decision = 'denied';
+      throw asked.error;
+    }
+    return { decision: authorizeEach(identity, asked.operations, graphqlOperationLabel(asked.operations)), ...(body ? { body } : {}), facts: {} };
+  }
+  const operation = operationFor(scope.method, path);
+  if (!needsFacts(identity, operation)) return { decision: authorize(identity, scope.method, path, {}, operation), facts: {} };
+  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes) : undefined;
+  const facts = requestFacts(operation, scope.query, body);
+  return { decision: authorize(identity, scope.method, path, facts, operation), ...(body ? { body } : {}), facts };
 }
 
 /** A person waits at a blank page while the link is minted: give up sooner than for MLflow calls. */
