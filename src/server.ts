@@ -4,12 +4,13 @@
 //
 // (The UI entry of a SageMaker backend leaves after the rate limit: authorize AccessUI → redirect.)
 //
-// Why this order: authentication first, so nothing about paths or policies is revealed to an
-// unknown caller; the rate limit right after it, before any further work for a client over its
-// limit; rewrite before authorize, so the allowlist is decided on the exact path that will
-// be sent; the body is read only once the request is allowed (no buffering for denied callers);
-// signing last, over the bytes and headers forward sends unchanged. Every outcome, including the
-// gateway's own refusals, produces one audit line.
+// Why this order: the Host check first (listen.allowedHosts, against DNS rebinding); then
+// authentication, so nothing about paths or policies is revealed to an unknown caller; the rate
+// limit right after it, before any further work for a client over its limit; rewrite before
+// authorize, so the allowlist is decided on the exact path that will be sent; the body is read
+// only once the request is allowed (no buffering for denied callers); signing last, over the bytes
+// and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
+// produces one audit line.
 import { Elysia } from 'elysia';
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
@@ -21,6 +22,7 @@ import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize, authorizeEach, wouldAllow, type Decision } from './pipeline/authorize.ts';
 import { GRAPHQL_MAX_BODY_BYTES, graphqlOperationLabel, graphqlOperations, isGraphqlRequest } from './pipeline/graphql.ts';
 import { prefixRedirect, redirectResponse } from './pipeline/prefix-redirect.ts';
+import { MisdirectedRequest } from './pipeline/allowed-hosts.ts';
 import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipeline/request-facts.ts';
 import type { Identity } from './auth/identity.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
@@ -97,6 +99,9 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const scope = receive(request, peerAddress, rules.source.listen.trustForwardedFor, now);
     const trail: Trail = { decision: 'rejected', bytesIn: 0 };
     try {
+      // Before anything else: a request for a host name that is not the gateway's (DNS rebinding).
+      const host = request.headers.get('host');
+      if (rules.allowedHost && !rules.allowedHost(host)) throw new MisdirectedRequest(host ?? '(none)');
       trail.decision = 'unauthenticated';
       const identity = await authenticateGuarded(rules, request.headers, scope.method, scope.clientIp, scope.receivedAt.getTime(), trail);
       trail.decision = 'rejected';

@@ -151,6 +151,7 @@ policies:
     const { code, stderr } = cli(['check', '--rules', reviewRules()]);
     expect(code).toBe(0);
     expect(stderr).toMatch(/anonymous\.policies: warning: anyone without credentials can write: DeleteRun/);
+    expect(stderr).toMatch(/listen: warning: anonymous access without listen\.allowedHosts/);
     expect(stderr).toMatch(/policies\.everything\.allow: warning: policy "everything" path rule \*,? \/\*\* covers every MLflow operation: wildcard admin/);
     expect(stderr).toMatch(/policies\.everything: warning: policy "everything" is not used/);
     expect(stderr).toMatch(/clients\[1\]\.apiKeySha256: warning: API key\(s\) of client "trainer" never expire/);

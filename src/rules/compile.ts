@@ -11,6 +11,7 @@ import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 import { compileArtifacts, type ArtifactSettings } from '../artifacts/config.ts';
 import type { UiSettings } from '../ui/entry.ts';
+import { hostMatcher } from '../pipeline/allowed-hosts.ts';
 
 export type Backend = SageMakerBackend | PlainMlflowBackend;
 export type { CompiledAuth } from './compile-auth.ts';
@@ -60,6 +61,8 @@ export interface CompiledRules {
   artifacts?: ArtifactSettings;
   /** The browser entry to SageMaker's MLflow UI (SageMaker backends with a `ui` section). */
   ui?: UiSettings;
+  /** listen.allowedHosts as a test of the Host header; absent = any host. */
+  allowedHost?: (host: string | null) => boolean;
 }
 
 // Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
@@ -90,6 +93,7 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     policies,
     ...(artifacts ? { artifacts } : {}),
     ...(ui ? { ui } : {}),
+    ...(rules.listen.allowedHosts ? { allowedHost: hostMatcher(rules.listen.allowedHosts) } : {}),
   };
 }
 

@@ -44,6 +44,9 @@ function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
       if (grant.methods === '*' || [...grant.methods].some((m) => m !== 'GET' && m !== 'HEAD')) writes.add(`${grant.source}`);
     }
   }
+  if (!rules.source.listen.allowedHosts) {
+    problems.warning(['listen'], 'anonymous access without listen.allowedHosts: a web page could use it through a visitor\'s browser (DNS rebinding); list the gateway\'s host names');
+  }
   if (writes.size > 0) {
     const list = [...writes];
     problems.warning(['anonymous', 'policies'], `anyone without credentials can write: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);

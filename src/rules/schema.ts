@@ -14,6 +14,12 @@ const Listen = Type.Object(
         'Take the client address from X-Forwarded-For (the last hop, as an ALB appends it). Only when every ' +
         'request reaches the gateway through a load balancer you control.',
     }),
+    allowedHosts: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$' }), {
+      minItems: 1,
+      description:
+        'Host names (host or host:port; *.example.com for subdomains) the gateway answers to; other Host headers get 421. ' +
+        'Guards browsers against DNS rebinding. The gateway\'s own health endpoints answer any host (ALB health checks use the IP).',
+    })),
   },
   { additionalProperties: false, default: {} },
 );

@@ -170,3 +170,41 @@ describe('error pages for browsers', () => {
     expect(Number(challenge.headers.get('content-length'))).toBe((await challenge.arrayBuffer()).byteLength);
   });
 });
+
+describe('listen.allowedHosts (DNS rebinding)', () => {
+  const rules = rulesFrom(`version: 1
+listen: {allowedHosts: ["mlflow.corp.example", "*.mlflow.corp.example", "localhost:8080"]}
+backend: {url: "http://127.0.0.1:9"}
+anonymous: {policies: [open]}
+policies: {open: {operations: [AccessUI]}}
+`);
+  test.each([
+    ['mlflow.corp.example', true],
+    ['MLflow.Corp.Example:443', true], // a name without a port allows any port
+    ['eu.mlflow.corp.example', true],
+    ['mlflow.corp.example.evil.test', false],
+    ['evilmlflow.corp.example', false],
+    ['localhost:8080', true],
+    ['localhost:9999', false],
+    ['10.0.0.7', false], // the gateway's IP, as a rebinding page would send it
+    [null, false],
+  ] as const)('Host %s → %s', (host, allowed) => {
+    expect(rules.allowedHost!(host)).toBe(allowed);
+  });
+
+  test('a request for another host gets 421 before sign-in; the health endpoints answer any host', async () => {
+    const { createApp } = await import('../../src/server.ts');
+    const records: Array<Record<string, unknown>> = [];
+    const app = createApp({ rules: () => rules, audit: { write: (record) => records.push(record as never) } });
+    const refused = await app.handle(new Request('http://attacker.example/', { headers: { host: 'attacker.example' } }));
+    expect(refused.status).toBe(421);
+    expect(await refused.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
+    expect(records.at(-1)).toMatchObject({ status: 421, reason: 'host attacker.example not in listen.allowedHosts' });
+    expect((await app.handle(new Request('http://10.0.0.7/-/live', { headers: { host: '10.0.0.7' } }))).status).toBe(200);
+  });
+
+  test('anonymous access without allowedHosts is pointed out', () => {
+    expect(problemsOf('version: 1\nbackend: {url: "http://127.0.0.1:9"}\nanonymous: {policies: [open]}\npolicies: {open: {operations: [GetRun]}}\n').join('\n'))
+      .toContain('anonymous access without listen.allowedHosts');
+  });
+});
