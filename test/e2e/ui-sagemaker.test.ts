@@ -15,6 +15,8 @@ import { auditLines, cleanAwsEnv, startGateway, tempDir, type Started } from '..
 import { staticCredentials } from '../support/credentials.ts';
 import { launchChromium, newContext, screenshot } from '../support/browser.ts';
 import { startSageMakerControlPlane, type ControlPlaneStandin } from '../standins/sagemaker-control-plane.ts';
+import { startAlb, type AlbStandin } from '../standins/alb.ts';
+import { startOidcIssuer, type OidcIssuerStandin } from '../standins/oidc-issuer.ts';
 
 setDefaultTimeout(180_000);
 
@@ -48,16 +50,19 @@ async function createRun(base: string): Promise<{ experimentId: string; runId: s
   return { experimentId: experiment_id, runId: id };
 }
 
-async function startUiGateway(arn: string): Promise<{ gateway: Started; base: string; accessKeyId: string }> {
+async function startUiGateway(arn: string, auth = ''): Promise<{ gateway: Started; base: string; accessKeyId: string }> {
   const dir = tempDir('ui-sagemaker');
   const rulesFile = join(dir, 'rules.yaml');
   writeFileSync(rulesFile, `version: 1
 listen: {host: 127.0.0.1, port: 0}
 backend: {arn: ${arn}}
 ui: {presignedUrlExpiresSeconds: 20, sessionExpiresSeconds: 3600}
+${auth}
 clients:
   - {id: ${PERSON.username}, passwordHash: "${passwordHash}", policies: [browse]}
   - {id: robot, apiKeySha256: "${hashApiKey(ROBOT_KEY)}", policies: [reader]}
+groups:
+  analysts: {policies: [browse]}
 policies:
   browse: {operations: [AccessUI]}
   reader: {operations: ["Get*", "Search*"]}
@@ -227,3 +232,57 @@ for (const { mode, arn, operation, identifies } of MODES) {
     });
   });
 }
+
+describe('UI entry behind single sign-on (tracking server)', () => {
+  const ALB_ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/mlflow/0123456789abcdef';
+  let gateway: Started;
+  let base: string;
+  let alb: AlbStandin;
+  let issuer: OidcIssuerStandin;
+  beforeAll(async () => {
+    issuer = await startOidcIssuer();
+    alb = await startAlb(ALB_ARN, () => base, { sub: 'u-1', email: 'bob@corp.example', groups: ['analysts'] });
+    ({ gateway, base } = await startUiGateway(TRACKING_ARN, `auth:
+  alb: {albArn: "${ALB_ARN}", keyEndpoint: "${alb.keyEndpoint}", subjectClaim: email}
+  jwt: [{issuer: "${issuer.issuer}", audiences: [mlflow-gateway]}]
+  jwtCookie: corp_sso`));
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    alb?.stop();
+    issuer?.stop();
+  });
+
+  const lands = async (context: Awaited<ReturnType<typeof newContext>>, url: string, name: string) => {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForURL((landed) => landed.origin === controlPlane.uiUrl && landed.hash === `#/experiments/${experimentId}/runs/${runId}`, { timeout: 30_000 });
+    await page.getByText('gentle-heron-42').first().waitFor({ timeout: 60_000 });
+    await screenshot(page, name);
+  };
+
+  test('through the load balancer\'s OIDC sign-in: a group member opens the run without any prompt', async () => {
+    const context = await newContext(browser);
+    try {
+      await lands(context, `${alb.url}/ui#/experiments/${experimentId}/runs/${runId}`, 'ui-sagemaker-alb-oidc-run');
+    } finally {
+      await context.close();
+    }
+    const line = auditLines(gateway.output()).filter((l) => l.path === '/ui').at(-1);
+    expect(line).toMatchObject({ clientId: 'bob@corp.example', authMethod: 'alb-oidc', operation: 'AccessUI', status: 302 });
+  });
+
+  test('with the single-sign-on cookie: the JWT in corp_sso signs the browser in', async () => {
+    const context = await newContext(browser);
+    try {
+      const token = await issuer.sign({ sub: 'carol', aud: 'mlflow-gateway', groups: ['analysts'] });
+      await context.addCookies([{ name: 'corp_sso', value: token, url: base, httpOnly: true, sameSite: 'Lax' }]);
+      await lands(context, `${base}/ui?experiment=${experimentId}&run=${runId}`, 'ui-sagemaker-sso-cookie-run');
+    } finally {
+      await context.close();
+    }
+    const line = auditLines(gateway.output()).filter((l) => l.path === '/ui').at(-1);
+    expect(line).toMatchObject({ clientId: 'carol', authMethod: 'jwt', status: 302 });
+    for (const value of alb.issued()) expect(gateway.output()).not.toContain(value.split('.')[2]!);
+  });
+});
