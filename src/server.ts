@@ -20,7 +20,7 @@ import { audited, round, type Trail } from './pipeline/audit-response.ts';
 import { createAuthenticator, type Authenticator } from './pipeline/authenticate.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize, authorizeEach, wouldAllow, type Decision } from './pipeline/authorize.ts';
-import { GRAPHQL_MAX_BODY_BYTES, graphqlOperationLabel, graphqlOperations, isGraphqlRequest } from './pipeline/graphql.ts';
+import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './pipeline/graphql-route.ts';
 import { prefixRedirect, redirectResponse } from './pipeline/prefix-redirect.ts';
 import { MisdirectedRequest } from './pipeline/allowed-hosts.ts';
 import { factsInBody, needsFacts, requestFacts, type RequestFacts } from './pipeline/request-facts.ts';
@@ -207,6 +207,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
   };
 }
 
+// The GraphQL parser is loaded with the first GraphQL request (graphql-route.ts says why).
+let graphqlModule: Promise<typeof import('./pipeline/graphql.ts')> | undefined;
+const loadGraphql = () => (graphqlModule ??= import('./pipeline/graphql.ts'));
+
 /**
  * The authorize stage. The body is read before the decision only when the decision depends on it:
  * a GraphQL document (what it asks is what is authorized), or a policy condition on what the
@@ -222,6 +226,7 @@ async function decide(
 ): Promise<{ decision: Decision & { denied?: string }; body?: Uint8Array; facts: RequestFacts }> {
   if (isGraphqlRequest(path)) {
     const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES)) : undefined;
+    const { graphqlOperationLabel, graphqlOperations } = await loadGraphql();
     const asked = graphqlOperations(scope.method, body);
     if (!asked.ok) {
       trail.operation = 'GraphQL';

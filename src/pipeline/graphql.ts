@@ -12,15 +12,6 @@
 import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { BadRequest, PermissionDenied, type GatewayError } from '../errors.ts';
 
-/** The upstream path MLflow serves GraphQL on (after rewrites: `/mlflow/graphql` arrives as this). */
-export const GRAPHQL_PATH = '/graphql';
-
-/**
- * The largest GraphQL request body read. The UI's documents are 1–4 KB; the body is read before the
- * decision (to know what it asks), so the cap keeps that read small for callers who may not send it.
- */
-export const GRAPHQL_MAX_BODY_BYTES = 64 * 1024;
-
 // Parsing cost is linear in tokens; MLflow's own limits (graphql_no_batching.py: depth 10, 1000
 // selections) come after parsing, so the gateway bounds the parse itself.
 const MAX_TOKENS = 10_000;
@@ -48,11 +39,6 @@ const NESTED_FIELDS: Readonly<Record<string, string>> = {
 };
 
 export type GraphqlOperations = { ok: true; operations: string[] } | { ok: false; error: GatewayError };
-
-/** Whether a request (by its upstream path) is a GraphQL request. */
-export function isGraphqlRequest(path: string): boolean {
-  return path === GRAPHQL_PATH;
-}
 
 /** The MLflow operations a GraphQL request performs (sorted, unique), or why it is refused. */
 export function graphqlOperations(method: string, body: Uint8Array | undefined): GraphqlOperations {

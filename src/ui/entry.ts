@@ -9,7 +9,11 @@ import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { CredentialCache } from '../aws/credentials.ts';
 import { GatewayError } from '../errors.ts';
 import { uiFragment } from './deep-link.ts';
-import { createPresignedUiUrl } from './presigned-url.ts';
+
+// The SageMaker SDK client is loaded with the first visit: it is several MB of heap that a gateway
+// serving API clients alone would otherwise carry (and every garbage collection would walk).
+let presignedUrls: Promise<typeof import('./presigned-url.ts')> | undefined;
+const loadPresignedUrls = () => (presignedUrls ??= import('./presigned-url.ts'));
 
 export interface UiSettings {
   path: string;
@@ -36,6 +40,7 @@ export async function redirectToSageMakerUi(visit: UiVisit): Promise<Response> {
   const fragment = uiFragment(new URLSearchParams(visit.query));
   let url: string;
   try {
+    const { createPresignedUiUrl } = await loadPresignedUrls();
     url = await createPresignedUiUrl({
       backend: visit.backend,
       credentials: visit.credentials,
