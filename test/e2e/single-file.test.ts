@@ -40,7 +40,7 @@ ui: {presignedUrlExpiresSeconds: 60}
 `;
 }
 
-const ALL_OPERATIONS = ['AccessUI', 'GetServerVersion', 'CreateExperiment', 'GetExperimentByName', 'CreateRun', 'LogMetric', 'GetMetricHistory', 'SearchExperiments'];
+const ALL_OPERATIONS = ['AccessUI', 'GetExperiment', 'GetServerVersion', 'CreateExperiment', 'GetExperimentByName', 'CreateRun', 'LogMetric', 'GetMetricHistory', 'SearchExperiments'];
 
 let mlflow: Started & { url: string };
 let artifacts: { executable: string; bundle: string };
@@ -116,6 +116,15 @@ for (const runtime of BUILT_RUNTIMES) {
       expect(history.metrics.map((m: { step: number; value: number }) => [m.step, m.value])).toEqual([[3, 0.25]]);
       expect(standin.log().filter((l) => l.verdict !== 'forwarded')).toEqual([]);
       expect(new Set(standin.log().map((l) => l.service))).toEqual(new Set(['sagemaker-mlflow']));
+    });
+
+    test('a GraphQL read is parsed (the parser loads on first use), authorized as GetExperiment and answered by MLflow', async () => {
+      const query = 'query Q($input: MlflowGetExperimentInput!) { mlflowGetExperiment(input: $input) { experiment { name } } }';
+      const response = await postJson(`${base}/graphql`, KEY, { query, variables: { input: { experimentId: '0' } } });
+      expect(response.status).toBe(200);
+      expect((await response.json()).data.mlflowGetExperiment.experiment.name).toBe('Default');
+      const line = auditLines(gateway.output()).filter((l) => l.path === '/graphql').at(-1);
+      expect(line).toMatchObject({ operation: 'GraphQL:GetExperiment', decision: 'allowed' });
     });
 
     test('the UI entry mints a presigned link through the control plane (signing name sagemaker, verified by the stand-in)', async () => {
