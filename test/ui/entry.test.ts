@@ -167,7 +167,13 @@ describe('error pages for browsers', () => {
     const challenge = htmlErrorResponse(new Unauthenticated('Basic realm="MLflow"'), 'req-2');
     expect(challenge.status).toBe(401);
     expect(challenge.headers.get('www-authenticate')).toBe('Basic realm="MLflow"');
-    expect(Number(challenge.headers.get('content-length'))).toBe((await challenge.arrayBuffer()).byteLength);
+    const page = await challenge.text();
+    expect(Number(challenge.headers.get('content-length'))).toBe(new TextEncoder().encode(page).byteLength);
+    // People are told how to sign in, not which header to send.
+    expect(page).toContain('your browser asks for your user name and password');
+    expect(page).not.toContain('Authorization: Bearer');
+    const sso = await htmlErrorResponse(new Unauthenticated('Bearer realm="MLflow"'), 'req-3').text();
+    expect(sso).toContain('single sign-on');
   });
 });
 
