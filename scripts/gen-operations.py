@@ -165,7 +165,9 @@ def template(path):
 
 def classify(name, method, path):
     sensitive = next((label for pattern, label in SENSITIVE if pattern.search(path)), None)
-    access = "read" if (method == "GET" or READ_NAME.match(name)) and "OrCreate" not in name else "write"
+    # GetOrCreateUserQueue creates one; CreatePresignedDownloadUrl only hands out a read link.
+    reads = (method == "GET" or READ_NAME.match(name)) and "OrCreate" not in name
+    access = "read" if reads or name == "CreatePresignedDownloadUrl" else "write"
     return access, sensitive
 
 

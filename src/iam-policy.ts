@@ -12,13 +12,15 @@
 // With a `ui` section, identities that may reach AccessUI need the presigned-URL action on the
 // backend (and, for tracking servers, sagemaker-mlflow:AccessUI, which IAM scopes to `*`).
 //
-// Not covered: the gateway's non-proto routes (/version, /health, get-artifact) have no published
-// IAM action.
+// Only actions IAM knows are printed (src/rules/iam-actions.ts, from AWS's Service Authorization
+// Reference): an allowed operation without a published action (V3 traces, OTLP export, datasets,
+// /version, get-artifact...) is named by iamPolicyNotes on stderr, never dropped silently or invented.
+// The artifact API (Read/Write/DeleteArtifacts) is the gateway's own, from S3, so it is not among them.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import { artifactIamStatements } from './artifacts/iam.ts';
 import type { Profile } from './auth/identity.ts';
 import { operationsCoveredBy } from './rules/operations.ts';
-import { PROTO_ROUTES } from './rules/mlflow-operations.ts';
+import { iamActionFor } from './rules/iam-actions.ts';
 
 export interface IamStatement {
   Sid: string;
@@ -33,16 +35,17 @@ export interface IamPolicyDocument {
   Statement: IamStatement[];
 }
 
-const IAM_OPERATIONS = new Set(PROTO_ROUTES.map(([operation]) => operation));
+// Served by the gateway itself (src/artifacts from S3, src/ui for AccessUI), with their own statements.
+const OWN_STATEMENTS = new Set(['ReadArtifacts', 'WriteArtifacts', 'DeleteArtifacts', 'AccessUI']);
 
 /**
  * The policy for the identity that signs requests of profiles without a role of their own (the
  * host's instance role, or backend.assumeRoleArn when set), or, given roleArn, for that client role.
  */
 export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocument {
-  const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
-  const reachable = reachableOperations(profiles.flatMap((p) => p.policies));
-  const statements = mlflowStatements(rules, reachable.filter((operation) => IAM_OPERATIONS.has(operation)));
+  const reachable = reachableBy(rules, roleArn);
+  const actions = [...new Set(reachable.filter((op) => !OWN_STATEMENTS.has(op)).flatMap((op) => iamActionFor(op) ?? []))].sort();
+  const statements = mlflowStatements(rules, actions);
   if (rules.ui && reachable.includes('AccessUI')) statements.push(...uiStatements(rules));
   const artifacts = rules.artifacts;
   if (artifacts && rules.backend.kind === 'sagemaker') {
@@ -67,8 +70,12 @@ export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocu
 }
 
 /** What the printed policy cannot say by itself, for the operator (stderr). */
-export function iamPolicyNotes(rules: CompiledRules): string[] {
+export function iamPolicyNotes(rules: CompiledRules, roleArn?: string): string[] {
   const notes: string[] = [];
+  const unpublished = reachableBy(rules, roleArn).filter((op) => !OWN_STATEMENTS.has(op) && !iamActionFor(op));
+  if (rules.backend.kind === 'sagemaker' && rules.backend.mode === 'tracking-server' && unpublished.length) {
+    notes.push(`No sagemaker-mlflow IAM action is published for ${unpublished.length} allowed operation(s), so none is listed (AWS Service Authorization Reference); whether SageMaker serves them to this role is up to SageMaker: ${unpublished.join(', ')}`);
+  }
   if (rules.artifacts && !rules.artifacts.root) {
     notes.push('artifacts.discover: the S3 artifact root is found at start-up, so its s3:* statements are not included; set artifacts.s3Root to get them, or add them for the ArtifactStoreUri by hand.');
   }
@@ -82,6 +89,11 @@ export function clientRoles(rules: CompiledRules): string[] {
 
 function signingProfiles(rules: CompiledRules): Profile[] {
   return [...rules.clientsById.values(), ...rules.auth.groups.values(), ...(rules.auth.anonymous ? [rules.auth.anonymous] : [])];
+}
+
+function reachableBy(rules: CompiledRules, roleArn: string | undefined): string[] {
+  const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
+  return reachableOperations(profiles.flatMap((p) => p.policies));
 }
 
 function reachableOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {

@@ -124,7 +124,7 @@ function iamPolicyCommand(rules: CompiledRules, role: string | undefined): numbe
     return 2;
   }
   out(JSON.stringify(iamPolicy(rules, role), null, 2));
-  for (const note of iamPolicyNotes(rules)) err(note);
+  for (const note of iamPolicyNotes(rules, role)) err(note);
   if (role === undefined) {
     const signer = rules.assumeRoleArn ? `the role ${rules.assumeRoleArn} (backend.assumeRoleArn; the host's role needs sts:AssumeRole on it)` : "the host's role";
     err(`Policy for ${signer}.${roles.length ? ` Client roles (${roles.join(', ')}): run iam-policy --role ARN for each.` : ''}`);

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUN, cleanAwsEnv, REPO, tempDir } from './support/processes.ts';
 import { VERSION, VERSION_LINE } from '../src/version.ts';
+import { SAGEMAKER_MLFLOW_ACTIONS } from '../src/rules/iam-actions.ts';
 
 const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/demo';
 const HASH = 'b'.repeat(64);
@@ -177,6 +178,16 @@ policies:
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual(await Bun.file(join(REPO, 'test/fixtures/iam-policy.shipped-rules.json')).json());
     expect(stderr).toContain("Policy for the host's role.");
+  });
+
+  test('iam-policy lists only actions IAM knows and names the allowed operations that have none', () => {
+    const { stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'rules.yaml')]);
+    const actions: string[] = JSON.parse(stdout).Statement.flatMap((s: { Action: string[] }) => s.Action);
+    for (const action of actions.filter((a) => a.startsWith('sagemaker-mlflow:'))) expect(SAGEMAKER_MLFLOW_ACTIONS.has(action.slice('sagemaker-mlflow:'.length))).toBe(true);
+    // Published under another name than the RPC's: mapped, not invented.
+    expect(actions).toContain('sagemaker-mlflow:GetLatestModelVersions');
+    expect(actions).not.toContain('sagemaker-mlflow:GetLatestVersions');
+    expect(stderr).toMatch(/No sagemaker-mlflow IAM action is published for \d+ allowed operation\(s\)[^\n]*ExportOtlpTraces[^\n]*StartTraceV3/);
   });
 
   test('iam-policy grants the host only what clients without a role reach, plus AssumeRole on the client roles', () => {

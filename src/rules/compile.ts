@@ -208,14 +208,24 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
       for (const [op, origin] of included.operations) if (!operations.has(op)) operations.set(op, origin);
       grants.push(...included.grants);
     });
-    (spec.operations ?? []).forEach((pattern, i) => {
+    const exclusions: string[] = [];
+    (spec.operations ?? []).forEach((entry, i) => {
+      // `!Name` (or `!Pattern*`) removes what this policy would otherwise grant, included or own:
+      // `[Get*, '!GetOrCreateUserQueue']` is every Get but the one that creates something.
+      const excluded = entry.startsWith('!');
+      const pattern = excluded ? entry.slice(1) : entry;
       const names = expandOperationPattern(pattern);
+      if (excluded && names.length) {
+        exclusions.push(...names);
+        return;
+      }
       if (names.length === 0) {
         const hints = suggestOperations(pattern);
         problems.error(['policies', name, 'operations', i], `unknown MLflow operation "${pattern}"${hints.length ? `; did you mean ${hints.join(', ')}?` : ''}`);
       }
       for (const op of names) operations.set(op, own);
     });
+    for (const op of exclusions) operations.delete(op);
     (spec.allow ?? []).forEach((rule, i) => {
       const methods = rule.methods.map((m) => m.toUpperCase());
       const methodSet: ReadonlySet<string> | '*' = methods.includes('*') ? '*' : new Set(methods);

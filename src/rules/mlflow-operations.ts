@@ -60,7 +60,7 @@ export const MLFLOW_ROUTES: ReadonlyArray<OperationRow> = [
   ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/create/{+}', '01', 'write'],
   ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/presigned/{+}', '1', 'read'],
   ['ListArtifacts', 'GET', '/api/2.0/mlflow/artifacts/list', '01', 'read'],
-  ['CreatePresignedDownloadUrl', 'POST', '/api/2.0/mlflow/artifacts/presigned-download-url', '1', 'write'],
+  ['CreatePresignedDownloadUrl', 'POST', '/api/2.0/mlflow/artifacts/presigned-download-url', '1', 'read'],
   ['CreatePresignedUploadUrl', 'POST', '/api/2.0/mlflow/artifacts/presigned-upload-url', '1', 'write'],
   ['CreateExperiment', 'POST', '/api/2.0/mlflow/experiments/create', '01', 'write'],
   ['DeleteExperiment', 'POST', '/api/2.0/mlflow/experiments/delete', '01', 'write'],

@@ -1,101 +1,133 @@
-// MLflow operations by name: the proto routes (generated table) plus the server's few non-proto
-// routes. Security teams name operations the way IAM does (`sagemaker-mlflow:LogMetric`), and the
-// gateway maps a (method, upstream path) back to that name. Paths are the canonical upstream paths
-// (after rewrites), so `/ajax-api/...` is seen as `/api/...` once the shipped rewrite has run.
-import { PROTO_ROUTES } from './mlflow-operations.ts';
+// MLflow operations by name: every route the MLflow server registers (the generated table,
+// mlflow-operations.ts, from the pinned MLflow versions), plus the few the UI calls that only an
+// auth-enabled server registers. Security teams name operations the way IAM does
+// (`sagemaker-mlflow:LogMetric`), and the gateway maps a (method, upstream path) back to that name.
+// Paths are the canonical upstream paths (after rewrites); `/ajax-api/...` and `/api/...` are the
+// same operation, because MLflow serves every API route under both prefixes.
+import { MLFLOW_ROUTES, type Access, type SensitiveClass } from './mlflow-operations.ts';
 
-type Route = readonly [operation: string, method: string, template: string];
+export type { SensitiveClass } from './mlflow-operations.ts';
 
-// Non-proto routes of mlflow/server/__init__.py and handlers.py that clients and the UI call.
-const SERVER_ROUTES: ReadonlyArray<Route> = [
-  ['GetServerVersion', 'GET', '/version'], // the MLflow client probes it before OTLP uploads
-  ['GetServerHealth', 'GET', '/health'],
-  ['GetArtifact', 'GET', '/get-artifact'], // the UI's artifact viewer
-  ['GetModelVersionArtifact', 'GET', '/model-versions/get-artifact'],
-  // What the 3.x UI asks first on every load (server_info_api.py: store type, workspaces, features);
-  // registered outside the protos, at both /api/3.0 and /ajax-api/3.0.
-  ['GetServerInfo', 'GET', '/api/3.0/mlflow/server-info'],
-  // The browser UI itself, named as IAM names it (sagemaker-mlflow:AccessUI): the index page and its
-  // static files on a self-hosted backend. For SageMaker backends it is the gateway's own `ui.path`
-  // entry (src/ui/), which mints a presigned URL instead.
-  ['AccessUI', 'GET', '/'],
-  ['AccessUI', 'GET', '/static-files/{+}'],
+interface Route {
+  operation: string;
+  method: string;
+  template: string;
+  access: Access;
+  sensitive?: SensitiveClass;
+}
+
+// The UI asks who is signed in on every page (mlflow/server/js: `ajax-api/2.0/mlflow/users/current`,
+// `ajax-api/3.0/mlflow/users/current/permissions`). Only the basic-auth app registers these
+// (mlflow/server/auth/routes.py GET_CURRENT_USER, LIST_CURRENT_USER_PERMISSIONS); a default server
+// answers 404. Named here so the UI's routine calls are operations a policy can grant, not denials.
+const UI_PROBES: ReadonlyArray<Route> = [
+  { operation: 'GetCurrentUser', method: 'GET', template: '/api/2.0/mlflow/users/current', access: 'read' },
+  { operation: 'ListCurrentUserPermissions', method: 'GET', template: '/api/3.0/mlflow/users/current/permissions', access: 'read' },
 ];
 
-// MLflow's artifact proxy API. Its proto names (DownloadArtifact, UploadArtifact, DeleteArtifact,
-// Create/Complete/AbortMultipartUpload, and ListArtifacts, which it shared with the run-artifact
-// listing) are replaced by three that say what a security team decides: who may read, write and
-// delete artifact bytes. For SageMaker backends the gateway serves these itself (src/artifacts).
-const ARTIFACT_API = '/api/2.0/mlflow-artifacts/';
-const ARTIFACT_ROUTES: ReadonlyArray<Route> = [
-  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/artifacts'], // list (?path=)
-  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
-  ['ReadArtifacts', 'GET', '/api/2.0/mlflow-artifacts/presigned/{+}'], // 3.x presigned download (opt-in)
-  ['WriteArtifacts', 'PUT', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
-  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/create/{+}'],
-  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/complete/{+}'],
-  ['WriteArtifacts', 'POST', '/api/2.0/mlflow-artifacts/mpu/abort/{+}'],
-  ['DeleteArtifacts', 'DELETE', '/api/2.0/mlflow-artifacts/artifacts/{+}'],
-];
+// GraphQL is one route that performs many operations: pipeline/graphql.ts decides it field by
+// field, as the equivalent REST operations. It is in the table (so the drift check knows it) but no
+// policy grants "GraphQL" itself.
+const DECIDED_PER_FIELD = new Set(['GraphQL']);
 
 const ROUTES: ReadonlyArray<Route> = [
-  ...PROTO_ROUTES.filter(([, , path]) => !path.startsWith(ARTIFACT_API)),
-  ...SERVER_ROUTES,
-  ...ARTIFACT_ROUTES,
+  ...MLFLOW_ROUTES.map(([operation, method, template, , access, sensitive]) => ({ operation, method, template, access, ...(sensitive ? { sensitive } : {}) })),
+  ...UI_PROBES,
 ];
+const GRANTABLE = ROUTES.filter((r) => !DECIDED_PER_FIELD.has(r.operation));
 
-export const OPERATION_NAMES: ReadonlyArray<string> = [...new Set(ROUTES.map((r) => r[0]))].sort();
+export const OPERATION_NAMES: ReadonlyArray<string> = [...new Set(GRANTABLE.map((r) => r.operation))].sort();
+
+const SENSITIVE = new Map<string, SensitiveClass>(GRANTABLE.flatMap((r) => (r.sensitive ? [[r.operation, r.sensitive] as const] : [])));
+const WRITES = new Set(GRANTABLE.filter((r) => r.access === 'write').map((r) => r.operation));
+
+/** The sensitive class of an operation (AI-gateway secrets and config, workspaces, webhooks, ...), if any. */
+export function sensitiveClassOf(operation: string): SensitiveClass | undefined {
+  return SENSITIVE.get(operation);
+}
 
 interface TemplateRoute {
   operation: string;
   method: string;
   pattern: RegExp;
+  /** Literal characters of the template: more of them is a more specific route. */
+  literal: number;
+}
+
+const AJAX_API = '/ajax-api/';
+/** `/ajax-api/X` and `/api/X` are one route to MLflow (handlers.py _get_paths registers both). */
+function canonical(path: string): string {
+  return path.startsWith(AJAX_API) ? `/api/${path.slice(AJAX_API.length)}` : path;
 }
 
 const exact = new Map<string, string>();
 const templated: TemplateRoute[] = [];
-for (const [operation, method, template] of ROUTES) {
-  if (!template.includes('{')) {
-    exact.set(`${method} ${template}`, operation);
+for (const { operation, method, template } of ROUTES) {
+  const path = canonical(template);
+  if (!path.includes('{')) {
+    exact.set(`${method} ${path}`, operation);
   } else {
-    const source = template
-      .split(/(\{\+?\})/)
-      .map((part) => (part === '{}' ? '[^/]+' : part === '{+}' ? '.+' : escapeRegExp(part)))
-      .join('');
-    templated.push({ operation, method, pattern: new RegExp(`^${source}$`) });
+    templated.push({ operation, method, pattern: templateRegExp(path), literal: path.replace(/\{\+?\}/g, '').length });
   }
 }
 // A literal route wins over a template that would also match (`traces/search` vs `traces/{id}`).
+// Among templates the more specific is tried first (`mcp-servers/{+}/versions/{+}` before
+// `mcp-servers/{+}`, which would match the same path).
+templated.sort((a, b) => b.literal - a.literal);
 
-const AJAX_API = '/ajax-api/';
+function templateRegExp(template: string): RegExp {
+  const source = template
+    .split(/(\{\+?\})/)
+    .map((part) => (part === '{}' ? '[^/]+' : part === '{+}' ? '.+' : escapeRegExp(part)))
+    .join('');
+  return new RegExp(`^${source}$`);
+}
 
-/** The MLflow operation a request is, or undefined for a path that is no known operation. */
-export function operationFor(method: string, path: string): string | undefined {
-  // MLflow serves its API under /ajax-api/ too (the UI's prefix), and some 3.x UI routes only there
-  // (experiments/search-datasets in 3.17): a self-hosted backend gets the UI's paths unrewritten and
-  // they are still the same operations. SageMaker backends rewrite them to /api/ (rules.yaml).
-  if (path.startsWith(AJAX_API)) return operationFor(method, `/api/${path.slice(AJAX_API.length)}`);
-  const direct = exact.get(`${method} ${path}`);
+/** The route-table entry a request is, including GraphQL; undefined for a path MLflow does not serve. */
+export function routeOperation(method: string, path: string): string | undefined {
+  const key = canonical(path);
+  const direct = exact.get(`${method} ${key}`);
   if (direct) return direct;
   for (const route of templated) {
-    if (route.method === method && route.pattern.test(path)) return route.operation;
+    if (route.method === method && route.pattern.test(key)) return route.operation;
   }
   return undefined;
 }
 
-/** The routes an operation name covers (for explain and docs). */
-export function routesOf(operation: string): Array<{ method: string; path: string }> {
-  return ROUTES.filter((r) => r[0] === operation).map(([, method, path]) => ({ method, path }));
+/** The MLflow operation a request is, or undefined for a path that is no known (grantable) operation. */
+export function operationFor(method: string, path: string): string | undefined {
+  const operation = routeOperation(method, path);
+  return operation && !DECIDED_PER_FIELD.has(operation) ? operation : undefined;
 }
 
-/** Expands `Get*`-style names against the table; returns [] for a name or pattern that matches nothing. */
+/** The routes an operation name covers (for explain and docs). */
+export function routesOf(operation: string): Array<{ method: string; path: string }> {
+  return GRANTABLE.filter((r) => r.operation === operation).map(({ method, template }) => ({ method, path: template }));
+}
+
+/**
+ * Expands a policy's operation name or `Get*`-style pattern against the table; [] when it matches
+ * nothing. A pattern never reaches a sensitive operation: those are granted only by their exact
+ * name, so `'*'` or `Get*` written before MLflow added AI-gateway secrets does not hand them out.
+ */
 export function expandOperationPattern(pattern: string): string[] {
   if (!pattern.includes('*')) return OPERATION_NAMES.includes(pattern) ? [pattern] : [];
+  return matchingNames(pattern).filter((name) => !SENSITIVE.has(name));
+}
+
+/** The sensitive operations a pattern would match if it could (what `check` says it leaves out). */
+export function sensitiveLeftOutBy(pattern: string): string[] {
+  if (!pattern.includes('*')) return [];
+  return matchingNames(pattern).filter((name) => SENSITIVE.has(name));
+}
+
+function matchingNames(pattern: string): string[] {
   const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
   return OPERATION_NAMES.filter((name) => regex.test(name));
 }
 
-// The artifact API's proto names, replaced by ARTIFACT_ROUTES' three: named in rule errors.
+// The artifact API's proto names, replaced by the table's three (gen-operations.py NAMES): named
+// in rule errors.
 const RENAMED: Readonly<Record<string, string>> = {
   DownloadArtifact: 'ReadArtifacts',
   UploadArtifact: 'WriteArtifacts',
@@ -134,20 +166,20 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Operations that only read (by their MLflow names); everything else can change something. */
+/** Operations that only read (the table's access column, from gen-operations.py classify()). */
 export function isReadOnlyOperation(operation: string): boolean {
   // AccessUI serves the UI's page and static files; what the UI then does is authorized call by call.
-  return /^(Get|Search|List|BatchGet|Calculate|Download)/.test(operation) || operation === 'AccessUI';
+  return OPERATION_NAMES.includes(operation) && !WRITES.has(operation);
 }
 
 /** Whether a path grant (method set + pattern) covers an operation's route(s), for IAM and risk checks. */
 export function operationsCoveredBy(methods: ReadonlySet<string> | '*', pattern: RegExp): string[] {
   const covered = new Set<string>();
-  for (const [operation, method, template] of ROUTES) {
+  for (const { operation, method, template } of GRANTABLE) {
     if (methods !== '*' && !methods.has(method)) continue;
     // A template's placeholders stand for any segment(s): test one concrete path of that shape.
     const sample = template.replace(/\{\+\}/g, 'x/y').replace(/\{\}/g, 'x');
-    if (pattern.test(sample)) covered.add(operation);
+    if (pattern.test(sample) || pattern.test(canonical(sample))) covered.add(operation);
   }
   return [...covered];
 }

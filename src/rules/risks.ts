@@ -3,7 +3,7 @@
 import type { Rules } from './schema.ts';
 import type { CompiledPolicy, CompiledRules } from './compile.ts';
 import type { ProblemList } from './problems.ts';
-import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy } from './operations.ts';
+import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy, sensitiveClassOf, sensitiveLeftOutBy } from './operations.ts';
 import { MIN_SCRYPT_LN } from '../auth/password.ts';
 
 export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
@@ -58,12 +58,33 @@ function wildcardPolicies(source: Rules, policies: ReadonlyMap<string, CompiledP
     (spec.operations ?? []).forEach((pattern, i) => {
       if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin`);
     });
+    // Wildcards stop short of sensitive operations (operations.ts); say which, so nobody believes
+    // '*' granted the AI gateway's secrets, or wonders why it did not.
+    const named = new Set(spec.operations ?? []);
+    const leftOut = [...new Set((spec.operations ?? []).flatMap(sensitiveLeftOutBy))].filter((op) => !named.has(op));
+    if (leftOut.length) {
+      problems.warning(['policies', name, 'operations'], `policy "${name}": wildcards do not grant ${leftOut.length} sensitive operation(s), only their exact names do: ${byClass(leftOut)}`);
+    }
     const policy = policies.get(name);
     policy?.grants.forEach((grant) => {
       if (grant.policy !== name) return;
-      if (operationsCoveredBy(grant.methods, grant.pattern).length === OPERATION_NAMES.length) {
+      const covered = operationsCoveredBy(grant.methods, grant.pattern);
+      if (covered.length === OPERATION_NAMES.length) {
         problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin`);
       }
+      // Path rules match what they match, sensitive or not: point it out.
+      const sensitive = covered.filter((op) => sensitiveClassOf(op));
+      if (sensitive.length) problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers sensitive operation(s): ${byClass(sensitive)}`);
     });
   }
+}
+
+/** `secrets: CreateGatewaySecret, ...; webhooks: ...`, at most a few names per class. */
+function byClass(operations: ReadonlyArray<string>): string {
+  const classes = new Map<string, string[]>();
+  for (const op of operations) {
+    const label = sensitiveClassOf(op) ?? 'other';
+    classes.set(label, [...(classes.get(label) ?? []), op]);
+  }
+  return [...classes].map(([label, ops]) => `${label} (${ops.length}: ${ops.slice(0, 3).join(', ')}${ops.length > 3 ? ', ...' : ''})`).join('; ');
 }

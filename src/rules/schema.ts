@@ -156,7 +156,7 @@ export const Policy = Type.Object(
     // Optional rather than defaulted: TypeBox's Value.Default does not reach into Record values.
     include: Type.Optional(Type.Array(Type.String(), { description: 'Other policies whose permissions this one adds.' })),
     operations: Type.Optional(Type.Array(Type.String(), {
-      description: 'MLflow operations by proto / IAM action name (LogMetric, SearchRuns...); `*` wildcards allowed (Get*).',
+      description: 'MLflow operations by proto / IAM action name (LogMetric, SearchRuns...); `*` wildcards allowed (Get*) but never match sensitive operations (AI-gateway secrets, workspaces, webhooks...: name them); `!Name` takes one back out.',
     })),
     allow: Type.Optional(Type.Array(PathRule, { description: 'Method + path patterns, for paths that are not MLflow operations.' })),
     conditions: Type.Optional(Conditions),

@@ -33,7 +33,19 @@ describe('MLflow operations are found from method and upstream path', () => {
     ['GET', '/version', 'GetServerVersion'],
     ['POST', '/ajax-api/2.0/mlflow/runs/search', 'SearchRuns'], // the UI's prefix, unrewritten for a self-hosted backend
     ['GET', '/ajax-api/3.0/mlflow/server-info', 'GetServerInfo'],
-    ['GET', '/ajax-api/2.0/mlflow/gateway-proxy', undefined],
+    ['GET', '/ajax-api/2.0/mlflow/gateway-proxy', 'GatewayProxy'],
+    // What MLflow added after 3.6 (the table follows the server, scripts/gen-operations.py):
+    ['POST', '/v1/traces', 'ExportOtlpTraces'],
+    ['POST', '/api/2.0/mlflow/traces/link-prompts', 'LinkPromptsToTrace'],
+    ['POST', '/api/3.0/mlflow/traces/metrics', 'QueryTraceMetrics'],
+    ['DELETE', '/api/3.0/mlflow/datasets/d-1/records', 'DeleteDatasetRecords'],
+    ['POST', '/api/2.0/mlflow/artifacts/presigned-upload-url', 'CreatePresignedUploadUrl'],
+    ['GET', '/ajax-api/3.0/mlflow/ui-telemetry', 'GetUiTelemetry'],
+    ['GET', '/api/3.0/mlflow/ui-telemetry', 'GetUiTelemetry'], // the UI's ajax-only route, after the SageMaker rewrite
+    ['GET', '/ajax-api/2.0/mlflow/users/current', 'GetCurrentUser'],
+    ['GET', '/api/3.0/mlflow/mcp-servers/srv/versions/1', 'GetMcpServerVersion'], // the more specific template wins
+    ['GET', '/api/3.0/mlflow/mcp-servers/srv', 'GetMcpServer'],
+    ['POST', '/graphql', undefined], // decided field by field (graphql.ts), never granted as one operation
     ['GET', '/api/2.0/mlflow/runs/log-metric', undefined],
     ['POST', '/api/9.0/mlflow/runs/log-metric', undefined],
   ];
