@@ -7,6 +7,9 @@ scripts/setup-python.sh); a new MLflow release is one run of it and one commit:
     python3 scripts/gen-operations.py .cache/venvs/mlflow-2.16.2/bin/python \\
         .cache/venvs/mlflow-3.17.2/bin/python
 
+`python scripts/gen-operations.py --rows`, run by one MLflow's python, prints that MLflow's routes as
+the table names them (test/rules/operation-table-drift.test.ts compares them with the table).
+
 Each interpreter runs this same file with --dump: it imports that MLflow's server and lists what it
 registers, exactly as a running `mlflow server` would route it:
   * the proto RPCs, from mlflow.server.handlers.get_endpoints() with a get_handler that returns the
@@ -91,8 +94,9 @@ SENSITIVE = [
 READ_NAME = re.compile(r"^(Get|Search|List|BatchGet|Calculate|Query|Download|Read)")
 
 
-def dump():
-    """Runs under the MLflow being described: prints {version, routes: [[name, method, path]]}."""
+def dump(named=False):
+    """Runs under the MLflow being described: prints {version, routes: [[name, method, path]]};
+    with named=True (--rows, the drift test's view) as the table names them, path templates and all."""
     import logging
 
     logging.disable(logging.CRITICAL)
@@ -120,6 +124,8 @@ def dump():
     if create_fastapi_app:
         for name, method, path in fastapi_routes(create_fastapi_app(flask_app).routes, ""):
             routes.append([function_name(name), method, path])
+    if named:
+        routes = sorted({(operation_name(n, p), m, template(p)) for n, m, p in routes})
     print(json.dumps({"version": mlflow.__version__, "routes": routes}))
 
 
@@ -227,6 +233,8 @@ export const MLFLOW_ROUTES: ReadonlyArray<OperationRow> = [
 if __name__ == "__main__":
     if sys.argv[1:] == ["--dump"]:
         dump()
+    elif sys.argv[1:] == ["--rows"]:
+        dump(named=True)
     elif len(sys.argv) > 1:
         main(sys.argv[1:])
     else:
