@@ -1,0 +1,132 @@
+// End to end, GenAI on MLflow 3.x: the real MLflow 3.17.2 client (test/e2e/genai_workflow.py) → the
+// gateway with the shipped policies (rules.yaml's `genai` and `read-only`, unchanged) → the
+// SageMaker data-plane stand-in (botocore verifies every signature) → a real `mlflow server`, for
+// both ARN kinds. Traces travel as OTLP span exports (POST /v1/traces) plus StartTraceV3, prompts
+// are linked to traces, datasets and a scikit-learn model are written: none of it may be refused,
+// and the server must hold every span. One MLflow server for the whole file.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { hashApiKey } from '../../src/auth/api-key.ts';
+import { mlflowUserEnv, startMlflow, venvPython } from '../support/mlflow.ts';
+import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
+import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
+import { staticCredentials } from '../support/credentials.ts';
+
+setDefaultTimeout(240_000);
+
+const VERSION = '3.17.2';
+const KINDS = [
+  { kind: 'tracking server', arn: 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/genai', service: 'sagemaker-mlflow' },
+  { kind: 'MLflow App', arn: 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-GENAITEST001', service: 'sagemaker' },
+];
+const BUILDER_KEY = 'builder-key-genai-0123456789abcdef';
+const READER_KEY = 'reader-key-genai-0123456789abcdef';
+const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
+
+type Workflow = Record<string, unknown> & { ok: boolean; trace_ids: string[] };
+
+function runWorkflow(base: string, key: string, args: string[], gateway: Started): Workflow {
+  const run = spawnSync(venvPython(VERSION), [join(REPO, 'test/e2e/genai_workflow.py'), ...args], {
+    env: mlflowUserEnv(base, key),
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() || '{}');
+  if (run.status !== 0) throw new Error(`workflow ${args[0]} failed (${run.status}): ${result.error}\n${run.stderr.slice(-4000)}\n--- gateway ---\n${gateway.output().slice(-3000)}`);
+  return result;
+}
+
+describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
+  let mlflow: Started & { url: string };
+  beforeAll(async () => {
+    mlflow = await startMlflow(VERSION);
+  });
+  afterAll(async () => {
+    await mlflow?.stop();
+  });
+
+  for (const { kind, arn, service } of KINDS) {
+    describe(`behind a SageMaker ${kind}`, () => {
+      let standin: DataPlaneStandin;
+      let gateway: Started;
+      let base: string;
+      let written: Workflow;
+      beforeAll(async () => {
+        standin = await startDataPlane(venvPython(VERSION), arn, mlflow.url);
+        const rulesFile = join(tempDir('genai-rules'), 'rules.yaml');
+        writeFileSync(rulesFile, YAML.stringify({
+          version: 1,
+          listen: { host: '127.0.0.1', port: 0 },
+          backend: { arn, endpoint: `http://127.0.0.1:${standin.port}` },
+          rewrites: [{ name: 'ajax-api', prefix: '/ajax-api/', replace: '/api/' }],
+          clients: [
+            { id: 'builder', apiKeySha256: hashApiKey(BUILDER_KEY), policies: ['genai'] },
+            { id: 'reader', apiKeySha256: hashApiKey(READER_KEY), policies: ['read-only'] },
+          ],
+          policies: SHIPPED_POLICIES,
+        }));
+        const creds = staticCredentials('GENAISTATIC01');
+        gateway = await startGateway(rulesFile, cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }));
+        base = `http://127.0.0.1:${gateway.port}`;
+      });
+      afterAll(async () => {
+        await gateway?.stop();
+        await standin?.stop();
+      });
+
+      test('the genai policy runs the whole workflow with zero denials, and every span reaches the server', async () => {
+        written = runWorkflow(base, BUILDER_KEY, ['write', `${kind.replace(/\W/g, '')}${Date.now()}`], gateway);
+        expect(written.mlflow_version).toBe(VERSION);
+        // search_traces and get_trace answer with the spans themselves, not "missing span data".
+        expect(written.searched_span_names).toEqual([['answer_question', 'build_prompt', 'retrieve'], ['answer_question', 'build_prompt', 'retrieve']]);
+        expect(written.got_span_names).toEqual(['answer_question', 'build_prompt', 'retrieve']);
+        expect(written.linked_prompts).toEqual([{ name: written.prompt_name, version: String(written.prompt_version) }]);
+        expect(written.dataset_records).toEqual([['what is a gateway', 'a signing proxy'], ['why sign requests', 'SigV4']]);
+        expect(written.model_predictions).toEqual([0, 0, 1, 1]);
+        expect(written.logged_model_status).toContain('READY');
+
+        await waitFor(() => auditLines(gateway.output()).some((a) => a.operation === 'LinkPromptsToTrace'));
+        const audit = auditLines(gateway.output()).filter((a) => a.clientId === 'builder');
+        expect(audit.filter((a) => a.decision !== 'allowed').map((a) => `${a.method} ${a.path}: ${a.reason}`)).toEqual([]);
+        const operations = new Set(audit.map((a) => a.operation));
+        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'SearchTracesV3', 'CreateDataset', 'UpsertDatasetRecords', 'CreateLoggedModel', 'FinalizeLoggedModel', 'CreateModelVersion', 'SetRegisteredModelAlias']) {
+          expect(operations).toContain(op);
+        }
+
+        // Every request was signed as AWS would check it and forwarded; the OTLP exports among them.
+        const log = standin.log();
+        expect(log.filter((l) => l.verdict !== 'forwarded')).toEqual([]);
+        expect(new Set(log.map((l) => l.service))).toEqual(new Set([service]));
+        expect(log.filter((l) => l.method === 'POST' && l.path === '/v1/traces' && l.status === 200).length).toBeGreaterThanOrEqual(2);
+
+        // The server itself holds every span (asked directly, not through the gateway).
+        for (const traceId of written.trace_ids) {
+          const stored = await (await fetch(`${mlflow.url}/api/3.0/mlflow/traces/get?trace_id=${traceId}`)).json();
+          expect(stored.trace.spans.map((s: { name: string }) => s.name).sort()).toEqual(['answer_question', 'build_prompt', 'retrieve']);
+        }
+      });
+
+      // The expected refusals, each swallowed by the client: exporting the reader's own trace (OTLP
+      // spans, then StartTraceV3), and load_prompt's attempt to record on the prompt which
+      // experiment used it (a registered-model tag: mlflow/tracking/client.py load_prompt →
+      // _link_prompt_to_experiment).
+      test('read-only reads all of it back, and is refused only its own writes: its trace export and the prompt-to-experiment link', async () => {
+        const before = auditLines(gateway.output()).length;
+        const read = runWorkflow(base, READER_KEY, ['read', 'reader', JSON.stringify(written)], gateway);
+        expect(read.trace_ids).toEqual(written.trace_ids);
+        expect(read.got_span_names).toEqual(['answer_question', 'build_prompt', 'retrieve']);
+        expect(read.prompt_template).toBe('Answer briefly: {{question}}');
+        expect(read.dataset_records).toEqual(written.dataset_records);
+        expect(read.model_predictions).toEqual([0, 1]);
+
+        await waitFor(() => auditLines(gateway.output()).slice(before).some((a) => a.operation === 'StartTraceV3'));
+        const denied = auditLines(gateway.output()).slice(before).filter((a) => a.clientId === 'reader' && a.decision !== 'allowed');
+        expect(new Set(denied.map((a) => a.operation))).toEqual(new Set(['ExportOtlpTraces', 'StartTraceV3', 'SetRegisteredModelTag']));
+        expect(denied.every((a) => a.decision === 'denied' && a.status === 403)).toBe(true);
+      });
+    });
+  }
+});
