@@ -21,7 +21,7 @@ export const LOCATION_RESPONSE_OPERATIONS: ReadonlySet<string> = new Set([
   'CreateRegisteredModel', 'GetRegisteredModel', 'SearchRegisteredModels', 'RenameRegisteredModel', 'UpdateRegisteredModel', 'GetLatestVersions',
   'CreateModelVersion', 'GetModelVersion', 'UpdateModelVersion', 'SearchModelVersions', 'TransitionModelVersionStage',
   'GetModelVersionByAlias', 'GetModelVersionDownloadUri',
-  'StartTrace', 'EndTrace', 'GetTraceInfo', 'SearchTraces', 'StartTraceV3', 'GetTraceInfoV3', 'GetTrace', 'BatchGetTraces', 'SearchTracesV3',
+  'StartTrace', 'EndTrace', 'GetTraceInfo', 'SearchTraces', 'StartTraceV3', 'GetTraceInfoV3', 'GetTrace', 'BatchGetTraces', 'BatchGetTraceInfos', 'SearchTracesV3',
 ]);
 
 /** Operations whose requests may carry a location back to the tracking server. */

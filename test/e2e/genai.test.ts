@@ -3,7 +3,9 @@
 // SageMaker data-plane stand-in (botocore verifies every signature) → a real `mlflow server`, for
 // both ARN kinds. Traces travel as OTLP span exports (POST /v1/traces) plus StartTraceV3, prompts
 // are linked to traces, datasets and a scikit-learn model are written: none of it may be refused,
-// and the server must hold every span. One MLflow server for the whole file.
+// and the server must hold every span. The server keeps artifacts in S3 like SageMaker's (moto,
+// --no-serve-artifacts), and the gateway serves the artifact API from there (`artifacts`), so the
+// client logs and loads its model without AWS credentials. One MLflow server for the whole file.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { mlflowUserEnv, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
 import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
+import { allKeys, createBucket, MOTO_CREDENTIALS, MOTO_REGION, startMoto, type S3Server } from '../support/s3.ts';
 
 setDefaultTimeout(240_000);
 
@@ -24,6 +27,8 @@ const KINDS = [
 ];
 const BUILDER_KEY = 'builder-key-genai-0123456789abcdef';
 const READER_KEY = 'reader-key-genai-0123456789abcdef';
+const BUCKET = 'mlflow-genai-e2e';
+const PREFIX = 'genai/root';
 const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
 
 type Workflow = Record<string, unknown> & { ok: boolean; trace_ids: string[] };
@@ -41,11 +46,18 @@ function runWorkflow(base: string, key: string, args: string[], gateway: Started
 
 describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
   let mlflow: Started & { url: string };
+  let s3: S3Server;
   beforeAll(async () => {
-    mlflow = await startMlflow(VERSION);
+    s3 = await startMoto();
+    await createBucket(s3, BUCKET);
+    mlflow = await startMlflow(VERSION, {
+      s3ArtifactRoot: `s3://${BUCKET}/${PREFIX}`,
+      env: { MLFLOW_S3_ENDPOINT_URL: s3.url, AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey, AWS_DEFAULT_REGION: MOTO_REGION },
+    });
   });
   afterAll(async () => {
     await mlflow?.stop();
+    await s3?.stop();
   });
 
   for (const { kind, arn, service } of KINDS) {
@@ -61,6 +73,7 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
           version: 1,
           listen: { host: '127.0.0.1', port: 0 },
           backend: { arn, endpoint: `http://127.0.0.1:${standin.port}` },
+          artifacts: { s3Root: `s3://${BUCKET}/${PREFIX}`, endpoint: s3.url, forcePathStyle: true },
           rewrites: [{ name: 'ajax-api', prefix: '/ajax-api/', replace: '/api/' }],
           clients: [
             { id: 'builder', apiKeySha256: hashApiKey(BUILDER_KEY), policies: ['genai'] },
@@ -69,6 +82,8 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
           policies: SHIPPED_POLICIES,
         }));
         const creds = staticCredentials('GENAISTATIC01');
+        // One identity signs both: SageMaker (the stand-in accepts its stand-in keys) and S3 (moto
+        // accepts any keys).
         gateway = await startGateway(rulesFile, cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }));
         base = `http://127.0.0.1:${gateway.port}`;
       });
@@ -92,7 +107,7 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
         const audit = auditLines(gateway.output()).filter((a) => a.clientId === 'builder');
         expect(audit.filter((a) => a.decision !== 'allowed').map((a) => `${a.method} ${a.path}: ${a.reason}`)).toEqual([]);
         const operations = new Set(audit.map((a) => a.operation));
-        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'SearchTracesV3', 'CreateDataset', 'UpsertDatasetRecords', 'CreateLoggedModel', 'FinalizeLoggedModel', 'CreateModelVersion', 'SetRegisteredModelAlias']) {
+        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'SearchTracesV3', 'CreateDataset', 'UpsertDatasetRecords', 'CreateLoggedModel', 'FinalizeLoggedModel', 'CreateModelVersion', 'SetRegisteredModelAlias', 'WriteArtifacts', 'ReadArtifacts']) {
           expect(operations).toContain(op);
         }
 
@@ -126,6 +141,31 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
         const denied = auditLines(gateway.output()).slice(before).filter((a) => a.clientId === 'reader' && a.decision !== 'allowed');
         expect(new Set(denied.map((a) => a.operation))).toEqual(new Set(['ExportOtlpTraces', 'StartTraceV3', 'SetRegisteredModelTag']));
         expect(denied.every((a) => a.decision === 'denied' && a.status === 403)).toBe(true);
+      });
+
+      // sagemaker-mlflow 0.5's opt-in mode (SAGEMAKER_PRESIGNED_URL_UPLOAD_ENABLED,
+      // s3_presigned_artifact_repo.py): POST artifacts/presigned-upload-url {run_id, path} answers
+      // {presigned_url, headers} minted by the server, then an unsigned PUT goes straight to S3. The
+      // gateway passes both routes (and the download twin) to SageMaker, signed: the client needs
+      // no AWS credentials, only a way to S3.
+      test("the plugin's presigned upload and download URLs pass through: no AWS credentials, bytes straight to S3", async () => {
+        const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
+        const run = await (await fetch(`${base}/api/2.0/mlflow/runs/create`, { method: 'POST', headers: headers(BUILDER_KEY), body: JSON.stringify({ experiment_id: written.experiment_id }) })).json();
+        const runId: string = run.run.info.run_id;
+        const minted = await fetch(`${base}/api/2.0/mlflow/artifacts/presigned-upload-url`, { method: 'POST', headers: headers(BUILDER_KEY), body: JSON.stringify({ run_id: runId, path: 'notes/hello.txt' }) });
+        expect(minted.status).toBe(200);
+        const upload = await minted.json();
+        expect(upload.presigned_url).toStartWith(s3.url);
+        const put = await fetch(upload.presigned_url, { method: 'PUT', headers: upload.headers ?? {}, body: `hello from ${kind}` });
+        expect(put.status).toBe(200);
+        expect((await allKeys(s3, BUCKET)).filter((k) => k.endsWith(`/${runId}/artifacts/notes/hello.txt`))).toHaveLength(1);
+
+        const download = await (await fetch(`${base}/api/2.0/mlflow/artifacts/presigned-download-url`, { method: 'POST', headers: headers(READER_KEY), body: JSON.stringify({ run_id: runId, path: 'notes/hello.txt' }) })).json();
+        expect(await (await fetch(download.presigned_url, { headers: download.headers ?? {} })).text()).toBe(`hello from ${kind}`);
+
+        const refused = await fetch(`${base}/api/2.0/mlflow/artifacts/presigned-upload-url`, { method: 'POST', headers: headers(READER_KEY), body: JSON.stringify({ run_id: runId, path: 'x.txt' }) });
+        expect(refused.status).toBe(403);
+        expect((await refused.json()).error_code).toBe('PERMISSION_DENIED');
       });
     });
   }
