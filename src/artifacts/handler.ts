@@ -12,6 +12,7 @@ import { readBodyWithCap } from '../pipeline/read-body.ts';
 export const ARTIFACT_API_PREFIX = '/api/2.0/mlflow-artifacts/';
 const FILES = `${ARTIFACT_API_PREFIX}artifacts`;
 const MPU = `${ARTIFACT_API_PREFIX}mpu/`;
+const PRESIGNED = `${ARTIFACT_API_PREFIX}presigned/`;
 // An mpu/complete body lists every part (up to 10,000, each with a URL): far below this.
 const MPU_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -45,7 +46,15 @@ export async function serveArtifactRequest(store: S3ArtifactStore, { method, pat
     const artifactPath = artifactPathFromRequestPath(rest.join('/'), '');
     return multipart(store, action ?? '', artifactPath, request);
   }
-  // e.g. 3.x's presigned download route: the client falls back to a plain download on 501.
+  // 3.x's presigned download (handlers.py _get_presigned_download_url): a client whose server-info
+  // says multipart downloads are on asks for it and does not fall back (mlflow_artifacts_repo.py
+  // _download_file), so it is served: a GET URL straight to S3, as mpu/create hands out PUT URLs.
+  if (path.startsWith(PRESIGNED) && method === 'GET') {
+    const artifactPath = artifactPathFromRequestPath(path, PRESIGNED);
+    if (artifactPath === '') throw new BadRequest('An artifact path is required.');
+    const presigned = await store.presignedDownload(keyFor(store.root, artifactPath));
+    return json({ url: presigned.url, headers: {}, ...(presigned.size !== undefined ? { file_size: presigned.size } : {}) });
+  }
   throw new NotImplemented('The gateway does not serve this artifact route.', `${method} ${path}`);
 }
 

@@ -122,6 +122,17 @@ export class S3ArtifactStore {
     };
   }
 
+  /**
+   * A presigned GET for one object and its size (MLflow's multipart download: the client fetches
+   * ranges straight from S3). The HEAD first makes a missing artifact a 404 here, not at S3 later.
+   */
+  async presignedDownload(key: string): Promise<{ url: string; size?: number }> {
+    const head = await this.request('HEAD', key, {}, {});
+    const length = head.headers.get('content-length');
+    const url = await this.presign('GET', key, {}, this.options.presignedUrlSeconds);
+    return { url, ...(length !== null ? { size: Number(length) } : {}) };
+  }
+
   async put(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<void> {
     // Deno drops an explicit Content-Length on a stream body and sends it chunked, which S3 refuses
     // for a PUT (runtime-notes.md); part buffers keep their length on both runtimes.
@@ -206,7 +217,7 @@ export class S3ArtifactStore {
 
   /** One presigned S3 request through the runtime's fetch; S3's error answers become gateway errors. */
   private async request(
-    method: 'GET' | 'PUT',
+    method: 'GET' | 'HEAD' | 'PUT',
     key: string,
     query: Record<string, string>,
     init: { body?: ReadableStream<Uint8Array> | Uint8Array; headers?: Record<string, string>; signal?: AbortSignal },
@@ -310,7 +321,7 @@ export class S3ArtifactStore {
   }
 
   /** A SigV4 query-signed URL for one object request (S3's presigned form: the payload is not signed). */
-  private async presign(method: 'GET' | 'PUT', key: string, query: Record<string, string>, expiresIn: number): Promise<string> {
+  private async presign(method: 'GET' | 'HEAD' | 'PUT', key: string, query: Record<string, string>, expiresIn: number): Promise<string> {
     const base = this.objectBaseUrl;
     const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(s3Escape).join('/')}`;
     const signed = await this.presigner.presign(

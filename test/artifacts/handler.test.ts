@@ -109,8 +109,24 @@ describe('the artifact API answers like MLflow\'s proxy', () => {
     expect(aborted.status).toBe(200);
   });
 
-  test('unknown artifact routes are 501, and without an artifacts section the whole API is', async () => {
-    expect((await call(app, '/api/2.0/mlflow-artifacts/presigned/1/a.bin')).status).toBe(501);
+  test("3.x's presigned download answers a URL straight to S3 and the size, which fetch the bytes without credentials", async () => {
+    await putObject(s3, BUCKET, 'root/1/r1/artifacts/presigned.txt', 'ranged bytes');
+    const answer = await call(app, '/api/2.0/mlflow-artifacts/presigned/1/r1/artifacts/presigned.txt');
+    expect(answer.status).toBe(200);
+    const presigned = await answer.json();
+    expect(presigned).toEqual({ url: expect.stringContaining('/handler-tests/root/1/r1/artifacts/presigned.txt?'), headers: {}, file_size: 12 });
+    const ranged = await fetch(presigned.url, { headers: { range: 'bytes=0-5' } });
+    expect(await ranged.text()).toBe('ranged');
+  });
+
+  test('a presigned download of a missing artifact is 404 RESOURCE_DOES_NOT_EXIST', async () => {
+    const missing = await call(app, '/api/2.0/mlflow-artifacts/presigned/1/r1/artifacts/nope.txt');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error_code).toBe('RESOURCE_DOES_NOT_EXIST');
+  });
+
+  test('a route MLflow does not have is refused as no operation, and without an artifacts section the whole API is 501', async () => {
+    expect((await call(app, '/api/2.0/mlflow-artifacts/mpu/rename/1/a.bin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"path":"a.bin"}' })).status).toBe(403);
     const none = await call(bare, `${API}/1/a.bin`);
     expect(none.status).toBe(501);
     expect((await none.json()).error_code).toBe('NOT_IMPLEMENTED');
