@@ -19,7 +19,7 @@ describe('the shipped rules.yaml', () => {
     expect(result.rules.backend.kind).toBe('sagemaker');
     expect(result.rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
     expect(result.rules.clientsById.get('default')?.policies.map((p) => p.name)).toEqual(['admin']);
-    expect([...result.rules.policies.keys()].sort()).toEqual(['admin', 'log-runs', 'read-only', 'read-only-ui', 'registry-write']);
+    expect([...result.rules.policies.keys()].sort()).toEqual(['admin', 'genai', 'log-runs', 'read-only', 'read-only-ui', 'registry-write']);
   });
 
   test('takes HOST and PORT from the environment', () => {
