@@ -4,7 +4,7 @@
 // says everything a client may do: how it signs in, its policies, role and rate limit.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import type { Profile } from './auth/identity.ts';
-import { OPERATION_NAMES } from './rules/operations.ts';
+import { OPERATION_NAMES, sensitiveClassOf } from './rules/operations.ts';
 import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -135,12 +135,23 @@ export function explainClient(rules: CompiledRules, clientId: string): { lines: 
   }
   row('policies', client.policies.map((p) => p.name).join(', ') || 'none');
   const operations = allowedOperations(client.policies);
-  row('operations', operations.length === OPERATION_NAMES.length ? `all ${operations.length}` : `${operations.length}: ${operations.join(', ') || 'none'}`);
+  row('operations', describeOperations(operations));
   for (const line of conditionNotes(client.policies)) row('condition', line);
   for (const policy of client.policies) for (const grant of policy.grants) row('path rule', `${grant.source} (policy ${grant.policy})`);
   row('role', client.assumeRoleArn ? `${client.assumeRoleArn} (session name and source identity "${clientId}")` : 'the host\'s credentials');
   row('rate limit', client.rateLimit ? `${client.rateLimit.requestsPerSecond}/s, burst ${client.rateLimit.burst}` : 'none');
   return { lines, found: true };
+}
+
+/** `all 158 a wildcard reaches, plus sensitive: CreateWebhook` rather than 158 names, when that is what it is. */
+function describeOperations(operations: ReadonlyArray<string>): string {
+  const ordinary = OPERATION_NAMES.filter((op) => !sensitiveClassOf(op));
+  const sensitive = operations.filter((op) => sensitiveClassOf(op));
+  if (operations.length === OPERATION_NAMES.length) return `all ${operations.length}`;
+  if (ordinary.every((op) => operations.includes(op))) {
+    return `all ${ordinary.length} but the sensitive ones${sensitive.length ? `, plus sensitive: ${sensitive.join(', ')}` : ' (named only; check lists them)'}`;
+  }
+  return `${operations.length}: ${operations.join(', ') || 'none'}`;
 }
 
 function allowedOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {

@@ -50,6 +50,14 @@ describe('check', () => {
 });
 
 describe('explain', () => {
+  test("summarises a '*' policy as every operation but the sensitive ones, and an admin's sensitive call as denied", () => {
+    const client = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default']);
+    expect(client.stdout).toMatch(/operations  all \d+ but the sensitive ones \(named only; check lists them\)/);
+    const secret = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'POST', '/api/3.0/mlflow/gateway/secrets/create']);
+    expect(secret.stdout).toContain('operation   CreateGatewaySecret');
+    expect(secret.stdout).toMatch(/decision    DENY/);
+  });
+
   test('shows rewrite, operation, policy, upstream URL, signing name and routing header for an allowed call', () => {
     const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'GET', '/mlflow/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=a+b']);
     expect(code).toBe(0);
