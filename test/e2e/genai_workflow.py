@@ -22,20 +22,11 @@ import json
 import logging
 import sys
 import time
-import traceback
 
 import client_defaults
+from workflow_report import WorkflowError, check, report
 
 client_defaults.apply(timeout_seconds=60)
-
-
-class WorkflowError(AssertionError):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise WorkflowError(message)
 
 
 def wait_for(condition, what, timeout=30.0):
@@ -196,22 +187,9 @@ def read(suffix, previous, result):
 def main():
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     mode, suffix = sys.argv[1], sys.argv[2]
-    result = {"mode": mode}
-    out, sys.stdout = sys.stdout, sys.stderr  # MLflow prints "View run ..." lines: keep stdout to the JSON
-    try:
-        if mode == "write":
-            write(suffix, result)
-        else:
-            read(suffix, json.loads(sys.argv[3]), result)
-        result["ok"] = True
-        status = 0
-    except Exception as exc:  # noqa: BLE001 - reported as JSON for the test to show
-        traceback.print_exc(file=sys.stderr)
-        result["ok"] = False
-        result["error"] = "%s: %s" % (type(exc).__name__, exc)
-        status = 1
-    out.write(json.dumps(result, default=str) + "\n")
-    return status
+    if mode == "write":
+        return report(lambda result: write(suffix, result), {"mode": mode})
+    return report(lambda result: read(suffix, json.loads(sys.argv[3]), result), {"mode": mode})
 
 
 if __name__ == "__main__":

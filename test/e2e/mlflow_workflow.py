@@ -23,26 +23,15 @@ Environment knobs (defaults set here only when the caller did not set them):
     MLFLOW_DISABLE_TELEMETRY=true, DO_NOT_TRACK=true   (MLflow 3.x usage telemetry)
 """
 
-import contextlib
-import json
 import logging
 import sys
 import time
-import traceback
 import uuid
 
 import client_defaults
+from workflow_report import check, report
 
 client_defaults.apply(timeout_seconds=60)
-
-
-class WorkflowError(AssertionError):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise WorkflowError(message)
 
 
 def run_workflow(suffix, result):
@@ -191,21 +180,7 @@ def run_workflow(suffix, result):
 
 def main(argv):
     suffix = argv[1] if len(argv) > 1 and argv[1] else uuid.uuid4().hex[:10]
-    result = {"suffix": suffix}
-    real_stdout = sys.stdout
-    exit_code = 0
-    try:
-        # MLflow prints to stdout (e.g. "View run ... at: ..." when a run ends); keep stdout clean.
-        with contextlib.redirect_stdout(sys.stderr):
-            run_workflow(suffix, result)
-    except BaseException as exc:  # noqa: BLE001 - report everything, including KeyboardInterrupt
-        traceback.print_exc(file=sys.stderr)
-        result["ok"] = False
-        result["error"] = "%s: %s" % (type(exc).__name__, exc)
-        exit_code = 1
-    real_stdout.write(json.dumps(result, ensure_ascii=False, sort_keys=True) + "\n")
-    real_stdout.flush()
-    return exit_code
+    return report(lambda result: run_workflow(suffix, result), {"suffix": suffix})
 
 
 if __name__ == "__main__":
