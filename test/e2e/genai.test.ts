@@ -27,6 +27,7 @@ const KINDS = [
 ];
 const BUILDER_KEY = 'builder-key-genai-0123456789abcdef';
 const READER_KEY = 'reader-key-genai-0123456789abcdef';
+const TRAINER_KEY = 'trainer-key-genai-0123456789abcde';
 const BUCKET = 'mlflow-genai-e2e';
 const PREFIX = 'genai/root';
 const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
@@ -78,6 +79,7 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
           clients: [
             { id: 'builder', apiKeySha256: hashApiKey(BUILDER_KEY), policies: ['genai'] },
             { id: 'reader', apiKeySha256: hashApiKey(READER_KEY), policies: ['read-only'] },
+            { id: 'trainer', apiKeySha256: hashApiKey(TRAINER_KEY), policies: ['log-runs'] },
           ],
           policies: SHIPPED_POLICIES,
         }));
@@ -122,6 +124,26 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
           const stored = await (await fetch(`${mlflow.url}/api/3.0/mlflow/traces/get?trace_id=${traceId}`)).json();
           expect(stored.trace.spans.map((s: { name: string }) => s.name).sort()).toEqual(['answer_question', 'build_prompt', 'retrieve']);
         }
+      });
+
+      // log-runs traces: the span export, StartTraceV3, the prompt's link to the trace and a logged
+      // model are all granted. Its one refusal (swallowed by the client) is load_prompt recording on
+      // the prompt which experiment used it, a registered-model tag: registry writes are genai's.
+      test('log-runs traces a call that uses the prompt and logs a model; refused only the prompt-to-experiment tag', async () => {
+        const before = auditLines(gateway.output()).length;
+        const traced = runWorkflow(base, TRAINER_KEY, ['trace', `t${kind.replace(/\W/g, '')}${Date.now()}`, JSON.stringify(written)], gateway);
+        expect(traced.got_span_names).toEqual(['answer_question', 'build_prompt', 'retrieve']);
+        expect(traced.linked_prompts).toEqual([{ name: written.prompt_name, version: String(written.prompt_version) }]);
+        expect(traced.model_predictions).toEqual([0, 1]);
+        await waitFor(() => auditLines(gateway.output()).slice(before).some((a) => a.clientId === 'trainer' && a.operation === 'LinkPromptsToTrace'));
+        const records = auditLines(gateway.output()).slice(before).filter((a) => a.clientId === 'trainer');
+        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'CreateLoggedModel', 'FinalizeLoggedModel', 'WriteArtifacts']) {
+          expect(records.filter((a) => a.operation === op).every((a) => a.decision === 'allowed')).toBe(true);
+          expect(records.some((a) => a.operation === op)).toBe(true);
+        }
+        expect(records.filter((a) => a.decision !== 'allowed').map((a) => a.operation)).toEqual(['SetRegisteredModelTag']);
+        const stored = await (await fetch(`${mlflow.url}/api/3.0/mlflow/traces/get?trace_id=${traced.trace_ids[0]}`)).json();
+        expect(stored.trace.spans).toHaveLength(3);
       });
 
       // The expected refusals, each swallowed by the client: exporting the reader's own trace (OTLP

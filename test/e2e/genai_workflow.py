@@ -3,13 +3,16 @@
 
     MLFLOW_TRACKING_URI=http://GATEWAY MLFLOW_TRACKING_TOKEN=<key> \\
         .cache/venvs/mlflow-3.17.2/bin/python test/e2e/genai_workflow.py write SUFFIX
-    ... genai_workflow.py read SUFFIX '<json the write run printed>'
+    ... genai_workflow.py trace|read SUFFIX '<json the write run printed>'
 
 `write` does what a GenAI developer does: traced calls (`@mlflow.trace`, nested
 `mlflow.start_span`), a prompt registered, aliased and loaded inside a trace (which links it to the
 trace), an evaluation dataset created and its records merged, a scikit-learn model logged,
 registered, aliased and loaded back as `models:/name@alias`; then it reads the traces back with
 `search_traces` / `get_trace` and checks they hold the spans themselves.
+
+`trace` is a training job's share (the log-runs policy): a traced call using that prompt, and a
+logged model, not registered.
 
 `read` is a reader's view of the same objects (traces, prompt, dataset records, the model), plus one
 traced call, whose export a read-only client is expected to be refused.
@@ -163,6 +166,33 @@ def write(suffix, result):
     mark(result, "model")
 
 
+def trace(suffix, previous, result):
+    """What a training job with log-runs does: a traced call that uses the shared prompt, and a
+    logged (not registered) model."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    result["mlflow_version"] = mlflow.__version__
+    experiment = mlflow.set_experiment("training job %s" % suffix)
+    traced_app(mlflow, prompt_uri="prompts:/%s@production" % previous["prompt_name"])("a trainer's question")
+    mlflow.flush_trace_async_logging()
+    traces = wait_for(
+        lambda: mlflow.search_traces(locations=[experiment.experiment_id], return_type="list"),
+        "search_traces to return the trace",
+    )
+    trace_id = traces[0].info.trace_id
+    result["trace_ids"] = [trace_id]
+    result["got_span_names"] = span_names(mlflow.get_trace(trace_id))
+    result["linked_prompts"] = json.loads(wait_for(
+        lambda: mlflow.get_trace(trace_id).info.tags.get("mlflow.linkedPrompts"), "the prompt to be linked to the trace"
+    ))
+    with mlflow.start_run():
+        model = LogisticRegression().fit(np.array([[0.0], [3.0]]), np.array([0, 1]))
+        info = mlflow.sklearn.log_model(model, name="model")
+    result["model_predictions"] = [int(p) for p in mlflow.sklearn.load_model(info.model_uri).predict([[0.0], [3.0]])]
+
+
 def read(suffix, previous, result):
     import mlflow
 
@@ -189,6 +219,8 @@ def main():
     mode, suffix = sys.argv[1], sys.argv[2]
     if mode == "write":
         return report(lambda result: write(suffix, result), {"mode": mode})
+    if mode == "trace":
+        return report(lambda result: trace(suffix, json.loads(sys.argv[3]), result), {"mode": mode})
     return report(lambda result: read(suffix, json.loads(sys.argv[3]), result), {"mode": mode})
 
 
