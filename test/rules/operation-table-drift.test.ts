@@ -5,7 +5,7 @@
 // MLflow (or a row lost from the table) fails here naming the routes, instead of answering 403 "not
 // an MLflow operation" in production. Routes cannot be listed over HTTP, so the app is built, not
 // served: the same objects, without a port.
-import { describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MLFLOW_VERSIONS, venvPython } from '../support/mlflow.ts';
@@ -30,7 +30,10 @@ function samplePath(template: string): string {
 
 for (const version of MLFLOW_VERSIONS) {
   describe(`MLflow ${version}`, () => {
-    const listed = registeredRoutes(version);
+    let listed: { version: string; routes: Row[] };
+    beforeAll(() => {
+      listed = registeredRoutes(version);
+    });
 
     test('is the version the venv holds, and one the table was generated from', () => {
       expect(listed.version).toBe(version);
