@@ -4,7 +4,8 @@
 // says everything a client may do: how it signs in, its policies, role and rate limit.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import type { Profile } from './auth/identity.ts';
-import { OPERATION_NAMES, sensitiveClassOf } from './rules/operations.ts';
+import { isReadOnlyOperation, OPERATION_NAMES, sensitiveClassOf } from './rules/operations.ts';
+import { iamActionFor } from './rules/iam-actions.ts';
 import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize } from './pipeline/authorize.ts';
@@ -65,13 +66,13 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
   if (!identity) {
     const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, upstreamPath).allowed).map((c) => c.id);
     const decision = authorize({ id: '-', policies: [] }, upperMethod, upstreamPath);
-    row('operation', decision.operation ?? 'none (not an MLflow operation)');
+    row('operation', operationFacts(decision.operation));
     row('allowed to', who.length ? who.join(', ') : 'no client');
     return { lines, allowed: false };
   }
 
   const decision = authorize(identity, upperMethod, upstreamPath);
-  row('operation', decision.operation ?? 'none (not an MLflow operation)');
+  row('operation', operationFacts(decision.operation));
   row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.reason}`);
   if (!decision.allowed) return { lines, allowed: false };
   if (identity.assumeRoleArn) row('role', `signed as ${identity.assumeRoleArn} (session ${identity.id})`);
@@ -141,6 +142,18 @@ export function explainClient(rules: CompiledRules, clientId: string): { lines: 
   row('role', client.assumeRoleArn ? `${client.assumeRoleArn} (session name and source identity "${clientId}")` : 'the host\'s credentials');
   row('rate limit', client.rateLimit ? `${client.rateLimit.requestsPerSecond}/s, burst ${client.rateLimit.burst}` : 'none');
   return { lines, found: true };
+}
+
+/** `LogMetric (write; IAM sagemaker-mlflow:LogMetric)`: what the table knows about an operation. */
+function operationFacts(operation: string | undefined): string {
+  if (!operation) return 'none (not an MLflow operation)';
+  const sensitive = sensitiveClassOf(operation);
+  const action = iamActionFor(operation);
+  return `${operation} (${[
+    isReadOnlyOperation(operation) ? 'read' : 'write',
+    sensitive ? `sensitive: ${sensitive}, granted only by name` : undefined,
+    action ? `IAM sagemaker-mlflow:${action}` : 'no published IAM action',
+  ].filter(Boolean).join('; ')})`;
 }
 
 /** `all 158 a wildcard reaches, plus sensitive: CreateWebhook` rather than 158 names, when that is what it is. */

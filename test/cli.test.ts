@@ -58,6 +58,13 @@ describe('explain', () => {
     expect(secret.stdout).toMatch(/decision    DENY/);
   });
 
+  test('names what the table knows of an operation: read or write, sensitive class, the IAM action AWS publishes', () => {
+    const explain = (method: string, path: string) => cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', method, path]).stdout;
+    expect(explain('POST', '/v1/traces')).toContain('operation   ExportOtlpTraces (write; no published IAM action)');
+    expect(explain('GET', '/api/2.0/mlflow/registered-models/get-latest-versions')).toContain('operation   GetLatestVersions (read; IAM sagemaker-mlflow:GetLatestModelVersions)');
+    expect(explain('GET', '/api/2.0/mlflow/webhooks')).toContain('operation   ListWebhooks (read; sensitive: webhooks, granted only by name; no published IAM action)');
+  });
+
   test('shows rewrite, operation, policy, upstream URL, signing name and routing header for an allowed call', () => {
     const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'GET', '/mlflow/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=a+b']);
     expect(code).toBe(0);
