@@ -61,7 +61,7 @@ beforeAll(async () => {
     },
   });
   const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() });
-  closedPort = probe.port;
+  closedPort = probe.port!;
   probe.stop(true);
   s3 = await startMoto();
   await createBucket(s3, BUCKET);
@@ -140,7 +140,7 @@ interface Case {
   path: string;
   key?: keyof typeof KEYS | 'wrong' | null;
   headers?: Record<string, string>;
-  body?: string | Uint8Array;
+  body?: string | Uint8Array<ArrayBuffer>;
   /** Abort the request once the upstream has it (a client that leaves). */
   abort?: boolean;
 }
