@@ -86,7 +86,7 @@ export interface Finding {
 /** cdk-nag's AwsSolutions findings that no acknowledgment covers. */
 export function nagFindings(app: App): Finding[] {
   const result = new AwsSolutionsChecks(app).validateScope(app);
-  return result.violations.map((v) => ({ severity: v.severity as 'error' | 'warning', rule: v.ruleName, paths: v.violatingResources.map((r) => r.constructPath) }));
+  return result.violations.map((v) => ({ severity: v.severity as 'error' | 'warning', rule: v.ruleName, paths: v.violatingResources.map((r) => r.constructPath ?? '?') }));
 }
 
 export interface LintMatch {
