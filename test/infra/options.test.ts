@@ -5,12 +5,13 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, tempDir } from '../support/processes.ts';
+import { REPO, scratchTempDirs } from '../support/processes.ts';
 import { API_KEY_SHA256, CERTIFICATE_ARN, cfnLint, EXISTING_VPC, nagFindings, removeSynthesized, synth } from '../support/infra.ts';
 import { Match } from '../../infra/lib/testing.ts';
 
 setDefaultTimeout(240_000);
 afterAll(removeSynthesized);
+const tempDir = scratchTempDirs();
 
 const MLFLOW_ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/existing';
 const BASE = { vpcId: EXISTING_VPC, mlflowArn: MLFLOW_ARN, apiKeySha256: API_KEY_SHA256 };

@@ -4,9 +4,9 @@
 // scripts/fleet-host.sh changes the rules on that host. The scripts are shellcheck-clean.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, tempDir as makeTempDir } from '../support/processes.ts';
+import { REPO, scratchTempDirs } from '../support/processes.ts';
 import { EXECUTABLE } from '../support/build.ts';
 import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, removeSynthesized, synth } from '../support/infra.ts';
 import { stageKit } from '../../infra/lib/release-kit.ts';
@@ -19,16 +19,8 @@ const ALB_ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalance
 const LOG_GROUP = 'MlflowProxy-GatewayTracking-GatewayLogs-abc';
 
 // Staging roots hold the ~110 MB executable twice (kit and install): removed when the file ends.
-const scratch: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  scratch.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  removeSynthesized();
-});
+const tempDir = scratchTempDirs();
+afterAll(removeSynthesized);
 
 /** The launch template's user data with each CloudFormation reference replaced by what it resolves to in AWS. */
 function synthesizedUserData(env: Record<string, string>): string {
