@@ -1,5 +1,5 @@
 // Builds the stacks into an App from its context (bin/app.ts; the tests call it with their own App).
-import type { App, Environment } from 'aws-cdk-lib';
+import { Fn, type App, type Environment } from 'aws-cdk-lib';
 import { readConfig, type AppConfig } from './config.ts';
 import { DomainStack } from './domain-stack.ts';
 import { GatewayStack } from './gateway-stack.ts';
@@ -34,6 +34,7 @@ export function buildApp(app: App, env: Environment): BuiltApp {
     built.domain = new DomainStack(app, `${STACK_PREFIX}-Domain`, { env, ...network, description: 'sagemaker-mlflow-proxy: SageMaker AI domain (optional)' });
   }
   let mlflowArn = config.mlflowArn;
+  let artifactRoot: string | undefined;
   if (!mlflowArn) {
     built.mlflow = new MlflowStack(app, `${STACK_PREFIX}-Mlflow${suffix}`, {
       env,
@@ -43,7 +44,11 @@ export function buildApp(app: App, env: Environment): BuiltApp {
       description: `sagemaker-mlflow-proxy: SageMaker MLflow ${config.mlflowMode} and its artifact bucket`,
     });
     mlflowArn = built.mlflow.mlflowArn;
+    // Through the named export: the Gateway's policy then names the bucket by that export, which
+    // is what its cdk-nag acknowledgment has to match (gateway-stack.ts).
+    artifactRoot = `s3://${Fn.importValue(built.mlflow.artifactBucketExport)}/mlflow`;
   }
-  built.gateway = new GatewayStack(app, `${STACK_PREFIX}-Gateway${suffix}`, { env, ...network, mlflowArn, config, description: 'sagemaker-mlflow-proxy: ALB, Auto Scaling gateway hosts, alarms' });
+  built.gateway = new GatewayStack(app, `${STACK_PREFIX}-Gateway${suffix}`, { env, ...network, mlflowArn, artifactRoot, config, description: 'sagemaker-mlflow-proxy: ALB, Auto Scaling gateway hosts, alarms' });
+  if (built.mlflow) built.gateway.addStackDependency(built.mlflow, 'the artifact bucket export');
   return built as BuiltApp;
 }

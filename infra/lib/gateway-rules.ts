@@ -55,28 +55,47 @@ export function placeholderFor(name: string, index: number, mode: MlflowMode, re
   return `cdkplaceholder${index}x`;
 }
 
-/** The environment for the gateway's code: tokens replaced by placeholders, and how to put them back. */
+// How CDK encodes a token inside a string (`${Token[NAME.123]}`): each one gets its own placeholder.
+const ENCODED_TOKEN = /\$\{Token\[[^\]]*\]\}/g;
+
+/**
+ * The environment for the gateway's code: tokens replaced by placeholders, and how to put them
+ * back. A value that is one ARN token gets an ARN of the right kind; a token inside a longer value
+ * (e.g. s3://${bucket}/mlflow) gets a lower-case word that is valid in bucket names and paths.
+ */
 function concreteEnv(env: Record<string, string>, mode: MlflowMode, region: string) {
   const concrete: Record<string, string> = {};
   const substitutions: Array<[string, string]> = [];
   let index = 0;
   for (const [name, value] of Object.entries(env)) {
-    if (Token.isUnresolved(value)) {
+    if (!Token.isUnresolved(value)) {
+      concrete[name] = value;
+      continue;
+    }
+    const whole = value.match(ENCODED_TOKEN);
+    if ((name === 'MLFLOW_ARN' || name === 'ALB_ARN') && whole?.length === 1 && whole[0] === value) {
       const placeholder = placeholderFor(name, index++, mode, region);
       concrete[name] = placeholder;
       substitutions.push([placeholder, value]);
-    } else concrete[name] = value;
+      continue;
+    }
+    concrete[name] = value.replace(ENCODED_TOKEN, (token) => {
+      const placeholder = `cdkplaceholder${index++}x`;
+      substitutions.push([placeholder, token]);
+      return placeholder;
+    });
+    if (Token.isUnresolved(concrete[name]!)) throw new Error(`${name}: a value the gateway's code cannot be given at synth time (${value})`);
   }
   return { concrete, substitutions };
 }
 
-function run(args: string[], env: Record<string, string>, what: string): string {
+function run(args: string[], env: Record<string, string>, what: string): { stdout: string; stderr: string } {
   // Only the hosts' variables (plus PATH): a developer's shell must not change what is synthesized.
   const result = spawnSync(bun(), args, { cwd: REPO, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: 60_000 });
   if (result.status !== 0) {
     throw new Error(`${what} failed (exit ${result.status ?? result.signal}):\n${result.stderr || result.error?.message || ''}`);
   }
-  return result.stdout;
+  return { stdout: result.stdout, stderr: result.stderr };
 }
 
 function putBack<T>(value: T, substitutions: Array<[string, string]>): T {
@@ -91,15 +110,18 @@ function putBack<T>(value: T, substitutions: Array<[string, string]>): T {
 }
 
 /** `iam-policy --rules FILE` with the hosts' environment; tokens in that environment come back as tokens in the policy. */
-export function gatewayIamPolicy(rulesFile: string, env: Record<string, string>, mode: MlflowMode, region: string): IamPolicyDocument {
+export function gatewayIamPolicy(rulesFile: string, env: Record<string, string>, mode: MlflowMode, region: string): { policy: IamPolicyDocument; notes: string[] } {
   const { concrete, substitutions } = concreteEnv(env, mode, region);
-  const stdout = run(['src/main.ts', 'iam-policy', '--rules', rulesFile], concrete, `sagemaker-mlflow-proxy iam-policy --rules ${rulesFile}`);
-  return putBack(JSON.parse(stdout) as IamPolicyDocument, substitutions);
+  const { stdout, stderr } = run(['src/main.ts', 'iam-policy', '--rules', rulesFile], concrete, `sagemaker-mlflow-proxy iam-policy --rules ${rulesFile}`);
+  // What the policy cannot say by itself (iamPolicyNotes, e.g. a discovered artifact root), minus
+  // the line naming whose policy it is: the stack shows them as synth warnings.
+  const notes = stderr.split('\n').filter((line) => line.trim() && !line.startsWith('Policy for '));
+  return { policy: putBack(JSON.parse(stdout) as IamPolicyDocument, substitutions), notes: notes.map((n) => putBack(n, substitutions)) };
 }
 
 /** The settings the stack must agree with, read by the gateway's own loader. */
 export function rulesFacts(rulesFile: string, env: Record<string, string>, mode: MlflowMode, region: string): RulesFacts {
   const { concrete, substitutions } = concreteEnv(env, mode, region);
-  const stdout = run([join(REPO, 'infra', 'lib', 'rules-facts.ts'), rulesFile], concrete, `reading ${rulesFile} with the gateway's loader`);
+  const { stdout } = run([join(REPO, 'infra', 'lib', 'rules-facts.ts'), rulesFile], concrete, `reading ${rulesFile} with the gateway's loader`);
   return putBack(JSON.parse(stdout) as RulesFacts, substitutions);
 }

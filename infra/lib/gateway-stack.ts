@@ -34,6 +34,8 @@ import { resolveVpc, type NetworkPlacement } from './vpc.ts';
 export type GatewayStackProps = StackProps & NetworkPlacement & {
   /** The tracking server or MLflow App ARN: a literal (-c mlflowArn) or the MLflow stack's token. */
   mlflowArn: string;
+  /** The MLflow stack's artifact store URI, for rules that serve artifacts (artifacts.s3Root: ${MLFLOW_ARTIFACT_ROOT}). */
+  artifactRoot?: string | undefined;
   config: AppConfig;
 };
 
@@ -64,7 +66,7 @@ export class GatewayStack extends Stack {
     const { config } = props;
     const vpc = resolveVpc(this, props);
     const region = Stack.of(this).region;
-    if (/^\$\{Token/.test(region)) throw new Error('the Gateway stack needs a concrete region (set CDK_DEFAULT_REGION or AWS_REGION): ALB access logs and the policy placeholders depend on it');
+    if (Token.isUnresolved(region)) throw new Error('the Gateway stack needs a concrete region (set CDK_DEFAULT_REGION or AWS_REGION): ALB access logs and the policy placeholders depend on it');
 
     // ---- Load balancer (first: its ARN goes into the hosts' environment) ----
     const albSg = new ec2.SecurityGroup(this, 'AlbSecurityGroup', { vpc, description: 'Gateway ALB: clients in, the hosts out', allowAllOutbound: false });
@@ -105,10 +107,13 @@ export class GatewayStack extends Stack {
       ...config.gatewayEnv,
       MLFLOW_ARN: props.mlflowArn,
       ALB_ARN: this.loadBalancer.loadBalancerArn,
+      ...(props.artifactRoot ? { MLFLOW_ARTIFACT_ROOT: props.artifactRoot } : {}),
     };
     this.facts = rulesFacts(config.rulesFile, hostEnv, config.mlflowMode, region);
     this.checkRulesAgainstStack(config, this.facts);
-    this.gatewayPolicy = gatewayIamPolicy(config.rulesFile, hostEnv, config.mlflowMode, region);
+    const computed = gatewayIamPolicy(config.rulesFile, hostEnv, config.mlflowMode, region);
+    this.gatewayPolicy = computed.policy;
+    for (const note of computed.notes) Annotations.of(this).addWarning(`iam-policy: ${note}`);
     if (this.gatewayPolicy.Statement.length === 0) throw new Error(`${config.rulesFile}: iam-policy grants nothing (no client can reach any MLflow operation): IAM refuses an empty policy`);
 
     const drainTotal = this.facts.drainSeconds + this.facts.finishSeconds;
@@ -170,11 +175,12 @@ export class GatewayStack extends Stack {
     });
     // Exactly iam-policy's document, unmodified (no CDK statement merging or reordering), so a
     // reviewer can diff it against `sagemaker-mlflow-proxy iam-policy --rules FILE`.
-    new iam.CfnPolicy(this, 'GatewayIamPolicy', {
+    const gatewayPolicy = new iam.CfnPolicy(this, 'GatewayIamPolicy', {
       policyName: 'sagemaker-mlflow-proxy-iam-policy',
       policyDocument: this.gatewayPolicy,
       roles: [this.role.roleName],
     });
+    this.acknowledgeArtifactObjects(gatewayPolicy, props.artifactRoot);
 
     this.logGroup = new logs.LogGroup(this, 'GatewayLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN });
     this.role.addToPrincipalPolicy(
@@ -258,6 +264,27 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'LoadBalancerArn', { value: this.loadBalancer.loadBalancerArn, description: 'auth.alb.albArn (the hosts get it as ALB_ARN)' });
 
     this.suppressions(config.releaseBucketName);
+  }
+
+  /**
+   * iam-policy grants object actions on everything under artifacts.s3Root (MLflow names the
+   * objects by experiment and run ids): cdk-nag's IAM5 reports each such `/*` resource. Each is
+   * acknowledged by name, as cdk-nag renders it (an imported bucket name as its export's name).
+   */
+  private acknowledgeArtifactObjects(policy: iam.CfnPolicy, artifactRoot: string | undefined): void {
+    const rendered = (value: string) => {
+      if (!artifactRoot || !Token.isUnresolved(artifactRoot)) return value;
+      const bucketToken = /^s3:\/\/(.*)\/mlflow$/.exec(artifactRoot)?.[1];
+      const exportName = Stack.of(this).resolve(bucketToken)?.['Fn::ImportValue'] as string | undefined;
+      return bucketToken && exportName ? value.split(bucketToken).join(exportName) : value;
+    };
+    for (const statement of this.gatewayPolicy.Statement) {
+      if (!statement.Sid?.startsWith('MlflowArtifacts')) continue;
+      for (const resource of ([] as string[]).concat(statement.Resource)) {
+        if (!resource.endsWith('/*')) continue;
+        acknowledge(policy, 'AwsSolutions-IAM5', 'iam-policy grants the object actions the rules allow on every object under artifacts.s3Root: MLflow names those objects by experiment and run ids.', [`Resource::${rendered(resource)}`]);
+      }
+    }
   }
 
   private oidcAction(config: AppConfig, onUnauthenticated: elbv2.UnauthenticatedAction, next: elbv2.ListenerAction): elbv2.ListenerAction {

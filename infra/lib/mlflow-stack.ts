@@ -21,6 +21,10 @@ export class MlflowStack extends Stack {
   /** The tracking server's or the MLflow App's ARN (a token: known after deployment). */
   readonly mlflowArn: string;
   readonly artifactBucket: s3.Bucket;
+  /** s3://BUCKET/mlflow: the backend's ArtifactStoreUri. */
+  readonly artifactRoot: string;
+  /** The export holding the artifact bucket's name (named, so other stacks' cdk-nag findings can name it). */
+  readonly artifactBucketExport: string;
 
   constructor(scope: Construct, id: string, props: MlflowStackProps) {
     super(scope, id, props);
@@ -49,6 +53,7 @@ export class MlflowStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const artifactRoot = `s3://${this.artifactBucket.bucketName}/mlflow`;
+    this.artifactRoot = artifactRoot;
 
     // The role SageMaker assumes to read and write the artifact store (SageMaker developer guide,
     // "Set up IAM permissions for MLflow": the service role needs the bucket and nothing else here).
@@ -87,6 +92,8 @@ export class MlflowStack extends Stack {
     }
 
     new CfnOutput(this, 'MlflowArn', { value: this.mlflowArn, exportName: `${this.stackName}-MlflowArn`, description: `The ${props.mode} ARN (MLFLOW_ARN on the gateway hosts)` });
+    this.artifactBucketExport = `${this.stackName}-ArtifactBucket`;
+    new CfnOutput(this, 'ArtifactBucketName', { value: this.artifactBucket.bucketName, exportName: this.artifactBucketExport });
     new CfnOutput(this, 'ArtifactRoot', { value: artifactRoot, description: 'The artifact store URI (artifacts.s3Root in rules.yaml, if the gateway serves artifacts)' });
   }
 }

@@ -102,6 +102,13 @@ describe("the rules' drain", () => {
 });
 
 describe('other options', () => {
+  test("what iam-policy says its policy cannot cover becomes a synth warning (a discovered artifact root)", () => {
+    const s = synth({ ...BASE, certificateArn: CERTIFICATE_ARN, rulesFile: rulesFile(SHIPPED.replace('# artifacts:\n', 'artifacts:\n  discover: true\n')) });
+    const warnings = s.app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    expect(warnings.some((w) => w.startsWith('iam-policy: artifacts.discover: the S3 artifact root is found at start-up'))).toBe(true);
+    gatewayOf(s).hasResourceProperties('AWS::IAM::Policy', { PolicyName: 'sagemaker-mlflow-proxy-iam-policy', PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'DescribeMlflowBackend' })]) } });
+  });
+
   test('createDomain adds a VPC-only SageMaker domain with IAM sign-in in the private subnets', () => {
     const s = synth({ ...BASE, certificateArn: CERTIFICATE_ARN, createDomain: 'true' });
     const domain = s.templates['MlflowProxy-Domain']!;

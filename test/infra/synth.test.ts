@@ -4,25 +4,27 @@
 // template and cdk-nag's AwsSolutions pack no unacknowledged error.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from '../../infra/lib/testing.ts';
-import { REPO } from '../support/processes.ts';
+import { REPO, scratchTempDirs } from '../support/processes.ts';
 import { API_KEY_SHA256, AZS, EXISTING_VPC, CERTIFICATE_ARN, cfnLint, nagFindings, removeSynthesized, synth, type Synthesized } from '../support/infra.ts';
 
 setDefaultTimeout(240_000);
 afterAll(removeSynthesized);
+const scratch = scratchTempDirs();
 
 const MODES = [
   { mode: 'tracking-server', suffix: 'Tracking', backend: 'AWS::SageMaker::MlflowTrackingServer', arnAttribute: 'TrackingServerArn' },
   { mode: 'mlflow-app', suffix: 'App', backend: 'AWS::SageMaker::MlflowApp', arnAttribute: 'Arn' },
 ] as const;
 
-/** `sagemaker-mlflow-proxy iam-policy --rules rules.yaml` for a given backend ARN. */
-function iamPolicyCli(mlflowArn: string): unknown {
-  const run = spawnSync(join(REPO, 'node_modules', '.bin', 'bun'), ['src/main.ts', 'iam-policy', '--rules', 'rules.yaml'], {
+/** `sagemaker-mlflow-proxy iam-policy --rules FILE` for a given backend ARN (and more environment). */
+function iamPolicyCli(mlflowArn: string, rulesFile = 'rules.yaml', env: Record<string, string> = {}): unknown {
+  const run = spawnSync(join(REPO, 'node_modules', '.bin', 'bun'), ['src/main.ts', 'iam-policy', '--rules', rulesFile], {
     cwd: REPO,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, MLFLOW_ARN: mlflowArn, PROXY_API_KEY_SHA256: API_KEY_SHA256 },
+    env: { PATH: process.env.PATH, MLFLOW_ARN: mlflowArn, PROXY_API_KEY_SHA256: API_KEY_SHA256, ...env },
   });
   if (run.status !== 0) throw new Error(run.stderr);
   return JSON.parse(run.stdout);
@@ -33,6 +35,22 @@ function replaceValue(value: unknown, from: string, to: unknown): unknown {
   if (value === from) return to;
   if (Array.isArray(value)) return value.map((v) => replaceValue(v, from, to));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceValue(v, from, to)]));
+  return value;
+}
+
+/** Fn::ImportValue (by export name) and Fn::Join resolved as CloudFormation would. */
+function resolveIntrinsics(value: unknown, importValue: (name: string) => string | undefined): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, importValue));
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, any>;
+    if (typeof o['Fn::ImportValue'] === 'string') {
+      const resolved = importValue(o['Fn::ImportValue']);
+      if (resolved === undefined) throw new Error(`unexpected import ${o['Fn::ImportValue']}`);
+      return resolved;
+    }
+    if (Array.isArray(o['Fn::Join'])) return (o['Fn::Join'][1] as unknown[]).map((p) => resolveIntrinsics(p, importValue)).join(o['Fn::Join'][0]);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveIntrinsics(v, importValue)]));
+  }
   return value;
 }
 
@@ -185,7 +203,7 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       expect(text).toStartWith('#!/bin/bash\n');
       expect(text).toMatch(/KIT_URL='s3:\/\/cdk-hnb659fds-assets-123456789012-us-east-1\/[0-9a-f]{64}\.zip'/);
       expect(text).toContain('"$KIT/install.sh" "${install_args[@]}"');
-      expect(text).toContain(`PROXY_API_KEY_SHA256=${API_KEY_SHA256}\nMLFLOW_ARN=TOKEN\nALB_ARN=TOKEN'`);
+      expect(text).toContain(`PROXY_API_KEY_SHA256=${API_KEY_SHA256}\nMLFLOW_ARN=TOKEN\nALB_ARN=TOKEN\nMLFLOW_ARTIFACT_ROOT=s3://TOKEN/mlflow'`);
       expect(text).toContain('amazon-cloudwatch-agent-ctl');
       expect(Buffer.byteLength(text)).toBeLessThan(16 * 1024 - 1024);
     });
@@ -236,6 +254,32 @@ describe('cdk synth, the Gateway stack alone (an existing VPC and MLflow backend
   });
 
   test('cfn-lint and cdk-nag find no error', () => {
+    expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
+    expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+});
+
+describe('cdk synth, rules that serve artifacts from the MLflow stack\'s bucket (artifacts.s3Root: ${MLFLOW_ARTIFACT_ROOT})', () => {
+  const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/x';
+  const BUCKET = 'artifact-bucket';
+  let s: Synthesized;
+  let rules: string;
+  beforeAll(() => {
+    rules = join(scratch('rules'), 'rules.yaml');
+    writeFileSync(rules, readFileSync(join(REPO, 'rules.yaml'), 'utf8').replace('# artifacts:\n', 'artifacts:\n  s3Root: ${MLFLOW_ARTIFACT_ROOT}\n'));
+    s = synth({ certificateArn: CERTIFICATE_ARN, apiKeySha256: API_KEY_SHA256, rulesFile: rules });
+  });
+
+  test("the role's policy is iam-policy's, S3 statements included, with the bucket imported from the MLflow stack", () => {
+    const policy = gatewayPolicy(s.templates['MlflowProxy-GatewayTracking']!);
+    // What CloudFormation makes of the template's references, with the ARN and the bucket as the CLI got them.
+    const resolved = resolveIntrinsics(policy, (name) => (name.endsWith('-ArtifactBucket') ? BUCKET : name.includes('TrackingServerArn') ? ARN : undefined));
+    const cli = iamPolicyCli(ARN, rules, { MLFLOW_ARTIFACT_ROOT: `s3://${BUCKET}/mlflow` }) as { Statement: Array<{ Sid: string }> };
+    expect(cli.Statement.map((st) => st.Sid)).toContain('MlflowArtifactsRead');
+    expect(resolved).toEqual(cli);
+  });
+
+  test('cfn-lint and cdk-nag find no error (the object wildcard under the artifact root is acknowledged by name)', () => {
     expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
     expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
   });
