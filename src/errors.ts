@@ -124,6 +124,13 @@ export class NotImplemented extends GatewayError {
   }
 }
 
+/** A Host that is not one of the gateway's names (listen.allowedHosts, pipeline/allowed-hosts.ts). */
+export class MisdirectedRequest extends GatewayError {
+  constructor(host: string) {
+    super(421, 'BAD_REQUEST', 'This gateway does not answer to the host name the request was sent to.', {}, `host ${host.slice(0, 256)} not in listen.allowedHosts`);
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(detail?: string) {
     super(500, 'INTERNAL_ERROR', 'The gateway failed to handle the request.', {}, detail);

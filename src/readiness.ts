@@ -3,6 +3,7 @@
 // SageMaker says it is not serving (stopped, updating, deleted). The JSON body names each check, so
 // an operator sees which one failed. Liveness is simpler: the process answers (server.ts).
 import type { CredentialCache } from './aws/credentials.ts';
+import type { BackendStatus } from './aws/backend-status.ts';
 
 export interface ReadinessResult {
   ready: boolean;
@@ -19,12 +20,6 @@ export interface ReadinessOptions {
   /** Optional SageMaker status check (cachedBackendStatus): whether the control plane says the backend serves. */
   backendStatus?: () => Promise<{ ready: boolean; text: string }>;
   now?: () => number;
-}
-
-/** What the control plane says: `status` is its word for the state (Created, Stopped, not found...). */
-export interface BackendStatus {
-  serving: boolean;
-  status: string;
 }
 
 /** Ready when not draining, rules are loaded (they are, or nothing would run), credentials resolve. */

@@ -7,7 +7,7 @@
 import type { S3ArtifactStore } from './s3-store.ts';
 import { artifactPathFromRequestPath, childPrefixFor, keyFor } from './keys.ts';
 import { BadRequest, NotImplemented } from '../errors.ts';
-import { readBodyWithCap } from '../pipeline/read-body.ts';
+import { readBodyWithCap } from '../http/read-body.ts';
 
 export const ARTIFACT_API_PREFIX = '/api/2.0/mlflow-artifacts/';
 const FILES = `${ARTIFACT_API_PREFIX}artifacts`;

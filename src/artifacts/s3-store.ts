@@ -23,7 +23,7 @@ import { Hash } from '@smithy/hash-node';
 import type { AwsCredentials } from '../aws/sigv4.ts';
 import type { S3Root } from './keys.ts';
 import { ArtifactNotFound, ArtifactStoreFailed, BadRequest } from '../errors.ts';
-import { collectAfterStreaming } from '../pipeline/audit-response.ts';
+import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
 
 export type CredentialsProvider = () => Promise<AwsCredentials>;
 

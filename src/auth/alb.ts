@@ -8,7 +8,7 @@
 // as sent. Only ES256 is accepted, only from the configured ALB, only unexpired. Keys never change
 // for a key id, so they are kept; unknown ids are fetched once at a time, and a failed id is not
 // retried for a minute, so forged key ids cannot make the gateway hammer the key endpoint.
-import type { CompiledAlbOidc, CompiledAuth } from '../rules/compile-auth.ts';
+import type { CompiledAlbOidc, CompiledAuth } from './directory.ts';
 import { groupsFromClaim, identityFromClaims, type Identity } from './identity.ts';
 import { verifiedCache } from './verified-cache.ts';
 import { AuthProviderUnavailable, Unauthenticated } from '../errors.ts';

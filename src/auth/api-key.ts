@@ -3,7 +3,7 @@
 // and the timing of a miss says nothing about the keys there are. A key is high-entropy random
 // text (`openssl rand -hex 32`), which is why one fast hash suffices here, unlike passwords.
 import { createHash } from 'node:crypto';
-import type { CompiledAuth } from '../rules/compile-auth.ts';
+import type { CompiledAuth } from './directory.ts';
 import type { Identity } from './identity.ts';
 import { Unauthenticated } from '../errors.ts';
 

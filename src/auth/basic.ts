@@ -7,7 +7,7 @@
 // users too (against a dummy hash), so the answer time does not reveal which user names exist.
 // At most a couple of scrypt runs happen at once; the rest wait, which bounds memory (32 MiB each).
 import { createHmac, randomBytes } from 'node:crypto';
-import type { CompiledAuth } from '../rules/compile-auth.ts';
+import type { CompiledAuth } from './directory.ts';
 import type { Identity } from './identity.ts';
 import { verifyPassword, DEFAULT_SCRYPT, type ParsedHash } from './password.ts';
 import { verifiedCache } from './verified-cache.ts';

@@ -1,7 +1,7 @@
 // Who a request acts as, once authenticated: the configured client (or token subject), how it
 // proved it, and what it may do. Configured clients and groups are compiled into profiles once;
 // a token's identity is put together from its subject and groups claims (identityFromClaims).
-import type { CompiledPolicy } from '../rules/compile.ts';
+import type { CompiledPolicy } from './policy.ts';
 
 export type AuthMethod = 'api-key' | 'basic' | 'jwt' | 'alb-oidc' | 'anonymous';
 
@@ -16,6 +16,14 @@ export interface Profile {
   policies: ReadonlyArray<CompiledPolicy>;
   assumeRoleArn?: string;
   rateLimit?: RateLimit;
+}
+
+/** Who holds which policies: what a denial's "who would be allowed" note is drawn from. */
+export interface PolicyDirectory {
+  policies: ReadonlyMap<string, CompiledPolicy>;
+  clientsById: ReadonlyMap<string, Profile>;
+  groups: ReadonlyMap<string, Profile>;
+  anonymous?: Profile;
 }
 
 export interface Identity extends Profile {

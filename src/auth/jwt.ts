@@ -6,7 +6,7 @@
 // once per cooldown. A verified token is remembered until its exp (at most 5 minutes), so the
 // signature is checked once per token rather than once per request.
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { CompiledAuth, CompiledJwtIssuer } from '../rules/compile-auth.ts';
+import type { CompiledAuth, CompiledJwtIssuer } from './directory.ts';
 import { groupsFromClaim, identityFromClaims, type Identity } from './identity.ts';
 import { verifiedCache } from './verified-cache.ts';
 import { AuthProviderUnavailable, Unauthenticated } from '../errors.ts';

@@ -3,9 +3,14 @@
 // shows in /-/ready by name instead of as a stream of failing MLflow calls.
 // Needs sagemaker:DescribeMlflowTrackingServer or sagemaker:DescribeMlflowApp on the ARN (iam-policy).
 import type { SageMakerBackend, SageMakerMode } from '../backends/sagemaker.ts';
-import type { BackendStatus } from '../readiness.ts';
 import type { CredentialProvider } from './credentials.ts';
 import { describeBackend, sageMakerControlPlaneClient, type BackendDescription } from './sagemaker-client.ts';
+
+/** What the control plane says: `status` is its word for the state (Created, Stopped, not found...). */
+export interface BackendStatus {
+  serving: boolean;
+  status: string;
+}
 
 // The statuses in which the server answers MLflow calls. AWS documents the enums (TrackingServerStatus,
 // MlflowAppStatus; API reference and the SDK's models) but not which of them serve, so this is our

@@ -1,5 +1,5 @@
 // Prometheus metrics, kept as an observer of the per-request audit record: every request already
-// ends in exactly one AuditRecord (pipeline/audit-response.ts), so counting there sees every outcome
+// ends in exactly one AuditRecord (pipeline/audit-line.ts), so counting there sees every outcome
 // once, with no metric calls spread through the pipeline stages. The few facts that are not
 // requests (credential refreshes, rule reloads, in-flight starts, draining) are reported by main.ts.
 //

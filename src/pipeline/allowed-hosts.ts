@@ -3,13 +3,8 @@
 // from a visitor's browser, inside the company network. Such requests carry the attacker's Host, so
 // answering only the gateway's own names stops them. Browsers send no credentials for the foreign
 // name, so what is at stake is anything `anonymous` may do, and the UI's pages.
-import { GatewayError } from '../errors.ts';
-
-export class MisdirectedRequest extends GatewayError {
-  constructor(host: string) {
-    super(421, 'BAD_REQUEST', 'This gateway does not answer to the host name the request was sent to.', {}, `host ${host.slice(0, 256)} not in listen.allowedHosts`);
-  }
-}
+import { MisdirectedRequest } from '../errors.ts';
+import type { Stage } from './chain.ts';
 
 /** A matcher for the configured names: exact `host` or `host:port`, or `*.domain` for any subdomain. */
 export function hostMatcher(allowed: ReadonlyArray<string>): (host: string | null) => boolean {
@@ -26,5 +21,15 @@ export function hostMatcher(allowed: ReadonlyArray<string>): (host: string | nul
     const bare = full.replace(/:\d+$/, '');
     // An entry without a port allows any port; one with a port allows only that one.
     return exact.has(full) || exact.has(bare) || suffixes.some((suffix) => bare.endsWith(suffix) && bare.length > suffix.length);
+  };
+}
+
+/** The stage: first in the list, before sign-in, so a rebinding page learns nothing else. */
+export function hostCheck(allowed: ReadonlyArray<string>): Stage {
+  const isAllowed = hostMatcher(allowed);
+  return function hostCheck(scope, next) {
+    const host = scope.request.headers.get('host');
+    if (!isAllowed(host)) throw new MisdirectedRequest(host ?? '(none)');
+    return next(scope);
   };
 }

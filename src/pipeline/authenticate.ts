@@ -6,14 +6,16 @@
 //   Cookie: <auth.jwtCookie>=<JWT>      browsers whose single sign-on sets a cookie      auth/jwt.ts
 // Credentials that are presented but wrong never fall back to anonymous access, and every failure
 // gives the same 401 (the reason goes to the audit log only).
-import type { CompiledAuth } from '../rules/compile-auth.ts';
+import type { CompiledAuth } from '../auth/directory.ts';
 import type { Identity } from '../auth/identity.ts';
 import { verifyApiKey } from '../auth/api-key.ts';
 import { basicVerifier, parseBasic } from '../auth/basic.ts';
 import { jwtVerifier, looksLikeJwt } from '../auth/jwt.ts';
 import { ALB_HEADER, albVerifier } from '../auth/alb.ts';
 import { cookieValue, crossSiteWrite } from '../auth/cookie.ts';
-import { Unauthenticated } from '../errors.ts';
+import { RateLimited, Unauthenticated } from '../errors.ts';
+import type { SignInFailureGuard } from '../limits/sign-in-failures.ts';
+import type { Stage } from './chain.ts';
 
 export interface Authenticator {
   /** `method` matters only for cookie credentials, which browsers also send on other sites' forms. */
@@ -62,5 +64,32 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
       if (auth.anonymous) return auth.anonymous;
       throw refuse('no credentials');
     },
+  };
+}
+
+/**
+ * The stage: the identity, or 401. With `auth.failedSignInLimit`, an address that has used up its
+ * failed sign-ins gets 429 before any credential is checked (limits/sign-in-failures.ts).
+ */
+export function authentication(auth: CompiledAuth, signInFailures: SignInFailureGuard, now: () => number): Stage {
+  const authenticator = createAuthenticator(auth, now);
+  const limit = auth.failedSignInLimit;
+  if (!limit) {
+    return async function authentication(scope, next) {
+      scope.identity = await authenticator.authenticate(scope.request.headers, scope.method);
+      return next(scope);
+    };
+  }
+  return async function authenticationWithFailureLimit(scope, next) {
+    const nowMs = scope.receivedAt.getTime();
+    const blockedMs = signInFailures.blockedFor(scope.clientIp, nowMs);
+    if (blockedMs !== undefined) throw new RateLimited(blockedMs, `too many failed sign-ins from ${scope.clientIp}`);
+    try {
+      scope.identity = await authenticator.authenticate(scope.request.headers, scope.method);
+    } catch (error) {
+      if (error instanceof Unauthenticated) await signInFailures.failed(scope.clientIp, limit, nowMs);
+      throw error;
+    }
+    return next(scope);
   };
 }

@@ -1,10 +1,15 @@
 // Stage 4, authorize: default deny. The identity's policies, in the order the client lists them,
 // allow (operation) or (method, path pattern) pairs; decided on the rewritten path. A grant from a
 // policy with conditions counts only when the request's facts meet them (request-facts.ts).
-import type { Profile } from '../auth/identity.ts';
-import type { CompiledPolicy, CompiledRules, GrantOrigin, PolicyConditions } from '../rules/compile.ts';
+import type { PolicyDirectory, Profile } from '../auth/identity.ts';
+import type { CompiledPolicy, GrantOrigin, PolicyConditions } from '../auth/policy.ts';
 import { operationFor, routesOf } from '../rules/operations.ts';
-import { namesAnExperiment, type RequestFacts } from './request-facts.ts';
+import { factsInBody, namesAnExperiment, needsFacts, requestFacts, type RequestFacts } from './request-facts.ts';
+import type { Stage } from './chain.ts';
+import type { RequestScope } from './scope.ts';
+import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
+import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
+import { PermissionDenied } from '../errors.ts';
 
 export interface Decision {
   allowed: boolean;
@@ -87,7 +92,7 @@ function unmetCondition(conditions: PolicyConditions, operation: string | undefi
  * Written to the audit log so an operator can see the fix; never sent to the caller.
  */
 export function wouldAllow(
-  rules: CompiledRules,
+  directory: PolicyDirectory,
   method: string,
   path: string,
   facts: RequestFacts,
@@ -95,12 +100,73 @@ export function wouldAllow(
 ): string | undefined {
   const holders = new Map<string, string[]>();
   const note = (policy: string, holder: string) => holders.set(policy, [...(holders.get(policy) ?? []), holder]);
-  for (const profile of rules.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
-  for (const profile of rules.auth.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
-  for (const p of rules.auth.anonymous?.policies ?? []) note(p.name, 'anonymous');
-  const allowing = [...rules.policies.values()].filter(
+  for (const profile of directory.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
+  for (const profile of directory.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
+  for (const p of directory.anonymous?.policies ?? []) note(p.name, 'anonymous');
+  const allowing = [...directory.policies.values()].filter(
     (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts, operation).allowed,
   );
   if (allowing.length === 0) return undefined;
   return allowing.map((p) => `${p.name} (${holders.get(p.name)?.join(', ') ?? 'held by nobody'})`).join('; ');
+}
+
+// The GraphQL parser is loaded with the first GraphQL request (graphql-route.ts says why).
+let graphqlModule: Promise<typeof import('./graphql.ts')> | undefined;
+const loadGraphql = () => (graphqlModule ??= import('./graphql.ts'));
+
+type StageDecision = { decision: Decision & { denied?: string }; facts: RequestFacts };
+
+/**
+ * The stage: default deny, decided on the rewritten path. The body is read before the decision
+ * only when the decision depends on it: a GraphQL document (what it asks is what is authorized), or
+ * a policy condition on what the request says; it is then kept in the scope, to be sent on as read.
+ * A denial names, in the log only, the policies that would have allowed the request.
+ */
+export function authorization(directory: PolicyDirectory, maxBodyBytes: number): Stage {
+  return async function authorization(scope, next) {
+    const identity = scope.identity!;
+    const path = scope.upstreamPath!;
+    const { decision, facts } = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : await decideRest(scope, path, maxBodyBytes);
+    if (decision.operation) scope.operation = decision.operation;
+    if (decision.allowed) {
+      scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
+      return next(scope);
+    }
+    // For GraphQL: who could call the operation that was refused, on its own route.
+    const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
+    const fix = route ? wouldAllow(directory, route.method, route.path, {}) : wouldAllow(directory, scope.method, path, facts);
+    scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
+    const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
+    throw new PermissionDenied(`Client "${identity.id}" may not call ${what}.`, decision.reason);
+  };
+}
+
+async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise<StageDecision> {
+  const request = scope.request;
+  const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES)) : undefined;
+  if (body) scope.body = body;
+  const { graphqlOperationLabel, graphqlOperations } = await loadGraphql();
+  const asked = graphqlOperations(scope.method, body);
+  if (!asked.ok) {
+    scope.operation = 'GraphQL';
+    throw asked.error;
+  }
+  return { decision: authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations)), facts: {} };
+}
+
+/** Synchronous unless a policy condition needs the request's facts (the common case reads nothing). */
+function decideRest(scope: RequestScope, path: string, maxBodyBytes: number): StageDecision | Promise<StageDecision> {
+  const identity = scope.identity!;
+  const operation = operationFor(scope.method, path);
+  if (!needsFacts(identity, operation)) return { decision: authorize(identity, scope.method, path, {}, operation), facts: {} };
+  return decideWithFacts(scope, path, operation, maxBodyBytes);
+}
+
+async function decideWithFacts(scope: RequestScope, path: string, operation: string | undefined, maxBodyBytes: number): Promise<StageDecision> {
+  const identity = scope.identity!;
+  const request = scope.request;
+  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes) : undefined;
+  if (body) scope.body = body;
+  const facts = requestFacts(operation, scope.query, body);
+  return { decision: authorize(identity, scope.method, path, facts, operation), facts };
 }

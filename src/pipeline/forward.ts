@@ -3,7 +3,8 @@
 // passed upstream, and the response streamed back as a fresh Response: returning fetch()'s own
 // Response object lets Elysia re-stream it through TextDecoder and corrupt binary bodies
 // (shared reference runtime-notes.md, elysiajs/elysia#1862).
-import type { OutgoingRequest } from './sign.ts';
+import type { OutgoingRequest } from '../http/outgoing.ts';
+import type { Stage } from './chain.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
 import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
 
@@ -59,7 +60,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
   // On Bun the abort listener stays: a client that leaves mid-body still cancels the upstream read.
   // Deno aborts request.signal after every completed response too (its legacy behaviour), which
   // would cancel a body still being read; there a client leaving mid-body cancels the response
-  // stream instead (audit-response.ts passes the cancel to the upstream reader).
+  // stream instead (audit-line.ts passes the cancel to the upstream reader).
   if (ON_DENO) options.clientSignal.removeEventListener('abort', onClientAbort);
   const response = new Response(upstream.body, {
     status: upstream.status,
@@ -67,4 +68,13 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     headers: clientResponseHeaders(upstream.headers, options.requestId),
   });
   return { response, upstreamMs };
+}
+
+/** The last stage: sends the scope's outgoing request and answers with the upstream's response. */
+export function forwarding(timeoutMs: number): Stage {
+  return async function forwarding(scope) {
+    const { response, upstreamMs } = await forward(scope.outgoing!, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId });
+    scope.upstreamMs = upstreamMs;
+    return response;
+  };
 }

@@ -1,4 +1,5 @@
 // Which client headers may travel upstream, and which upstream headers may travel back.
+import type { RequestScope } from './scope.ts';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1, RFC 9112 §9.6): meaningful for one connection only.
 export const HOP_BY_HOP = new Set([
@@ -97,4 +98,9 @@ export function pinDenoFetchDefaults(headers: Array<[string, string]>): Array<[s
   out.push(['accept-encoding', 'identity']);
   if (!out.some(([name]) => name === 'accept-language')) out.push(['accept-language', '']);
   return out;
+}
+
+/** The scope's forwardable client headers, worked out once; a stage may adjust them before signing. */
+export function upstreamHeadersOf(scope: RequestScope): Array<[string, string]> {
+  return (scope.upstreamHeaders ??= forwardableRequestHeaders(scope.request.headers));
 }

@@ -2,10 +2,8 @@
 // fetches `static-files/...`, `ajax-api/...` and `graphql` relative to the page, so from `/mlflow`
 // they would resolve to `/static-files/...`, outside the prefix. The stripPrefix rewrite alone
 // would serve the index at `/mlflow` (it maps it to `/`), with every asset then missing.
-import type { CompiledRewrite } from '../rules/compile.ts';
-
 /** The Location to redirect to when a GET/HEAD names a mount prefix without its slash, else undefined. */
-export function prefixRedirect(method: string, path: string, query: string, rewrites: ReadonlyArray<CompiledRewrite>): string | undefined {
+export function prefixRedirect(method: string, path: string, query: string, rewrites: ReadonlyArray<{ mountPrefix?: string }>): string | undefined {
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   if (!rewrites.some((rule) => rule.mountPrefix === path)) return undefined;
   // Relative to the origin the browser used (no Host is trusted to build an absolute URL); the query is kept.

@@ -1,20 +1,7 @@
 // Stage 1, receive: give the request an id, find the client's address, start the clock, and split
 // the URL exactly as the client sent it (no decoding, no normalisation: later stages must see the
-// bytes that would be forwarded).
-
-export interface RequestScope {
-  requestId: string;
-  clientIp: string;
-  /** Which client (e.g. `mlflow-python-client/3.17.2`), for troubleshooting; capped in length. */
-  userAgent?: string;
-  method: string;
-  /** Raw path as sent, percent-encoding untouched. */
-  path: string;
-  /** Raw query without the `?`, or ''. */
-  query: string;
-  startedAt: number;
-  receivedAt: Date;
-}
+// bytes that would be forwarded). Everything later stages find out goes into the same scope (scope.ts).
+import type { RequestScope } from './scope.ts';
 
 // An incoming X-Request-Id is reused when it is a sane token, so a caller's id (or the ALB's
 // X-Amzn-Trace-Id, if the caller copies it) links their logs to ours; anything else gets a new id.
@@ -28,6 +15,7 @@ export function receive(request: Request, peerAddress: string | undefined, trust
   const { path, query } = splitUrl(request.url);
   const userAgent = request.headers.get('user-agent');
   return {
+    request,
     requestId,
     clientIp: clientAddress(request.headers.get('x-forwarded-for'), peerAddress, trustForwardedFor),
     ...(userAgent ? { userAgent: userAgent.slice(0, MAX_USER_AGENT) } : {}),
@@ -36,6 +24,7 @@ export function receive(request: Request, peerAddress: string | undefined, trust
     query,
     startedAt: performance.now(),
     receivedAt: now(),
+    bytesIn: 0,
   };
 }
 

@@ -1,7 +1,17 @@
 // Stage 3, rewrite: refuse paths that could be read two ways, then apply the ordered rewrite rules
 // to get the canonical upstream path. What authorize checks is exactly what forward sends.
-import type { CompiledRewrite } from '../rules/compile.ts';
 import { BadRequest } from '../errors.ts';
+import type { Stage } from './chain.ts';
+import { prefixRedirect, redirectResponse } from './prefix-redirect.ts';
+
+/** One rewrite rule of the rules file, compiled (rules/compile.ts). */
+export interface CompiledRewrite {
+  name: string;
+  /** Returns the rewritten path, or undefined when the rule does not apply. */
+  apply(path: string): string | undefined;
+  /** For stripPrefix rules: the prefix (no trailing slash), which the gateway redirects to PREFIX/. */
+  mountPrefix?: string;
+}
 
 export interface PathLimits {
   maxPathLength: number;
@@ -45,4 +55,20 @@ export function rewritePath(path: string, query: string, rewrites: ReadonlyArray
   // A regex rule could build an ambiguous path from a clean one; check the result as well.
   if (applied.length > 0) checkUnambiguousPath(current, query, limits);
   return { path: current, applied };
+}
+
+/**
+ * The stage: the canonical upstream path into the scope; a mount prefix named without its slash
+ * (`GET /mlflow`) is answered here with a redirect to `/mlflow/` (prefix-redirect.ts says why).
+ */
+export function rewriting(rewrites: ReadonlyArray<CompiledRewrite>, limits: PathLimits): Stage {
+  return function rewriting(scope, next) {
+    const rewritten = rewritePath(scope.path, scope.query, rewrites, limits);
+    scope.upstreamPath = rewritten.path;
+    if (rewritten.applied.length > 0) scope.rewrites = rewritten.applied;
+    const redirect = prefixRedirect(scope.method, scope.path, scope.query, rewrites);
+    if (!redirect) return next(scope);
+    scope.redirected = true;
+    return Promise.resolve(redirectResponse(redirect, scope.requestId));
+  };
 }

@@ -3,9 +3,14 @@
 // routing header from the ARN, the routing header signed, X-Amz-Content-SHA256 of the exact body,
 // the session token signed, Connection never signed, `+` in the query sent and signed as %20.
 // Self-hosted MLflow: no signature, the configured static headers and Host.
-import type { Backend } from '../rules/compile.ts';
 import type { SageMakerBackend } from '../backends/sagemaker.ts';
+import type { PlainMlflowBackend } from '../backends/mlflow.ts';
 import { canonicalQuery, EMPTY_SHA256, sha256Hex, sign, amzDate, type AwsCredentials } from '../aws/sigv4.ts';
+import { credentialCacheFor, credentialsOf, type CredentialSources } from '../aws/identity-credentials.ts';
+import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
+import { upstreamHeadersOf } from './headers.ts';
+import type { Stage } from './chain.ts';
+import type { OutgoingRequest } from '../http/outgoing.ts';
 import { BadRequest } from '../errors.ts';
 
 export interface UnsignedRequest {
@@ -17,16 +22,6 @@ export interface UnsignedRequest {
   /** Forwardable client headers (headers.ts), lower-case names. */
   headers: Array<[string, string]>;
   body: Uint8Array | undefined;
-}
-
-export interface OutgoingRequest {
-  url: string;
-  method: string;
-  headers: Array<[string, string]>;
-  /** Bytes for signed requests; the client's stream for a self-hosted backend (no hash needed). */
-  body: Uint8Array | ReadableStream<Uint8Array> | undefined;
-  /** For explain and the audit log: what was signed, without the signature. */
-  signedHeaders?: string;
 }
 
 // Client headers that are signed along with the ones the gateway sets. Content-Type matters to
@@ -75,7 +70,7 @@ export function prepareForPlainMlflow(
   request: Omit<UnsignedRequest, 'body'>,
   body: ReadableStream<Uint8Array> | Uint8Array | null,
   contentLength: string | null,
-  backend: Extract<Backend, { kind: 'mlflow' }>,
+  backend: PlainMlflowBackend,
 ): OutgoingRequest {
   const headers: Array<[string, string]> = [...request.headers, ...Object.entries(backend.staticHeaders), ['host', backend.host]];
   if (body && contentLength !== null) headers.push(['content-length', contentLength]);
@@ -84,5 +79,43 @@ export function prepareForPlainMlflow(
     method: request.method,
     headers,
     body: body ?? undefined,
+  };
+}
+
+/**
+ * The stage for SageMaker backends: the body read whole (capped) and hashed, signed with the
+ * identity's credentials (the client's role, or the host's), as the outgoing request in the scope.
+ */
+export function sageMakerSigning(backend: SageMakerBackend, credentials: CredentialSources, maxBodyBytes: number): Stage {
+  return async function sageMakerSigning(scope, next) {
+    const request = scope.request;
+    let body = scope.body;
+    if (!body && mayHaveBody(request)) body = scope.body = await readBodyWithCap(request, maxBodyBytes);
+    // The artifact stage may have counted the client's bytes already, before it changed the body.
+    if (scope.bytesIn === 0) scope.bytesIn = body?.byteLength ?? 0;
+    const cache = credentialCacheFor(scope.identity!, credentials);
+    const signWith = cache?.cached() ?? (await credentialsOf(cache));
+    const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope), body };
+    scope.outgoing = signForSageMaker(unsigned, backend, signWith, scope.receivedAt);
+    scope.outgoing.headers.push(['x-request-id', scope.requestId]);
+    return next(scope);
+  };
+}
+
+/** The stage for a self-hosted MLflow: no signature; the body streams through unless already read. */
+export function plainMlflowPassing(backend: PlainMlflowBackend): Stage {
+  return function plainMlflowPassing(scope, next) {
+    const request = scope.request;
+    const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope) };
+    if (scope.body) {
+      scope.bytesIn = scope.body.byteLength;
+      scope.outgoing = prepareForPlainMlflow(unsigned, scope.body, String(scope.body.byteLength), backend);
+    } else {
+      const length = request.headers.get('content-length');
+      scope.bytesIn = length && /^\d+$/.test(length) ? Number(length) : 0;
+      scope.outgoing = prepareForPlainMlflow(unsigned, request.body, length, backend);
+    }
+    scope.outgoing.headers.push(['x-request-id', scope.requestId]);
+    return next(scope);
   };
 }

@@ -3,59 +3,10 @@
 // anonymous caller may do, and which policies nobody uses. Problems carry their key paths.
 import type { AlbOidcSpec, ClientSpec, JwtIssuerSpec, RateLimitSpec, Rules } from './schema.ts';
 import type { KeyPath, ProblemList } from './problems.ts';
-import type { CompiledPolicy } from './compile.ts';
+import type { CompiledPolicy } from '../auth/policy.ts';
+import type { CompiledAlbOidc, CompiledAuth, CompiledJwtIssuer, StoredApiKey, StoredPassword } from '../auth/directory.ts';
 import { withMethod, type Identity, type Profile, type RateLimit } from '../auth/identity.ts';
-import { parsePasswordHash, type ParsedHash } from '../auth/password.ts';
-
-export interface StoredApiKey {
-  identity: Identity;
-  /** Refused from this instant on (epoch ms). */
-  expiresAtMs?: number;
-}
-
-export interface StoredPassword {
-  identity: Identity;
-  hash: ParsedHash;
-}
-
-export interface CompiledJwtIssuer {
-  issuer: string;
-  jwksUrl?: string;
-  audiences: string[];
-  algorithms: string[];
-  clockSkewSeconds: number;
-  subjectClaim: string;
-  groupsClaim: string;
-  jwksCooldownMs: number;
-}
-
-export interface CompiledAlbOidc {
-  albArn: string;
-  keyEndpoint: string;
-  clockSkewSeconds: number;
-  subjectClaim: string;
-  groupsClaim: string;
-}
-
-export interface CompiledAuth {
-  /** The WWW-Authenticate challenge(s) a 401 carries: Basic only when some client has a password. */
-  challenge: string;
-  /** hex SHA-256 of an API key → identity */
-  apiKeys: ReadonlyMap<string, StoredApiKey>;
-  /** client id (the Basic user name) → its password hash */
-  passwords: ReadonlyMap<string, StoredPassword>;
-  /** token subject → the client it acts as */
-  subjects: ReadonlyMap<string, Profile>;
-  /** group name → its profile, in file order */
-  groups: ReadonlyMap<string, Profile>;
-  jwtIssuers: ReadonlyArray<CompiledJwtIssuer>;
-  alb?: CompiledAlbOidc;
-  anonymous?: Identity;
-  /** Failed sign-ins allowed per client address (limits/sign-in-failures.ts). */
-  failedSignInLimit?: RateLimit;
-  /** A cookie that may carry a JWT of the issuers above (browsers behind single sign-on). */
-  jwtCookie?: string;
-}
+import { parsePasswordHash } from '../auth/password.ts';
 
 export function compileAuth(
   rules: Rules,

@@ -4,49 +4,22 @@
 // throws on bad input.
 import type { PolicySpec, RewriteRuleSpec, Rules } from './schema.ts';
 import type { Profile } from '../auth/identity.ts';
-import { compileAuth, type CompiledAuth } from './compile-auth.ts';
+import { compileAuth } from './compile-auth.ts';
+import type { CompiledAuth } from '../auth/directory.ts';
 import type { KeyPath, ProblemList } from './problems.ts';
-import { sagemakerBackend, type SageMakerBackend } from '../backends/sagemaker.ts';
-import { plainMlflowBackend, type PlainMlflowBackend } from '../backends/mlflow.ts';
+import { sagemakerBackend } from '../backends/sagemaker.ts';
+import { plainMlflowBackend } from '../backends/mlflow.ts';
+import type { Backend } from '../backends/backend.ts';
+import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '../auth/policy.ts';
+import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
-import { compileArtifacts, type ArtifactSettings } from '../artifacts/config.ts';
+import { compileArtifacts } from './compile-artifacts.ts';
+import type { ArtifactSettings } from '../artifacts/config.ts';
 import type { UiSettings } from '../ui/entry.ts';
-import { hostMatcher } from '../pipeline/allowed-hosts.ts';
 
-export type Backend = SageMakerBackend | PlainMlflowBackend;
-export type { CompiledAuth } from './compile-auth.ts';
-
-export interface CompiledRewrite {
-  name: string;
-  /** Returns the rewritten path, or undefined when the rule does not apply. */
-  apply(path: string): string | undefined;
-  /** For stripPrefix rules: the prefix (no trailing slash), which the gateway redirects to PREFIX/. */
-  mountPrefix?: string;
-}
-
-/** Restrictions a policy puts on its own grants (see schema.ts, Conditions). */
-export interface PolicyConditions {
-  experimentNamePrefixes: ReadonlyArray<string>;
-}
-
-/** Where a permission comes from: the policy that wrote it (an included one, possibly) and its conditions. */
-export interface GrantOrigin {
-  policy: string;
-  conditions?: PolicyConditions;
-}
-
-export interface PathGrant extends GrantOrigin {
-  methods: ReadonlySet<string> | '*';
-  pattern: RegExp;
-  source: string;
-}
-
-export interface CompiledPolicy {
-  name: string;
-  /** operation → where the grant comes from (this policy or an included one) */
-  operations: ReadonlyMap<string, GrantOrigin>;
-  grants: ReadonlyArray<PathGrant>;
-}
+export type { Backend } from '../backends/backend.ts';
+export type { CompiledAuth } from '../auth/directory.ts';
+export type { CompiledPolicy } from '../auth/policy.ts';
 
 export interface CompiledRules {
   source: Rules;
@@ -61,8 +34,6 @@ export interface CompiledRules {
   artifacts?: ArtifactSettings;
   /** The browser entry to SageMaker's MLflow UI (SageMaker backends with a `ui` section). */
   ui?: UiSettings;
-  /** listen.allowedHosts as a test of the Host header; absent = any host. */
-  allowedHost?: (host: string | null) => boolean;
 }
 
 // Paths the MLflow server (and its UI) owns; the gateway's own endpoints must stay clear of them.
@@ -93,7 +64,6 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     policies,
     ...(artifacts ? { artifacts } : {}),
     ...(ui ? { ui } : {}),
-    ...(rules.listen.allowedHosts ? { allowedHost: hostMatcher(rules.listen.allowedHosts) } : {}),
   };
 }
 

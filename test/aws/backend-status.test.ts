@@ -1,8 +1,8 @@
 // readiness.checkBackendStatus: SageMaker's answer (from the control-plane stand-in, which checks the
 // signature as AWS would) decides whether the host is ready; failures to get an answer do not.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { backendStatusOf, describeBackendStatus } from '../../src/aws/backend-status.ts';
-import { cachedBackendStatus, readiness, type BackendStatus } from '../../src/readiness.ts';
+import { backendStatusOf, describeBackendStatus, type BackendStatus } from '../../src/aws/backend-status.ts';
+import { cachedBackendStatus, readiness } from '../../src/readiness.ts';
 import { sagemakerBackend, type SageMakerBackend } from '../../src/backends/sagemaker.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import { freePort } from '../support/processes.ts';

@@ -2,6 +2,7 @@
 // section's checks, the IAM statements it adds, and the JWT cookie's CSRF guard.
 import { describe, expect, test } from 'bun:test';
 import { uiFragment } from '../../src/ui/deep-link.ts';
+import { hostMatcher } from '../../src/pipeline/allowed-hosts.ts';
 import { controlPlaneFailure } from '../../src/ui/entry.ts';
 import { cookieValue, crossSiteWrite } from '../../src/auth/cookie.ts';
 import { htmlErrorResponse, wantsHtml } from '../../src/pipeline/browser-errors.ts';
@@ -195,7 +196,7 @@ policies: {open: {operations: [AccessUI]}}
     ['10.0.0.7', false], // the gateway's IP, as a rebinding page would send it
     [null, false],
   ] as const)('Host %s → %s', (host, allowed) => {
-    expect(rules.allowedHost!(host)).toBe(allowed);
+    expect(hostMatcher(rules.source.listen.allowedHosts!)(host)).toBe(allowed);
   });
 
   test('a request for another host gets 421 before sign-in; the health endpoints answer any host', async () => {

@@ -1,0 +1,102 @@
+// The outermost stage: send the response back and write the request's one audit line, made from
+// the scope alone, when its body has been sent (or abandoned), counting the bytes on the way.
+import type { AuditRecord, AuditSink } from '../observability/audit.ts';
+import type { Stage } from './chain.ts';
+import { auditDecision, auditReason, type RequestScope } from './scope.ts';
+import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
+
+/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+export function auditLine(audit: AuditSink): Stage {
+  return async function auditLine(scope, next) {
+    return audited(await next(scope), scope, audit);
+  };
+}
+
+/** The audit record of a finished request. */
+export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean): AuditRecord {
+  const error = scope.error;
+  const decision = auditDecision(scope, error);
+  const reason = auditReason(scope, decision);
+  const identity = scope.identity;
+  return {
+    ts: scope.receivedAt.toISOString(),
+    requestId: scope.requestId,
+    clientIp: scope.clientIp,
+    ...(scope.userAgent ? { userAgent: scope.userAgent } : {}),
+    ...(identity ? { clientId: identity.id, authMethod: identity.authMethod } : {}),
+    method: scope.method,
+    path: scope.path,
+    ...(scope.upstreamPath !== undefined ? { upstreamPath: scope.upstreamPath } : {}),
+    ...(scope.rewrites ? { rewrites: scope.rewrites } : {}),
+    ...(scope.operation ? { operation: scope.operation } : {}),
+    ...(scope.decision?.allowed && scope.decision.policy ? { policy: scope.decision.policy } : {}),
+    decision,
+    ...(reason ? { reason } : {}),
+    ...(scope.decision?.wouldAllow ? { wouldAllow: scope.decision.wouldAllow } : {}),
+    status,
+    ...(error ? { errorCode: error.errorCode } : {}),
+    bytesIn: scope.bytesIn,
+    bytesOut,
+    ...(scope.upstreamMs !== undefined ? { upstreamMs: round(scope.upstreamMs) } : {}),
+    totalMs: round(performance.now() - scope.startedAt),
+    ...(incomplete ? { incomplete: true } : {}),
+  };
+}
+
+/**
+ * Returns the response to send and writes its audit line: at once for small bodies of known
+ * length (their totalMs ends at the response headers), else when the streamed body has been fully
+ * sent or abandoned, counting the bytes on the way (then totalMs includes the transfer).
+ */
+export function audited(response: Response, scope: RequestScope, audit: AuditSink): Response {
+  if (!response.body) {
+    audit.write(auditRecord(scope, response.status, 0, false));
+    return response;
+  }
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (length <= SMALL_BODY_BYTES) {
+    // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
+    // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
+    audit.write(auditRecord(scope, response.status, length, false));
+    return response;
+  }
+  let bytesOut = 0;
+  let written = false;
+  const finish = (incomplete: boolean) => {
+    if (written) return;
+    written = true;
+    audit.write(auditRecord(scope, response.status, bytesOut, incomplete));
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          finish(false);
+        } else {
+          bytesOut += value.byteLength;
+          collectAfterStreaming(value.byteLength);
+          controller.enqueue(value);
+        }
+      } catch (failure) {
+        // The upstream broke mid-body: the client sees a truncated response, the log says so.
+        finish(true);
+        controller.error(failure);
+      }
+    },
+    cancel(reason) {
+      // The client left mid-body; cancelling the reader closes the upstream connection too.
+      finish(true);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,82 @@
+// The per-request scope: what one request is (receive.ts fills the request facts) and what each
+// stage found out about it. A stage writes its own fields and no one else's; the audit line is
+// made from the scope alone (audit-line.ts), and its `decision` is derived once, here, from what
+// the stages wrote and the error that ended the request, if any.
+import type { AuditRecord } from '../observability/audit.ts';
+import type { Identity } from '../auth/identity.ts';
+import { GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
+import type { OutgoingRequest } from '../http/outgoing.ts';
+
+export interface RequestScope {
+  // ── receive (receive.ts)
+  readonly request: Request;
+  readonly requestId: string;
+  readonly clientIp: string;
+  /** Which client (e.g. `mlflow-python-client/3.17.2`), for troubleshooting; capped in length. */
+  readonly userAgent?: string;
+  readonly method: string;
+  /** Raw path as sent, percent-encoding untouched. */
+  readonly path: string;
+  /** Raw query without the `?`, or ''. */
+  readonly query: string;
+  /** performance.now() at arrival, for totalMs. */
+  readonly startedAt: number;
+  readonly receivedAt: Date;
+
+  // ── authenticate
+  identity?: Identity;
+  // ── rewrite: the canonical upstream path, and which rules made it
+  upstreamPath?: string;
+  rewrites?: string[];
+  /** The answer is a redirect to the mount prefix with its slash (prefix-redirect.ts). */
+  redirected?: boolean;
+  // ── authorize (and the UI entry, which authorizes AccessUI)
+  /** The MLflow operation (or `GraphQL:...` label) being decided, known before the decision is. */
+  operation?: string;
+  decision?: ScopeDecision;
+  // ── whoever reads the body (authorize for conditions and GraphQL, artifacts, sign)
+  /** The request body as read from the client, when a stage had to read it whole. */
+  body?: Uint8Array;
+  /** The client headers that may go upstream (headers.ts), once a stage has asked for them. */
+  upstreamHeaders?: Array<[string, string]>;
+  /** Bytes of the request body committed to the upstream (or the artifact store). */
+  bytesIn: number;
+  // ── sign
+  outgoing?: OutgoingRequest;
+  // ── forward (or the artifact store, or the control plane for the UI entry)
+  upstreamMs?: number;
+  // ── error page: what ended the request, if it did not end with an upstream answer
+  error?: GatewayError;
+}
+
+export interface ScopeDecision {
+  allowed: boolean;
+  /** The client's policy that allowed it (comma-separated for several operations at once). */
+  policy?: string;
+  /** How it was allowed, or why not. */
+  reason: string;
+  /** For a denial: the policies (and their holders) that would have allowed it. Log only. */
+  wouldAllow?: string;
+}
+
+/**
+ * What the audit line calls the outcome. In the order the stages run: refused before sign-in (a
+ * foreign Host), not signed in, over a limit, refused before a decision (bad path, bad document,
+ * wrong method), redirected, denied, allowed; and `gateway` when an allowed request then failed in
+ * the gateway or upstream of it.
+ */
+export function auditDecision(scope: RequestScope, error: GatewayError | undefined): AuditRecord['decision'] {
+  if (error instanceof RateLimited) return 'rate-limited';
+  if (!scope.identity) return error instanceof MisdirectedRequest ? 'rejected' : 'unauthenticated';
+  if (scope.redirected) return 'redirected';
+  if (!scope.decision) return error instanceof PermissionDenied ? 'denied' : 'rejected';
+  if (!scope.decision.allowed) return 'denied';
+  return error ? 'gateway' : 'allowed';
+}
+
+/** The audit line's reason: the decision's, unless something else then failed (log-only detail). */
+export function auditReason(scope: RequestScope, decision: AuditRecord['decision']): string | undefined {
+  const detail = scope.error?.detail;
+  if (detail && decision !== 'denied') return detail;
+  return scope.decision?.reason;
+}
