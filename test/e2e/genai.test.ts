@@ -1,11 +1,12 @@
 // End to end, GenAI on MLflow 3.x: the real MLflow 3.17.2 client (test/e2e/genai_workflow.py) → the
-// gateway with the shipped policies (rules.yaml's `genai` and `read-only`, unchanged) → the
-// SageMaker data-plane stand-in (botocore verifies every signature) → a real `mlflow server`, for
-// both ARN kinds. Traces travel as OTLP span exports (POST /v1/traces) plus StartTraceV3, prompts
-// are linked to traces, datasets and a scikit-learn model are written: none of it may be refused,
-// and the server must hold every span. The server keeps artifacts in S3 like SageMaker's (moto,
-// --no-serve-artifacts), and the gateway serves the artifact API from there (`artifacts`), so the
-// client logs and loads its model without AWS credentials. One MLflow server for the whole file.
+// gateway with the shipped policies (rules.yaml's `genai`, `log-runs` and `read-only`, unchanged) →
+// the SageMaker data-plane stand-in (botocore verifies every signature) → a real `mlflow server`,
+// for both ARN kinds. Traces travel as OTLP span exports (POST /v1/traces) plus StartTraceV3,
+// prompts are linked to traces, a dataset, a scorer and a scikit-learn model are written: none of it
+// may be refused, and the server must hold every span. The server keeps artifacts in S3 like
+// SageMaker's (moto, --no-serve-artifacts), and the gateway serves the artifact API from there
+// (`artifacts`), so the client logs and loads its model without AWS credentials. One MLflow server
+// for the whole file.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -103,13 +104,14 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
         expect(written.linked_prompts).toEqual([{ name: written.prompt_name, version: String(written.prompt_version) }]);
         expect(written.dataset_records).toEqual([['what is a gateway', 'a signing proxy'], ['why sign requests', 'SigV4']]);
         expect(written.model_predictions).toEqual([0, 0, 1, 1]);
+        expect(written.scorers).toEqual([written.scorer_name]);
         expect(written.logged_model_status).toContain('READY');
 
         await waitFor(() => auditLines(gateway.output()).some((a) => a.operation === 'LinkPromptsToTrace'));
         const audit = auditLines(gateway.output()).filter((a) => a.clientId === 'builder');
         expect(audit.filter((a) => a.decision !== 'allowed').map((a) => `${a.method} ${a.path}: ${a.reason}`)).toEqual([]);
         const operations = new Set(audit.map((a) => a.operation));
-        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'SearchTracesV3', 'CreateDataset', 'UpsertDatasetRecords', 'CreateLoggedModel', 'FinalizeLoggedModel', 'CreateModelVersion', 'SetRegisteredModelAlias', 'WriteArtifacts', 'ReadArtifacts']) {
+        for (const op of ['ExportOtlpTraces', 'StartTraceV3', 'LinkPromptsToTrace', 'SearchTracesV3', 'CreateDataset', 'UpsertDatasetRecords', 'CreateLoggedModel', 'FinalizeLoggedModel', 'CreateModelVersion', 'SetRegisteredModelAlias', 'RegisterScorer', 'ListScorers', 'WriteArtifacts', 'ReadArtifacts']) {
           expect(operations).toContain(op);
         }
 
@@ -158,6 +160,7 @@ describe(`GenAI on MLflow ${VERSION} through the gateway`, () => {
         expect(read.prompt_template).toBe('Answer briefly: {{question}}');
         expect(read.dataset_records).toEqual(written.dataset_records);
         expect(read.model_predictions).toEqual([0, 1]);
+        expect(read.scorers).toEqual([written.scorer_name]);
 
         await waitFor(() => auditLines(gateway.output()).slice(before).some((a) => a.operation === 'StartTraceV3'));
         const denied = auditLines(gateway.output()).slice(before).filter((a) => a.clientId === 'reader' && a.decision !== 'allowed');

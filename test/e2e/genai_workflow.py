@@ -7,7 +7,8 @@
 
 `write` does what a GenAI developer does: traced calls (`@mlflow.trace`, nested
 `mlflow.start_span`), a prompt registered, aliased and loaded inside a trace (which links it to the
-trace), an evaluation dataset created and its records merged, a scikit-learn model logged,
+trace), an evaluation dataset created and its records merged, an LLM judge registered as a scorer,
+a scikit-learn model logged,
 registered, aliased and loaded back as `models:/name@alias`; then it reads the traces back with
 `search_traces` / `get_trace` and checks they hold the spans themselves.
 
@@ -145,6 +146,17 @@ def write(suffix, result):
     result["dataset_records"] = dataset_records(reloaded)
 
     mark(result, 'dataset')
+    # --- a scorer: an LLM judge registered to the experiment (registration calls no model) -----
+    from mlflow.genai.judges import make_judge
+    from mlflow.genai.scorers import get_scorer, list_scorers
+
+    judge = make_judge(name="polite-%s" % suffix, instructions="Is {{ outputs }} polite? Answer yes or no.", model="openai:/gpt-4o-mini")
+    judge.register()
+    result["scorer_name"] = judge.name
+    result["scorers"] = [s.name for s in list_scorers()]
+    check(get_scorer(name=judge.name).name == judge.name, "get_scorer did not find the registered judge")
+    mark(result, "scorer")
+
     # --- a scikit-learn model: logged, registered, aliased, loaded by alias -------------------
     model_name = "genai-classifier-%s" % suffix
     features = np.array([[0.0], [1.0], [2.0], [3.0]])
@@ -207,9 +219,12 @@ def read(suffix, previous, result):
     result["dataset_records"] = dataset_records(get_dataset(dataset_id=previous["dataset_id"]))
     loaded = mlflow.sklearn.load_model("models:/%s@champion" % previous["model_name"])
     result["model_predictions"] = [int(p) for p in loaded.predict([[0.0], [3.0]])]
+    from mlflow.genai.scorers import list_scorers
+
+    mlflow.set_experiment(experiment_id=previous["experiment_id"])
+    result["scorers"] = [s.name for s in list_scorers()]
     # A reader's traced call: the client tries to export it, which a read-only policy refuses; the
     # client swallows that (logs a warning), so the call itself still answers.
-    mlflow.set_experiment(experiment_id=previous["experiment_id"])
     result["answer"] = traced_app(mlflow)("a reader's question")
     mlflow.flush_trace_async_logging()
 
