@@ -60,20 +60,36 @@ function canonical(path: string): string {
   return path.startsWith(AJAX_API) ? `/api/${path.slice(AJAX_API.length)}` : path;
 }
 
+// Templates are tried by bucket: method + the path's first KEY_SEGMENTS segments, when a template
+// has those literally (nearly all: `/api/3.0/mlflow/traces/{}`); the few that do not
+// (`/gateway/{}/...`, `/static-files/{+}`) are tried for every path of their method. With ~130
+// templates a scan of them all cost 2-3x more per request than the bucket does.
+const KEY_SEGMENTS = 4;
 const exact = new Map<string, string>();
-const templated: TemplateRoute[] = [];
+const buckets = new Map<string, TemplateRoute[]>();
+const unbucketed: TemplateRoute[] = [];
 for (const { operation, method, template } of ROUTES) {
   const path = canonical(template);
   if (!path.includes('{')) {
     exact.set(`${method} ${path}`, operation);
-  } else {
-    templated.push({ operation, method, pattern: templateRegExp(path), literal: path.replace(/\{\+?\}/g, '').length });
+    continue;
   }
+  const route = { operation, method, pattern: templateRegExp(path), literal: path.replace(/\{\+?\}/g, '').length };
+  const key = bucketKey(method, path);
+  if (key.includes('{')) unbucketed.push(route);
+  else buckets.set(key, [...(buckets.get(key) ?? []), route]);
 }
 // A literal route wins over a template that would also match (`traces/search` vs `traces/{id}`).
 // Among templates the more specific is tried first (`mcp-servers/{+}/versions/{+}` before
 // `mcp-servers/{+}`, which would match the same path).
-templated.sort((a, b) => b.literal - a.literal);
+const bySpecificity = (a: TemplateRoute, b: TemplateRoute) => b.literal - a.literal;
+for (const [key, routes] of buckets) buckets.set(key, [...routes, ...unbucketed.filter((r) => key.startsWith(`${r.method} `))].sort(bySpecificity));
+const unbucketedByMethod = new Map<string, TemplateRoute[]>();
+for (const route of [...unbucketed].sort(bySpecificity)) unbucketedByMethod.set(route.method, [...(unbucketedByMethod.get(route.method) ?? []), route]);
+
+function bucketKey(method: string, path: string): string {
+  return `${method} ${path.split('/', KEY_SEGMENTS + 1).join('/')}`;
+}
 
 function templateRegExp(template: string): RegExp {
   const source = template
@@ -88,8 +104,9 @@ export function routeOperation(method: string, path: string): string | undefined
   const key = canonical(path);
   const direct = exact.get(`${method} ${key}`);
   if (direct) return direct;
-  for (const route of templated) {
-    if (route.method === method && route.pattern.test(key)) return route.operation;
+  const candidates = buckets.get(bucketKey(method, key)) ?? unbucketedByMethod.get(method) ?? [];
+  for (const route of candidates) {
+    if (route.pattern.test(key)) return route.operation;
   }
   return undefined;
 }
