@@ -46,6 +46,8 @@ describe('MLflow operations are found from method and upstream path', () => {
     ['GET', '/api/3.0/mlflow/mcp-servers/srv/versions/1', 'GetMcpServerVersion'], // the more specific template wins
     ['GET', '/api/3.0/mlflow/mcp-servers/srv', 'GetMcpServer'],
     ['POST', '/graphql', undefined], // decided field by field (graphql.ts), never granted as one operation
+    ['POST', '/gateway/my-endpoint/mlflow/invocations', 'GatewayInvocations'], // a template without a literal prefix
+    ['GET', '/static-files/static/js/main.js', 'AccessUI'],
     ['GET', '/api/2.0/mlflow/runs/log-metric', undefined],
     ['POST', '/api/9.0/mlflow/runs/log-metric', undefined],
   ];
