@@ -3,6 +3,9 @@
 import { describe, expect, test } from 'bun:test';
 import { problemsOf, rulesFrom } from '../support/rules.ts';
 import { restartOnlyChanges } from '../../src/rules/reload.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from '../support/processes.ts';
 
 const rules = (store: string) => `version: 1
 backend: {url: http://127.0.0.1:5000}
@@ -45,6 +48,17 @@ describe('limits.store', () => {
   test('warns when a password would cross the network in clear text', () => {
     expect(problemsOf(rules('{kind: valkey, url: "redis://cache.example:6379", passwordEnv: T}')).join('\n')).toMatch(/warning: redis:\/\/ sends the password in clear text/);
     expect(problemsOf(rules('{kind: valkey, url: "redis://127.0.0.1:6379", passwordEnv: T}'))).toEqual([]);
+  });
+
+  test('the README\'s fleet example loads as written, the password file under systemd\'s credentials directory', () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('#### A fleet: shared limits'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const store = rulesFrom(`version: 1\nbackend: {url: http://127.0.0.1:5000}\n${example}`, {
+      VALKEY_URL: 'rediss://my-cache-abc123.serverless.use1.cache.amazonaws.com:6379',
+      VALKEY_USER: 'mlflow-proxy',
+    }).source.limits.store;
+    expect(store).toMatchObject({ kind: 'valkey', cluster: true, username: 'mlflow-proxy', passwordFile: '/run/credentials/sagemaker-mlflow-proxy.service/valkey' });
   });
 
   test('a change takes effect at the next restart, and a reload says so', () => {
