@@ -2,11 +2,12 @@
 // measured in the same invocation, on loopback:
 //   1. the check alone, in this process: CPU µs per take and the latency of one take (p50 / p99),
 //      one at a time and 16 in flight (a busy gateway), plus the store server's own CPU per take;
+//      and paced (one take every 2 ms), where each take pays a wake-up with cold caches;
 //   2. through the gateway: two `serve` processes in front of bench/upstream.ts, one with local
 //      buckets, one with the shared store, the same API-key client with a rate limit; a paced client
 //      (one request every 2 ms) alternates between them: added p50 / p99 and gateway CPU µs/request.
 //
-//   bun bench/rate-limit-store.ts          (about a minute with the defaults)
+//   bun bench/rate-limit-store.ts          (about 1.5 minutes with the defaults)
 //
 // Environment: BENCH_TAKES=20000 per run, BENCH_SECONDS=5 per paced run, BENCH_ROUNDS=3.
 // Everything listens on 127.0.0.1 and every loop is bounded; child processes stop at the end.
@@ -64,6 +65,20 @@ async function checkRun(store: RateLimitStore, inFlight: number, serverPid?: num
     p99Ms: percentile(latencies, 99),
     ...(serverPid ? { serverCpuUsPerTake: (processCpuMicros(serverPid) - serverBefore) / TAKES } : {}),
   };
+}
+
+const PACED_TAKES = 1500;
+
+/** PACED_TAKES takes, one every 2 ms: the CPU a take costs a process that sleeps between requests
+ * (caches cold, one more wake-up per take), as a gateway at moderate load does. */
+async function pacedCheckRun(store: RateLimitStore): Promise<number> {
+  const cpuBefore = process.cpuUsage();
+  for (let i = 0; i < PACED_TAKES; i++) {
+    await store.take(`client-${i % 100}`, LIMIT, Date.now());
+    await Bun.sleep(2);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / PACED_TAKES;
 }
 
 interface PacedRun { requests: number; errors: number; p50Ms: number; p99Ms: number; gatewayCpuUsPerRequest: number }
@@ -128,7 +143,10 @@ async function main() {
 
     // ── 1. the check alone
     const checks: Record<string, CheckRun[]> = {};
+    const pacedChecks: Record<'local' | 'shared', number[]> = { local: [], shared: [] };
     for (let round = 0; round < ROUNDS; round++) {
+      pacedChecks.local.push(await pacedCheckRun(local));
+      pacedChecks.shared.push(await pacedCheckRun(shared));
       for (const inFlight of [1, 16]) {
         for (const [name, store, pid] of [['local', local, undefined], ['shared', shared, serverPid]] as const) {
           const run = await checkRun(store, inFlight, pid);
@@ -137,7 +155,10 @@ async function main() {
       }
       log(`check round ${round + 1}/${ROUNDS} done`);
     }
-    if (shared.state() !== 'shared') throw new Error('the shared store fell back during the run: the figures would be local ones');
+    // A fall-back mid-run (the store descheduled for over half a second on a loaded machine) would
+    // mix local takes into the shared figures: say so beside them.
+    const warnings: string[] = [];
+    if (shared.state() !== 'shared') warnings.push('the in-process shared store fell back to local buckets during the check runs');
     await connection.close();
     shared.close();
 
@@ -185,7 +206,7 @@ logging: {requests: false}
       log(`paced round ${round + 1}/${ROUNDS} done`);
     }
     const fellBack = gateways.shared.output().split('\n').filter((line) => line.includes('rate-limit store unreachable'));
-    if (fellBack.length > 0) throw new Error(`the shared gateway fell back during the run:\n${fellBack.join('\n')}`);
+    if (fellBack.length > 0) warnings.push(`the shared gateway fell back to local buckets ${fellBack.length} time(s) during the paced runs`);
 
     // ── report
     const out: string[] = [];
@@ -199,6 +220,9 @@ logging: {requests: false}
       const server = runs[0]!.serverCpuUsPerTake !== undefined ? fmt(median(runs.map((r) => r.serverCpuUsPerTake!))) : '-';
       out.push(`   ${store!.padEnd(10)} ${inFlight!.padStart(9)}   ${fmt(median(runs.map((r) => r.cpuUsPerTake))).padStart(11)}   ${server.padStart(18)}   ${fmt(median(runs.map((r) => r.p50Ms)), 3).padStart(6)}   ${fmt(median(runs.map((r) => r.p99Ms)), 3).padStart(6)}`);
     }
+    const pacedLocal = median(pacedChecks.local);
+    const pacedShared = median(pacedChecks.shared);
+    out.push(`   paced, one take every 2 ms: CPU µs per take + sleep: local ${fmt(pacedLocal)}, shared ${fmt(pacedShared)} (the shared take costs ${fmt(pacedShared - pacedLocal)} µs when the process sleeps between takes)`);
     out.push('');
     out.push('2. a request through the gateway (self-hosted upstream stand-in, API key with a rate limit)');
     out.push('   buckets    p50 ms   p99 ms   gateway CPU µs/req   errors');
@@ -208,6 +232,7 @@ logging: {requests: false}
     }
     const m = (name: 'local' | 'shared', key: 'p50Ms' | 'p99Ms' | 'gatewayCpuUsPerRequest') => median(paced[name]!.map((r) => r[key]));
     out.push(`   added by the shared store: p50 ${fmt(m('shared', 'p50Ms') - m('local', 'p50Ms'), 3)} ms, p99 ${fmt(m('shared', 'p99Ms') - m('local', 'p99Ms'), 3)} ms, gateway CPU ${fmt(m('shared', 'gatewayCpuUsPerRequest') - m('local', 'gatewayCpuUsPerRequest'))} µs/req (${fmt(m('shared', 'gatewayCpuUsPerRequest') / m('local', 'gatewayCpuUsPerRequest'), 2)}×)`);
+    for (const warning of warnings) out.push(`WARNING: ${warning}: the shared figures are partly local ones`);
     console.log(out.join('\n'));
   } finally {
     for (const child of children.reverse()) await child.stop();

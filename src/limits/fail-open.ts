@@ -1,11 +1,14 @@
 // A shared rate-limit store that fails open to this host's own buckets. Limits protect the backend;
 // they must never be why the gateway stops serving. So:
 //   - a take waits for the shared store at most `timeoutMs` (a small, bounded addition to a request);
-//   - a take that fails or times out is decided on local buckets; SWITCH_AFTER failures in a row
-//     switch the host to local buckets (each host then enforces the limit on its own, so a client
-//     may reach N times it across N hosts), said once. Not the first one: on a busy host one event-
-//     loop stall (a GC pause) can outlast the timeout while the store is fine (bench/rate-limit-store.ts
-//     met one at 500 req/s on 2 shared cores with a 50 ms bound);
+//   - a take that fails or times out is decided on local buckets; when takes have kept failing for
+//     SWITCH_AFTER_MS (no success in between), the host switches to local buckets (each host then
+//     enforces the limit on its own, so a client may reach N times it across N hosts), said once.
+//     Not on the first failure, nor on a count alone: on a busy host one stall (a GC pause, the
+//     store's process descheduled) can outlast the timeout for every request in flight at once
+//     while the store is fine; bench/rate-limit-store.ts met that at 500 req/s on 2 shared cores
+//     with a 50 ms bound, first with one failure, then with three in a row. Every request in that
+//     window still waits at most timeoutMs;
 //   - while switched, requests do not touch the shared store at all: a background probe (PING every
 //     `probeMs`) finds out when it is back, and the next takes go to it again, said once too.
 // A take that timed out may still land in the shared store later; it only spends a token early.
@@ -42,14 +45,15 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Failed takes in a row that switch the host to local buckets (a success resets the count). */
-export const SWITCH_AFTER = 3;
+/** How long takes must keep failing, with no success between, before the host switches to local buckets. */
+export const SWITCH_AFTER_MS = 500;
 
 export function failOpen(shared: ProbedStore, local: RateLimitStore, options: FailOpenOptions): FailOpenStore {
   let state: StoreState = 'shared';
   let probe: ReturnType<typeof setInterval> | undefined;
   let probing = false;
-  let failuresInARow = 0;
+  /** When the current run of failures began (undefined: the last take succeeded). */
+  let failingSince: number | undefined;
 
   const stopProbe = () => {
     if (probe) clearInterval(probe);
@@ -58,7 +62,7 @@ export function failOpen(shared: ProbedStore, local: RateLimitStore, options: Fa
   const toLocal = (reason: string) => {
     if (state === 'local') return;
     state = 'local';
-    failuresInARow = 0;
+    failingSince = undefined;
     options.onChange('local', reason);
     probe = setInterval(async () => {
       if (probing) return;
@@ -89,10 +93,12 @@ export function failOpen(shared: ProbedStore, local: RateLimitStore, options: Fa
       if (state === 'local') return local.take(key, limit, nowMs);
       try {
         const taken = await within(Promise.resolve(shared.take(key, limit, nowMs)), options.timeoutMs);
-        failuresInARow = 0;
+        failingSince = undefined;
         return taken;
       } catch (error) {
-        if (++failuresInARow >= SWITCH_AFTER) toLocal(error instanceof Error ? error.message : String(error));
+        const now = Date.now();
+        failingSince ??= now;
+        if (now - failingSince >= SWITCH_AFTER_MS) toLocal(error instanceof Error ? error.message : String(error));
         return local.take(key, limit, nowMs);
       }
     },
