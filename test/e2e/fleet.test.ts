@@ -26,8 +26,10 @@ const LOAD_KEY = 'fleet-load-key-0123456789abcdef';
 const BURST = 6;
 const SIGN_IN_BURST = 4;
 const FLEET = 3;
-// HAProxy takes a server out after 2 failed checks 200 ms apart; the drain keeps serving well past
-// that (shutdown.drainSeconds must exceed interval x fall, the rules' own advice for the ALB).
+// HAProxy takes a server out after 2 failed checks 200 ms apart; the drain (3 s) keeps serving well
+// past that, with room for a busy machine (shutdown.drainSeconds must exceed interval x fall, the
+// rules' own advice for the ALB). The store's timeoutMs is the largest allowed (1 s): a take that
+// times out is decided locally, which on a loaded machine would let the limited client through.
 const CHECK_MS = 200;
 const FALL = 2;
 const READ = '/api/2.0/mlflow/experiments/get?experiment_id=0';
@@ -110,7 +112,7 @@ backend:
   arn: ${ARN}
   endpoint: http://127.0.0.1:${standin.port}
 limits:
-  store: {kind: valkey, url: "${valkey.url}", timeoutMs: 100, probeSeconds: 0.3}
+  store: {kind: valkey, url: "${valkey.url}", timeoutMs: 1000, probeSeconds: 0.3}
 auth:
   failedSignInLimit: {requestsPerSecond: 0.001, burst: ${SIGN_IN_BURST}}
 clients:
@@ -119,7 +121,7 @@ clients:
 policies:
   reader: {operations: [GetExperiment]}
 metrics: {enabled: true, host: 127.0.0.1, port: "\${METRICS_PORT}"}
-shutdown: {drainSeconds: 1.5, finishSeconds: 5}
+shutdown: {drainSeconds: 3, finishSeconds: 5}
 `,
   );
   const ports = await Promise.all(Array.from({ length: FLEET * 2 }, freePort));

@@ -33,7 +33,7 @@ beforeAll(async () => {
 listen: {host: 127.0.0.1, port: 0}
 backend: {url: "${mlflow.url}"}
 limits:
-  store: {kind: valkey, url: "${valkey.url}", passwordFile: "${join(dir, 'valkey-token')}", caFile: "${join(dir, 'ca.pem')}", timeoutMs: 500}
+  store: {kind: valkey, url: "${valkey.url}", passwordFile: "${join(dir, 'valkey-token')}", caFile: "${join(dir, 'ca.pem')}", timeoutMs: 1000}
 clients:
   - {id: limited, apiKeySha256: "${hashApiKey(KEY)}", policies: [reader], rateLimit: {requestsPerSecond: 0.001, burst: ${BURST}}}
 policies:
