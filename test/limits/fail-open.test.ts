@@ -12,15 +12,15 @@ import { startValkey, type Valkey } from '../support/valkey.ts';
 
 const LIMIT = { requestsPerSecond: 100, burst: 100 };
 
-describe('a shared store that fails open', () => {
+for (const cluster of [false, true]) describe(`a shared store that fails open (${cluster ? 'cluster protocol' : 'one server'})`, () => {
   let valkey: Valkey;
   let connection: ValkeyConnection;
   let store: FailOpenStore;
   const changes: Array<{ state: StoreState; reason?: string }> = [];
   let sharedCalls = 0;
   beforeAll(async () => {
-    valkey = await startValkey();
-    connection = connectValkey({ kind: 'valkey', url: valkey.url, cluster: false, keyPrefix: 'fo:', timeoutMs: 200, probeSeconds: 0.2 }, {});
+    valkey = await startValkey({ cluster });
+    connection = connectValkey({ kind: 'valkey', url: valkey.url, cluster, keyPrefix: 'fo:', timeoutMs: 200, probeSeconds: 0.2 }, {});
     await connection.connected();
     const shared = sharedTokenBuckets(connection, 'fo:');
     store = failOpen(
@@ -47,7 +47,7 @@ describe('a shared store that fails open', () => {
   test('while the store answers, tokens are taken in it', async () => {
     expect(await store.take('client', LIMIT, Date.now())).toEqual({ ok: true });
     expect(store.state()).toBe('shared');
-    expect(valkey.cli('EXISTS', 'fo:client')).toBe('1');
+    expect(valkey.cli('-c', 'EXISTS', 'fo:client')).toBe('1');
   });
 
   test('a stopped store: requests are still decided, locally, and the change is reported once', async () => {
@@ -84,7 +84,7 @@ describe('a shared store that fails open', () => {
     await waitFor(() => store.state() === 'shared');
     expect(changes.map((c) => c.state)).toEqual(['local', 'shared']);
     await store.take('back-client', LIMIT, Date.now());
-    expect(valkey.cli('EXISTS', 'fo:back-client')).toBe('1');
+    expect(valkey.cli('-c', 'EXISTS', 'fo:back-client')).toBe('1');
   });
 
   test('a store that accepts but never answers (frozen) costs a request the timeout, not a hang', async () => {

@@ -139,17 +139,17 @@ describe('over TLS with a password, as ElastiCache wants it', () => {
   });
 });
 
-describe('on a cluster (the protocol ElastiCache Serverless speaks)', () => {
+describe('on a cluster over TLS with a password (what ElastiCache Serverless is)', () => {
   let valkey: Valkey;
   beforeAll(async () => {
-    valkey = await startValkey({ cluster: true });
+    valkey = await startValkey({ cluster: true, tls: true, password: 'serverless-password-0123' });
   });
   afterAll(async () => {
     await valkey?.stop();
   });
 
   test('a cluster-mode connection takes tokens from the node that owns the key', async () => {
-    const connection = await connected(connectValkey(spec(valkey.url, { cluster: true }), {}));
+    const connection = await connected(connectValkey(spec(valkey.url, { cluster: true }), { password: 'serverless-password-0123', ca: readFileSync(valkey.caFile!, 'utf8') }));
     try {
       const store = sharedTokenBuckets(connection, 'cluster:');
       const limit = { requestsPerSecond: 0.01, burst: 2 };

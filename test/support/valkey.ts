@@ -43,6 +43,8 @@ export async function startValkey(options: ValkeyOptions = {}): Promise<Valkey> 
   if (options.password) args.push('--requirepass', options.password);
   // A lone node announces an empty address in CLUSTER SLOTS ("the one you asked") unless told its own.
   if (options.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1');
+  // CLUSTER SLOTS names the TLS port only when the cluster itself speaks TLS.
+  if (options.cluster && options.tls) args.push('--tls-cluster', 'yes');
   const cliArgs = [...(options.tls ? ['--tls', '--cacert', caFile!] : []), '-h', '127.0.0.1', '-p', String(port), ...(options.password ? ['--no-auth-warning', '-a', options.password] : [])];
   const cli = (...command: string[]) => {
     const run = spawnSync(CLI, [...cliArgs, ...command], { encoding: 'utf8', timeout: 10_000 });
