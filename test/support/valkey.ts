@@ -11,6 +11,8 @@ export const VALKEY_SERVER = ['/usr/bin/valkey-server', '/usr/bin/redis-server']
 const CLI = VALKEY_SERVER.replace(/-server$/, '-cli');
 
 export interface ValkeyOptions {
+  /** A port chosen beforehand (e.g. one a gateway already tries); default: a free one. */
+  port?: number;
   password?: string;
   tls?: boolean;
   cluster?: boolean;
@@ -31,7 +33,7 @@ export interface Valkey {
 
 export async function startValkey(options: ValkeyOptions = {}): Promise<Valkey> {
   const dir = tempDir('valkey');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const caFile = options.tls ? makeCertificates(dir) : undefined;
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   if (options.tls) {
