@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tools the tests need besides Node and Python, all from Debian's packages: shellcheck (install.sh
-# must be clean), systemd-analyze (the unit must verify and rate 2.0 or lower) and chromium (the UI
-# tests drive it headless with playwright-core).
+# must be clean), systemd-analyze (the unit must verify and rate 2.0 or lower), chromium (the UI
+# tests drive it headless with playwright-core), redis-server (the shared rate-limit store's tests;
+# valkey-server does as well where Debian has it, 13 on) and haproxy (the local fleet's load balancer,
+# test/e2e/fleet.test.ts).
 # Idempotent; installs only what is missing, and only as root with apt (CI, the dev hosts).
 set -euo pipefail
 missing=()
