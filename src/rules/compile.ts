@@ -13,6 +13,11 @@ import type { Backend } from '../backends/backend.ts';
 import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '../auth/policy.ts';
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
+import { closest } from './schema-problems.ts';
+import { ROLE_ARN, ROLE_ARN_PROBLEM } from './compile-auth.ts';
+
+// What an MLflow client or browser sends (RFC 9110 section 9 and PATCH, RFC 5789); CONNECT and TRACE never reach MLflow.
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 import { compileArtifacts } from './compile-artifacts.ts';
 import type { ArtifactSettings } from '../artifacts/config.ts';
 import type { UiSettings } from '../ui/entry.ts';
@@ -87,6 +92,7 @@ function compileBackend(rules: Rules, problems: ProblemList): Backend | undefine
   }
   if (arn) {
     if (hostHeader || headers) problems.error(['backend', hostHeader ? 'hostHeader' : 'headers'], 'only for a self-hosted backend (backend.url)');
+    if (assumeRoleArn && !ROLE_ARN.test(assumeRoleArn)) problems.error(['backend', 'assumeRoleArn'], ROLE_ARN_PROBLEM);
     const built = sagemakerBackend(arn, endpoint);
     if (!built.ok) {
       problems.error(['backend', built.problem.startsWith('not a SageMaker') ? 'arn' : 'endpoint'], built.problem);
@@ -188,6 +194,11 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
     });
     (spec.allow ?? []).forEach((rule, i) => {
       const methods = rule.methods.map((m) => m.toUpperCase());
+      methods.forEach((method, k) => {
+        if (method === '*' || HTTP_METHODS.includes(method)) return;
+        const hint = closest(method, HTTP_METHODS);
+        problems.error(['policies', name, 'allow', i, 'methods', k], `unknown HTTP method "${rule.methods[k]}"${hint ? `; did you mean ${hint}?` : ''} (one of ${HTTP_METHODS.join(', ')}, or *)`);
+      });
       const methodSet: ReadonlySet<string> | '*' = methods.includes('*') ? '*' : new Set(methods);
       rule.paths.forEach((path, j) => {
         if (!path.startsWith('/')) {
