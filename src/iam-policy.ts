@@ -39,6 +39,15 @@ const IAM_OPERATIONS = new Set(PROTO_ROUTES.map(([operation]) => operation));
  * The policy for the identity that signs requests of profiles without a role of their own (the
  * host's instance role, or backend.assumeRoleArn when set), or, given roleArn, for that client role.
  */
+/**
+ * Why no policy is needed, when none is: a self-hosted backend (backend.url) is called unsigned, and
+ * an empty Statement list is not a policy IAM accepts (it asks for at least one statement).
+ */
+export function noPolicyNeeded(rules: CompiledRules): string | undefined {
+  if (rules.backend.kind === 'sagemaker') return undefined;
+  return 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.';
+}
+
 export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocument {
   const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
   const reachable = reachableOperations(profiles.flatMap((p) => p.policies));

@@ -7,7 +7,7 @@ import { parseCommandLine } from './command-line.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
-import { clientRoles, iamPolicy, iamPolicyNotes } from './iam-policy.ts';
+import { clientRoles, iamPolicy, iamPolicyNotes, noPolicyNeeded } from './iam-policy.ts';
 import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
@@ -86,6 +86,11 @@ async function hashPasswordCommand(): Promise<number> {
 }
 
 function iamPolicyCommand(rules: CompiledRules, role: string | undefined): number {
+  const unsigned = noPolicyNeeded(rules);
+  if (unsigned) {
+    err(unsigned);
+    return role === undefined ? 0 : 2;
+  }
   const roles = clientRoles(rules);
   if (role !== undefined && !roles.includes(role)) {
     err(`iam-policy: no client or group uses role ${role}; roles in these rules: ${roles.join(', ') || 'none'}`);

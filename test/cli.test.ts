@@ -255,6 +255,11 @@ policies:
     expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
   });
 
+  test('iam-policy for a self-hosted backend says no policy is needed, instead of printing an empty one IAM would reject', () => {
+    const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'examples/local-mlflow.yaml')]);
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.\n' });
+  });
+
   test('iam-policy for the shipped rules is the expected least-privilege policy', async () => {
     const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'rules.yaml')]);
     expect(code).toBe(0);
