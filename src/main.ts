@@ -12,6 +12,8 @@ import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
+import { stdoutIsJournal } from './observability/journal.ts';
+import { fstatSync } from 'node:fs';
 import { createMetrics } from './observability/metrics.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
@@ -181,7 +183,8 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const rules = initial.rules;
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
-  const log = createLogger(write, () => reloader.current().source.logging.level);
+  const journal = stdoutIsJournal(process.env.JOURNAL_STREAM, () => fstatSync(1));
+  const log = createLogger(write, () => reloader.current().source.logging.level, { journal });
   const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
