@@ -87,9 +87,11 @@ export function compileAuth(
     ? withMethod(profile('anonymous', rules.anonymous, ['anonymous']), 'anonymous')
     : undefined;
 
-  for (const name of policies.keys()) {
-    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client, group or anonymous access`);
-  }
+  // One warning however many: a file of example policies (the shipped rules.yaml) is one finding, with one fix.
+  const unused = [...policies.keys()].filter((name) => !usedPolicies.has(name));
+  const fix = 'name it in a client\'s, group\'s or anonymous\' policies, or remove it';
+  if (unused.length === 1) problems.warning(['policies', unused[0]!], `policy "${unused[0]}" is not used by any client, group or anonymous access; ${fix}`);
+  else if (unused.length > 1) problems.warning(['policies'], `${unused.length} policies are not used by any client, group or anonymous access: ${unused.join(', ')}; ${fix.replace(/\bit\b/g, 'them')}`);
 
   const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
   const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;

@@ -56,13 +56,13 @@ function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
 function wildcardPolicies(source: Rules, policies: ReadonlyMap<string, CompiledPolicy>, problems: ProblemList): void {
   for (const [name, spec] of Object.entries(source.policies)) {
     (spec.operations ?? []).forEach((pattern, i) => {
-      if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin`);
+      if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin; list the operations its holders need (e.g. the log-runs policy's)`);
     });
     const policy = policies.get(name);
     policy?.grants.forEach((grant) => {
       if (grant.policy !== name) return;
       if (operationsCoveredBy(grant.methods, grant.pattern).length === OPERATION_NAMES.length) {
-        problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin`);
+        problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin; narrow the methods or paths`);
       }
     });
   }

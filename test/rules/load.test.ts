@@ -37,6 +37,14 @@ describe('the shipped rules.yaml', () => {
     expect(result.ok && result.rules.backend).toMatchObject({ baseUrl: 'https://vpce-1.example:8443', host: 'vpce-1.example:8443' });
   });
 
+  test('starts with each warning once, each saying its fix (unused example policies are one warning, not one per policy)', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    const messages = result.warnings.map((w) => w.message);
+    expect(messages.filter((m) => m.includes('is not used') || m.includes('are not used')).length).toBeLessThanOrEqual(1);
+    for (const message of messages) expect(message).toMatch(/; |add expires/);
+  });
+
   test('is refused, pointing at the key, when the key hash variable is missing', () => {
     const problems = problemsOf(readFileSync(join(REPO, 'rules.yaml'), 'utf8'), { MLFLOW_ARN: ARN });
     expect(problems.some((p) => /^test\.yaml:\d+:\d+: clients\[0\]\.apiKeys\[0\]\.sha256: environment variable PROXY_API_KEY_SHA256 is not set/.test(p))).toBe(true);
@@ -117,7 +125,7 @@ describe('refusing a bad file', () => {
   test('warns about a policy no client uses, without refusing the file', () => {
     const result = loadRulesText(minimal('policies:\n  unused: {operations: [GetRun]}\n'), 'test.yaml', {});
     expect(result.ok).toBe(true);
-    expect(result.ok && result.warnings.map(formatProblem)).toContain('test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client, group or anonymous access');
+    expect(result.ok && result.warnings.map(formatProblem)).toContain('test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client, group or anonymous access; name it in a client\'s, group\'s or anonymous\' policies, or remove it');
   });
 });
 
