@@ -14,6 +14,7 @@ import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '.
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 import { closest } from './schema-problems.ts';
+import type { RiskInput } from './risks.ts';
 import { ROLE_ARN, ROLE_ARN_PROBLEM } from './compile-auth.ts';
 
 // What an MLflow client or browser sends (RFC 9110 section 9 and PATCH, RFC 5789); CONNECT and TRACE never reach MLflow.
@@ -45,6 +46,14 @@ export interface CompiledRules {
 const MLFLOW_PATH_PREFIXES = ['/api/', '/ajax-api/', '/static-files/', '/graphql', '/get-artifact', '/model-versions/', '/health', '/version', '/v1/', '/auth'];
 
 export function compileRules(rules: Rules, problems: ProblemList, now: Date = new Date()): CompiledRules | undefined {
+  return compileRuleParts(rules, problems, now).rules;
+}
+
+/**
+ * The compiled rules (undefined when the backend is refused), and what the risk checks read, which
+ * exists either way: `check` reports the risks of a file whose ARN is wrong in the same pass.
+ */
+export function compileRuleParts(rules: Rules, problems: ProblemList, now: Date = new Date()): { rules: CompiledRules | undefined; parts: RiskInput } {
   const backend = compileBackend(rules, problems);
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
@@ -57,8 +66,9 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
 
   const { auth, clientsById } = compileAuth(rules, policies, problems, now);
 
-  if (!backend) return undefined;
-  return {
+  const parts: RiskInput = { source: rules, auth, policies };
+  if (!backend) return { rules: undefined, parts };
+  return { parts, rules: {
     source: rules,
     backend,
     upstreamTimeoutMs: Math.round(rules.backend.timeoutSeconds * 1000),
@@ -69,7 +79,7 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     policies,
     ...(artifacts ? { artifacts } : {}),
     ...(ui ? { ui } : {}),
-  };
+  } };
 }
 
 function compileUi(rules: Rules, backend: Backend | undefined, problems: ProblemList): UiSettings | undefined {

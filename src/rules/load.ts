@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { checkSchema } from './schema-problems.ts';
 import { formatKeyPath, ProblemList, type KeyPath, type Locate, type RuleProblem } from './problems.ts';
-import { compileRules, type CompiledRules } from './compile.ts';
+import { compileRuleParts, type CompiledRules } from './compile.ts';
 import { checkRisks } from './risks.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -54,8 +54,8 @@ function parseAndCompile(text: string, file: string, env: Env): LoadResult {
   const explained = [...unset, ...schema.repaired.map(formatKeyPath)];
 
   const semantic = new ProblemList(file, locate);
-  const rules = compileRules(schema.rules, semantic);
-  if (rules) checkRisks(rules, semantic);
+  const { rules, parts } = compileRuleParts(schema.rules, semantic);
+  checkRisks(parts, semantic);
   for (const problem of semantic.items) {
     const restates = explained.some((path) => problem.keyPath === path || isUnder(problem.keyPath, path) || (problem.severity === 'error' && isUnder(path, problem.keyPath)));
     if (!restates) problems.items.push(problem);

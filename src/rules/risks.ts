@@ -6,7 +6,10 @@ import type { ProblemList } from './problems.ts';
 import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy } from './operations.ts';
 import { MIN_SCRYPT_LN } from '../auth/password.ts';
 
-export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
+/** What the risk checks read: everything but the backend, so a file whose backend is refused still gets them. */
+export type RiskInput = Pick<CompiledRules, 'source' | 'auth' | 'policies'>;
+
+export function checkRisks(rules: RiskInput, problems: ProblemList): void {
   const source = rules.source;
   anonymousWrites(rules, problems);
   wildcardPolicies(source, rules.policies, problems);
@@ -34,7 +37,7 @@ export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
   }
 }
 
-function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
+function anonymousWrites(rules: RiskInput, problems: ProblemList): void {
   const anonymous = rules.auth.anonymous;
   if (!anonymous) return;
   const writes = new Set<string>();

@@ -191,6 +191,8 @@ describe('every problem in one pass', () => {
       'test.yaml:8:1: clinets: unknown key "clinets"; did you mean clients?',
       'test.yaml:13:17: clients[0].apiKeys[0].sha256: must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself',
       'test.yaml:14:18: clients[0].apiKeys[0].expires: not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)',
+      // A risk, reported though the backend is refused (the ARN above): the same pass.
+      'test.yaml:15:9: clients[0].apiKeys[1]: warning: an API key of client "ci" never expires; add expires: YYYY-MM-DD',
       'test.yaml:15:17: clients[0].apiKeys[1].sha256: environment variable CI_KEY_SHA256 is not set (write ${CI_KEY_SHA256:-default} to make it optional)',
       'test.yaml:19:18: policies.writer.operations[0]: unknown MLflow operation "LogMetrics"; did you mean LogMetric?',
       'test.yaml:21:20: policies.writer.allow[0].methods[0]: unknown HTTP method "FETCH"; did you mean PATCH? (one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or *)',
