@@ -56,9 +56,12 @@ function parseAndCompile(text: string, file: string, env: Env): LoadResult {
   const semantic = new ProblemList(file, locate);
   const { rules, parts } = compileRuleParts(schema.rules, semantic);
   checkRisks(parts, semantic);
+  const semanticErrors = new Set(semantic.items.filter((p) => p.severity === 'error').map((p) => p.keyPath));
   for (const problem of semantic.items) {
     const restates = explained.some((path) => problem.keyPath === path || isUnder(problem.keyPath, path) || (problem.severity === 'error' && isUnder(path, problem.keyPath)));
-    if (!restates) problems.items.push(problem);
+    // A warning about a value that is refused anyway (a key that never expires, but is no hash) waits for its fix.
+    const refusedAnyway = problem.severity === 'warning' && semanticErrors.has(problem.keyPath);
+    if (!restates && !refusedAnyway) problems.items.push(problem);
   }
   if (!rules || problems.hasErrors()) return { ok: false, problems: problems.items };
   return { ok: true, rules, warnings: problems.items };
