@@ -12,7 +12,7 @@ import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
-import { stdoutIsJournal } from './observability/journal.ts';
+import { isJournal, priorityPrefix } from './observability/journal.ts';
 import { fstatSync } from 'node:fs';
 import { createMetrics } from './observability/metrics.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
@@ -49,8 +49,10 @@ async function main(argv: string[]): Promise<number> {
   const file = values.rules as string;
   const loaded = loadRulesWithHash(file, process.env);
   if (!loaded.ok) {
-    for (const problem of loaded.problems) err(formatProblem(problem));
-    err(`${file}: ${errorCount(loaded.problems)} problem(s); rules refused`);
+    // serve's refusal to start is an error in the journal too (journal.ts), not an info line.
+    const mark = priorityPrefix(command === 'serve' && isJournal(process.env.JOURNAL_STREAM, () => fstatSync(2)), 'error');
+    for (const problem of loaded.problems) err(`${mark}${formatProblem(problem)}`);
+    err(`${mark}${file}: ${errorCount(loaded.problems)} problem(s); rules refused`);
     return 1;
   }
   switch (command) {
@@ -183,14 +185,14 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const rules = initial.rules;
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
-  const journal = stdoutIsJournal(process.env.JOURNAL_STREAM, () => fstatSync(1));
+  const journal = isJournal(process.env.JOURNAL_STREAM, () => fstatSync(1));
   const log = createLogger(write, () => reloader.current().source.logging.level, { journal });
   const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   const found = await buildCredentials(rules, { log, metrics });
   if (!found.ok) {
-    err(`serve: ${found.problem}`);
+    err(`${priorityPrefix(isJournal(process.env.JOURNAL_STREAM, () => fstatSync(2)), 'error')}serve: ${found.problem}`);
     return 1;
   }
   const { signing } = found;

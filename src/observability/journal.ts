@@ -13,13 +13,13 @@ export interface FileIdentity {
   ino: number | bigint;
 }
 
-/** `JOURNAL_STREAM=DEV:INODE` names stdout itself. Pure: the caller passes the variable and stdout's stat. */
-export function stdoutIsJournal(journalStream: string | undefined, stdout: () => FileIdentity | undefined): boolean {
+/** `JOURNAL_STREAM=DEV:INODE` names this stream (stdout, or stderr). Pure: the caller passes the variable and the stream's stat. */
+export function isJournal(journalStream: string | undefined, stream: () => FileIdentity | undefined): boolean {
   const match = /^(\d+):(\d+)$/.exec(journalStream ?? '');
   if (!match) return false;
   let stat: FileIdentity | undefined;
   try {
-    stat = stdout();
+    stat = stream();
   } catch {
     return false; // cannot tell: plain JSON is the safe default
   }

@@ -6,17 +6,17 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stdoutIsJournal } from '../../src/observability/journal.ts';
+import { isJournal } from '../../src/observability/journal.ts';
 import { BUN, cleanAwsEnv, REPO, tempDir, waitFor } from '../support/processes.ts';
 
-describe('stdoutIsJournal', () => {
-  test('is true only when JOURNAL_STREAM names stdout\'s own device and inode', () => {
-    expect(stdoutIsJournal('64:1234', () => ({ dev: 64, ino: 1234 }))).toBe(true);
-    expect(stdoutIsJournal('64:1234', () => ({ dev: 64n, ino: 1234n }))).toBe(true);
-    expect(stdoutIsJournal('64:1235', () => ({ dev: 64, ino: 1234 }))).toBe(false);
-    expect(stdoutIsJournal(undefined, () => ({ dev: 64, ino: 1234 }))).toBe(false);
-    expect(stdoutIsJournal('nonsense', () => ({ dev: 64, ino: 1234 }))).toBe(false);
-    expect(stdoutIsJournal('64:1234', () => { throw new Error('EBADF'); })).toBe(false);
+describe('isJournal', () => {
+  test('is true only when JOURNAL_STREAM names the stream\'s own device and inode', () => {
+    expect(isJournal('64:1234', () => ({ dev: 64, ino: 1234 }))).toBe(true);
+    expect(isJournal('64:1234', () => ({ dev: 64n, ino: 1234n }))).toBe(true);
+    expect(isJournal('64:1235', () => ({ dev: 64, ino: 1234 }))).toBe(false);
+    expect(isJournal(undefined, () => ({ dev: 64, ino: 1234 }))).toBe(false);
+    expect(isJournal('nonsense', () => ({ dev: 64, ino: 1234 }))).toBe(false);
+    expect(isJournal('64:1234', () => { throw new Error('EBADF'); })).toBe(false);
   });
 });
 
@@ -58,4 +58,19 @@ describe('serve under the journal', () => {
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.map((line) => JSON.parse(line).level)).toContain('warn');
   });
+});
+
+test('a serve that refuses to start says so at error priority when stderr is the journal', async () => {
+  const dir = tempDir('journal-refused');
+  const errFile = join(dir, 'stderr');
+  const fd = openSync(errFile, 'w');
+  const stat = fstatSync(fd);
+  const child = spawn(BUN, [join(REPO, 'src/main.ts'), 'serve', '--rules', join(dir, 'missing.yaml')], { env: cleanAwsEnv({ JOURNAL_STREAM: `${stat.dev}:${stat.ino}` }), stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const code = await new Promise((done) => child.once('exit', done));
+  expect(code).toBe(1);
+  const lines = readFileSync(errFile, 'utf8').split('\n').filter(Boolean);
+  expect(lines.length).toBe(2);
+  expect(lines.every((line) => line.startsWith('<3>'))).toBe(true);
+  expect(lines[0]).toContain('cannot read the rules file (ENOENT)');
 });
