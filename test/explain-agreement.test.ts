@@ -3,8 +3,8 @@
 // missing clients) goes through `explain` and through the live gateway (createApp in-process, in
 // front of a loopback upstream that answers 200 to everything), and both must reach the same
 // decision: explain's ALLOW exactly when the gateway lets the request through (status below 400).
-// A self-hosted backend and a SageMaker one (signed, to a loopback endpoint), since their stage
-// lists differ.
+// A self-hosted backend and a SageMaker one (signed, to a loopback endpoint; its UI entry mints
+// links from the SageMaker control-plane stand-in), since their stage lists differ.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createApp } from '../src/server.ts';
 import { explain } from '../src/explain.ts';
@@ -14,14 +14,27 @@ import type { CredentialCache } from '../src/aws/credentials.ts';
 import type { CompiledRules } from '../src/rules/compile.ts';
 import { rulesFrom } from './support/rules.ts';
 import { staticCredentials } from './support/credentials.ts';
+import { startSageMakerControlPlane, type ControlPlaneStandin } from './standins/sagemaker-control-plane.ts';
 
 const KEYS = { reader: 'agreement-reader-key-0123456789', writer: 'agreement-writer-key-0123456789', stranger: 'agreement-unknown-key-012345' };
 
+const TRACKING_ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agree';
+
 let upstream: ReturnType<typeof Bun.serve>;
+let controlPlane: ControlPlaneStandin;
+const endpointBefore = process.env.AWS_ENDPOINT_URL_SAGEMAKER;
 beforeAll(() => {
   upstream = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => Response.json({}) });
+  controlPlane = startSageMakerControlPlane({ region: 'us-east-1', resources: [TRACKING_ARN] });
+  // The UI entry's SDK client reads it when it is made, on the first /ui request (one per credential cache, so this file's only).
+  process.env.AWS_ENDPOINT_URL_SAGEMAKER = controlPlane.endpoint;
 });
-afterAll(() => upstream.stop(true));
+afterAll(() => {
+  upstream.stop(true);
+  controlPlane.stop();
+  if (endpointBefore === undefined) delete process.env.AWS_ENDPOINT_URL_SAGEMAKER;
+  else process.env.AWS_ENDPOINT_URL_SAGEMAKER = endpointBefore;
+});
 
 const rulesYaml = (backend: string, extra = '') => `version: 1
 backend: ${backend}
@@ -79,7 +92,8 @@ const SELF_HOSTED: Row[] = [
 
 const SAGEMAKER: Row[] = [
   ...COMMON,
-  // The UI entry: a client without AccessUI is refused before any call to SageMaker, as is a stranger.
+  // The UI entry: redirected to a presigned link for a client with AccessUI; a POST, a stranger and no credentials are refused.
+  ['reader', 'GET', '/ui'],
   ['writer', 'POST', '/ui'],
   [undefined, 'GET', '/ui'],
   ['stranger', 'GET', '/ui'],
@@ -127,7 +141,7 @@ let sagemaker: CompiledRules;
 beforeAll(() => {
   selfHosted = rulesFrom(rulesYaml(`{url: "http://127.0.0.1:${upstream.port}"}`));
   sagemaker = rulesFrom(
-    rulesYaml(`{arn: "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agree", endpoint: "http://127.0.0.1:${upstream.port}"}`, 'ui: {path: /ui}\n'),
+    rulesYaml(`{arn: "${TRACKING_ARN}", endpoint: "http://127.0.0.1:${upstream.port}"}`, 'ui: {path: /ui}\n'),
   );
 });
 
