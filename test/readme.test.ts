@@ -104,9 +104,16 @@ describe('the README quick start', () => {
   test('installs with the commands CI runs and a setup-python.sh invocation for the MLflow version the quick start uses', () => {
     const install = quickStartBlock('install').split('\n').map((line) => line.replace(/#.*/, '').trim()).filter(Boolean);
     expect(install).toEqual(['npm ci', 'bash scripts/setup-python.sh 3.17.2']);
-    // npm ci is what .ci/run does on a fresh machine; test/setup-python.test.ts runs the one-version form.
+    // `npm ci` cannot run under the tests it installs: it is what .ci/run does first on a fresh machine.
     expect(readFileSync(join(REPO, '.ci/run'), 'utf8')).toMatch(/^npm ci\b/m);
     expect(quickStartBlock('local-mlflow')).toContain('.cache/venvs/mlflow-3.17.2/');
+    // The setup line runs as written when the venvs are the checkout's own (npm test has built them,
+    // so it only confirms the venv); a shared venv root given by PROXY_VENV_ROOT is left alone.
+    if (process.env.PROXY_VENV_ROOT === undefined) {
+      const run = spawnSync('bash', ['-e', '-c', install[1]!], { cwd: REPO, env: shellEnv(), encoding: 'utf8', timeout: 600_000 });
+      expect({ code: run.status, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toContain('.cache/venvs/mlflow-3.17.2');
+    }
   });
 
   test('runs as written: MLflow and the gateway start, the SDK logs a run, curl reads it, a browser signs in with the password, and nothing is written into the checkout', async () => {
