@@ -2,29 +2,32 @@
 # Creates the Python virtual environments the end-to-end tests use: one per pinned MLflow version,
 # each with the real MLflow server and client, plus botocore for the SageMaker stand-in's
 # independent SigV4 verification and boto3 for the server's S3 artifact root (as SageMaker's is);
-# and one venv with moto in server mode, the real S3-compatible server the artifact tests use.
+# one venv with moto in server mode, the real S3-compatible server the artifact tests use; and one
+# with cfn-lint, for the CloudFormation templates of infra/.
 # Idempotent: a venv whose marker (.pins) matches its pins is kept; any other (an older cache, a
 # changed pin, a half-built venv without a marker) is rebuilt from scratch.
 #
-#   scripts/setup-python.sh           every venv the tests use (both MLflow versions and moto)
+#   scripts/setup-python.sh           every venv the tests use (both MLflow versions, moto, cfn-lint)
 #   scripts/setup-python.sh 3.17.2    only the MLflow versions named (the README's quick start: about
-#                                     a minute instead of four; no moto, which only the artifact tests use)
-#   MLFLOW_VERSIONS="2.16.2 3.17.2"   the same as naming versions, but moto is still built
+#                                     a minute instead of four; no moto or cfn-lint, which only tests use)
+#   MLFLOW_VERSIONS="2.16.2 3.17.2"   the same as naming versions, but moto and cfn-lint are still built
 #   PROXY_VENV_ROOT=.cache/venvs      where the venvs live
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 2.16.x is a version SageMaker tracking servers offer; 3.17.2 is the newest 3.x release installable here (3.18.0 lacks its mlflow-skinny).
 MLFLOW_VERSIONS=${MLFLOW_VERSIONS:-"2.16.2 3.17.2"}
-WITH_MOTO=yes
+WITH_TEST_TOOLS=yes
 if [ "$#" -gt 0 ]; then
   MLFLOW_VERSIONS="$*"
-  WITH_MOTO=no
+  WITH_TEST_TOOLS=no
 fi
 BOTOCORE_VERSION=1.43.11
 # boto3 releases share botocore's version number; the pair must match.
 BOTO3_VERSION=1.43.11
 MOTO_VERSION=5.2.5
+# cfn-lint checks every template the infra/ CDK app synthesizes (test/infra).
+CFN_LINT_VERSION=1.58.0
 ROOT=${PROXY_VENV_ROOT:-.cache/venvs}
 PYTHON=${PYTHON:-python3}
 
@@ -53,6 +56,7 @@ for version in $MLFLOW_VERSIONS; do
   ensure_venv "$ROOT/mlflow-$version" "$want"
 done
 # moto's server mode (`moto_server`) needs its [server] extra (flask, flask-cors).
-if [ "$WITH_MOTO" = yes ]; then
+if [ "$WITH_TEST_TOOLS" = yes ]; then
   ensure_venv "$ROOT/moto" "moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION botocore==$BOTOCORE_VERSION"
+  ensure_venv "$ROOT/cfn-lint" "cfn-lint==$CFN_LINT_VERSION"
 fi

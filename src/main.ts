@@ -1,5 +1,6 @@
 // The command line: serve | check | explain | iam-policy | hash-key | hash-password | version (grammar: command-line.ts).
 // The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
+import { fstatSync, readFileSync } from 'node:fs';
 import type { LoadResult } from './rules/load.ts';
 import { createReloader, loadRulesWithHash } from './rules/reload.ts';
 import { formatProblem, type RuleProblem } from './rules/problems.ts';
@@ -13,7 +14,6 @@ import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { isJournal, priorityPrefix } from './observability/journal.ts';
-import { fstatSync } from 'node:fs';
 import { createMetrics } from './observability/metrics.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
@@ -24,6 +24,7 @@ import { startListeners } from './serve/listeners.ts';
 import { watchRules } from './serve/reload.ts';
 import { listeningSummary } from './serve/summary.ts';
 import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
+import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -201,12 +202,14 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   let draining = false;
   const readiness = await buildReadiness(rules, signing.credentials, () => draining, log);
   const audit = buildAudit(write, reloader.current, metrics);
+  const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
 
   // Everything the gateway is given, in one place.
   const app = createApp({
     rules: reloader.current,
     ...signing,
     ...(artifacts ? { artifacts } : {}),
+    ...(limits.store ? { rateLimits: limits.store } : {}),
     audit,
     onRequest: metrics.requestStarted,
     readiness,
@@ -219,7 +222,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const signal = await nextStopSignal(process);
   draining = true;
   const { drainSeconds, finishSeconds } = rules.source.shutdown;
-  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics });
+  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics }).finally(() => limits.close());
 }
 
 /** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */

@@ -1,5 +1,5 @@
 // scripts/setup-python.sh builds only what it is asked for: the README's quick start names one
-// MLflow version and must not wait for the other venvs (about three minutes more), moto included.
+// MLflow version and must not wait for the other venvs (about three minutes more), moto and cfn-lint included.
 // Run against a temp root whose venv is already up to date (its marker matches the pins), so the
 // script's choice of what to build is seen without pip: a venv it decided to build would need
 // $PYTHON, which points nowhere here, and fail.
@@ -33,6 +33,7 @@ describe('scripts/setup-python.sh', () => {
     expect({ code: result.status, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout.trim()).toBe(`venv ${root}/mlflow-3.17.2 up to date (${pins3x('3.17.2')})`);
     expect(existsSync(join(root, 'moto'))).toBe(false);
+    expect(existsSync(join(root, 'cfn-lint'))).toBe(false);
     expect(existsSync(join(root, 'mlflow-2.16.2'))).toBe(false);
   });
 
