@@ -7,13 +7,21 @@
 # Idempotent: a venv whose marker (.pins) matches its pins is kept; any other (an older cache, a
 # changed pin, a half-built venv without a marker) is rebuilt from scratch.
 #
-#   MLFLOW_VERSIONS="2.16.2 3.18.0"   which MLflow versions to install (default below)
+#   scripts/setup-python.sh           every venv the tests use (both MLflow versions, moto, cfn-lint)
+#   scripts/setup-python.sh 3.17.2    only the MLflow versions named (the README's quick start: about
+#                                     a minute instead of four; no moto or cfn-lint, which only tests use)
+#   MLFLOW_VERSIONS="2.16.2 3.17.2"   the same as naming versions, but moto and cfn-lint are still built
 #   PROXY_VENV_ROOT=.cache/venvs      where the venvs live
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # 2.16.x is a version SageMaker tracking servers offer; 3.17.2 is the newest 3.x release installable here (3.18.0 lacks its mlflow-skinny).
 MLFLOW_VERSIONS=${MLFLOW_VERSIONS:-"2.16.2 3.17.2"}
+WITH_TEST_TOOLS=yes
+if [ "$#" -gt 0 ]; then
+  MLFLOW_VERSIONS="$*"
+  WITH_TEST_TOOLS=no
+fi
 BOTOCORE_VERSION=1.43.11
 # boto3 releases share botocore's version number; the pair must match.
 BOTO3_VERSION=1.43.11
@@ -48,5 +56,7 @@ for version in $MLFLOW_VERSIONS; do
   ensure_venv "$ROOT/mlflow-$version" "$want"
 done
 # moto's server mode (`moto_server`) needs its [server] extra (flask, flask-cors).
-ensure_venv "$ROOT/moto" "moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION botocore==$BOTOCORE_VERSION"
-ensure_venv "$ROOT/cfn-lint" "cfn-lint==$CFN_LINT_VERSION"
+if [ "$WITH_TEST_TOOLS" = yes ]; then
+  ensure_venv "$ROOT/moto" "moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION botocore==$BOTOCORE_VERSION"
+  ensure_venv "$ROOT/cfn-lint" "cfn-lint==$CFN_LINT_VERSION"
+fi

@@ -8,7 +8,9 @@ import { isReadOnlyOperation, OPERATION_NAMES, sensitiveClassOf } from './rules/
 import { iamActionFor } from './rules/iam-actions.ts';
 import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
-import { authorize } from './pipeline/authorize.ts';
+import { authorize, authorizeEach } from './pipeline/authorize.ts';
+import { isGraphqlRequest } from './pipeline/graphql-route.ts';
+import { prefixRedirect } from './pipeline/prefix-redirect.ts';
 import { isUiEntry } from './ui/entry.ts';
 import { splitUrl } from './pipeline/receive.ts';
 import { signForSageMaker } from './pipeline/sign.ts';
@@ -19,11 +21,26 @@ import { LOCATION_REQUEST_OPERATIONS, LOCATION_RESPONSE_OPERATIONS } from './art
 // Placeholder credentials: explain shows which headers are signed, never a real signature.
 const EXPLAIN_CREDENTIALS = { accessKeyId: 'AKIDEXPLAIN', secretAccessKey: 'explain' };
 
-export function explain(rules: CompiledRules, method: string, url: string, clientId?: string): { lines: string[]; allowed: boolean } {
+export interface ExplainOptions {
+  /** The request body (`--data`): a GraphQL request is decided by its document. */
+  body?: string;
+  /** pipeline/graphql.ts, passed in: the gateway loads the parser lazily (graphql-route.ts), so does explain's caller. */
+  graphql?: Pick<typeof import('./pipeline/graphql.ts'), 'graphqlOperations' | 'graphqlOperationLabel'>;
+}
+
+export function explain(rules: CompiledRules, method: string, url: string, clientId?: string, options: ExplainOptions = {}): { lines: string[]; allowed: boolean } {
   const upperMethod = method.toUpperCase();
   const { path, query } = url.includes('://') ? splitUrl(url) : splitUrl(`http://gateway${url.startsWith('/') ? '' : '/'}${url}`);
   const lines: string[] = [`request     ${upperMethod} ${path}${query ? `?${query}` : ''}`];
   const row = (label: string, text: string) => lines.push(`${label.padEnd(11)} ${text}`);
+
+  // The gateway's own endpoints answer before the pipeline (server.ts createApp): no sign-in, never forwarded.
+  const { liveness, readiness } = rules.source.endpoints;
+  if (upperMethod === 'GET' && (path === liveness || path === readiness)) {
+    row('endpoint', `${path === liveness ? 'liveness' : 'readiness'}, answered by the gateway itself without sign-in (never forwarded)`);
+    row('decision', 'ALLOW: a gateway endpoint');
+    return { lines, allowed: true };
+  }
 
   let identity: Profile | undefined;
   if (clientId === undefined) {
@@ -33,6 +50,7 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     identity = rules.clientsById.get(clientId);
     if (!identity) {
       row('client', `unknown client "${clientId}"; known: ${[...rules.clientsById.keys()].join(', ') || 'none'}`);
+      row('decision', 'DENY (401): no client of these rules has that id, so no credential of it signs in');
       return { lines, allowed: false };
     }
     row('client', `${identity.id}, policies: ${identity.policies.map((p) => p.name).join(', ')}`);
@@ -63,13 +81,22 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     return { lines, allowed: false };
   }
 
+  const redirect = prefixRedirect(upperMethod, path, query, rules.rewrites);
+  if (redirect && identity) {
+    row('redirect', `302 to ${redirect}: the UI under a mount prefix needs the trailing slash (never forwarded)`);
+    return { lines, allowed: true };
+  }
+
   if (!identity) {
     const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, upstreamPath).allowed).map((c) => c.id);
     const decision = authorize({ id: '-', policies: [] }, upperMethod, upstreamPath);
     row('operation', operationFacts(decision.operation));
+    row('decision', 'DENY (401): sign in first');
     row('allowed to', who.length ? who.join(', ') : 'no client');
     return { lines, allowed: false };
   }
+
+  if (isGraphqlRequest(upstreamPath)) return explainGraphql(identity, upperMethod, options, row, lines);
 
   const decision = authorize(identity, upperMethod, upstreamPath);
   row('operation', operationFacts(decision.operation));
@@ -111,6 +138,24 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     row('backend', `self-hosted MLflow (no signing), Host: ${backend.host}`);
   }
   return { lines, allowed: true };
+}
+
+/** A GraphQL request, decided as the gateway does (pipeline/authorize.ts): every operation its document performs. */
+function explainGraphql(identity: Profile, method: string, options: ExplainOptions, row: (label: string, text: string) => void, lines: string[]): { lines: string[]; allowed: boolean } {
+  if (!options.graphql) {
+    row('refused', 'GraphQL is decided by its document: give the body with --data');
+    return { lines, allowed: false };
+  }
+  const asked = options.graphql.graphqlOperations(method, options.body === undefined ? undefined : new TextEncoder().encode(options.body));
+  if (!asked.ok) {
+    row('operation', 'GraphQL');
+    row('decision', `DENY (${asked.error.status}): ${asked.error.message}`);
+    return { lines, allowed: false };
+  }
+  const decision = authorizeEach(identity, asked.operations, options.graphql.graphqlOperationLabel(asked.operations));
+  row('operation', decision.operation ?? 'GraphQL');
+  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.denied} (through GraphQL): ${decision.reason}`);
+  return { lines, allowed: decision.allowed };
 }
 
 /** Everything one client may do, for security reviews: `explain --rules FILE --client ID`. */

@@ -42,6 +42,15 @@ const OWN_STATEMENTS = new Set(['ReadArtifacts', 'WriteArtifacts', 'DeleteArtifa
  * The policy for the identity that signs requests of profiles without a role of their own (the
  * host's instance role, or backend.assumeRoleArn when set), or, given roleArn, for that client role.
  */
+/**
+ * Why no policy is needed, when none is: a self-hosted backend (backend.url) is called unsigned, and
+ * an empty Statement list is not a policy IAM accepts (it asks for at least one statement).
+ */
+export function noPolicyNeeded(rules: CompiledRules): string | undefined {
+  if (rules.backend.kind === 'sagemaker') return undefined;
+  return 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.';
+}
+
 export function iamPolicy(rules: CompiledRules, roleArn?: string): IamPolicyDocument {
   const reachable = reachableBy(rules, roleArn);
   const actions = [...new Set(reachable.filter((op) => !OWN_STATEMENTS.has(op)).flatMap((op) => iamActionFor(op) ?? []))].sort();

@@ -1,18 +1,19 @@
-// The command line: serve | check | explain | hash-key | version.
+// The command line: serve | check | explain | iam-policy | hash-key | hash-password | version (grammar: command-line.ts).
 // The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
-import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import type { LoadResult } from './rules/load.ts';
 import { createReloader, loadRulesWithHash } from './rules/reload.ts';
-import { formatProblem } from './rules/problems.ts';
+import { formatProblem, type RuleProblem } from './rules/problems.ts';
+import { parseCommandLine } from './command-line.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
-import { clientRoles, iamPolicy, iamPolicyNotes } from './iam-policy.ts';
+import { clientRoles, iamPolicy, iamPolicyNotes, noPolicyNeeded } from './iam-policy.ts';
 import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
+import { isJournal, priorityPrefix } from './observability/journal.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
@@ -25,38 +26,16 @@ import { listeningSummary } from './serve/summary.ts';
 import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
 import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
 
-const USAGE = `sagemaker-mlflow-proxy ${VERSION}
-
-Usage:
-  sagemaker-mlflow-proxy serve   --rules FILE [--watch]  run the gateway; SIGHUP (or, with --watch, a
-                                                         change to FILE) reloads the rules
-  sagemaker-mlflow-proxy check   --rules FILE            validate the rules file
-  sagemaker-mlflow-proxy explain --rules FILE [--client ID] METHOD URL
-                                                         what would happen to a request
-  sagemaker-mlflow-proxy explain --rules FILE --client ID
-                                                         everything a client may do
-  sagemaker-mlflow-proxy iam-policy --rules FILE [--role ARN]
-                                                         the IAM policy the host's role (or a client role) needs
-  sagemaker-mlflow-proxy hash-key                        read an API key on stdin, print its hash
-  sagemaker-mlflow-proxy hash-password                   read a password on stdin, print its scrypt hash
-  sagemaker-mlflow-proxy version
-`;
-
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { rules: { type: 'string' }, client: { type: 'string' }, role: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help || command === undefined || command === 'help' || command === '--help') {
-    out(USAGE);
-    return command === undefined ? 2 : 0;
+  const parsed = parseCommandLine(argv, VERSION, VERSION_LINE);
+  if (parsed.kind === 'exit') {
+    (parsed.code === 0 ? out : err)(parsed.text);
+    return parsed.code;
   }
+  const { command, values, positionals } = parsed;
   switch (command) {
     case 'version':
       out(VERSION_LINE);
@@ -66,42 +45,34 @@ async function main(argv: string[]): Promise<number> {
     case 'hash-password':
       return hashPasswordCommand();
     case 'check':
-    case 'explain':
+      return checkCommand(values.rules as string, loadRulesWithHash(values.rules as string, process.env), { strict: values.strict === true, json: values.format === 'json' });
+  }
+  const file = values.rules as string;
+  const loaded = loadRulesWithHash(file, process.env);
+  if (!loaded.ok) {
+    // serve's refusal to start is an error in the journal too (journal.ts), not an info line.
+    const mark = priorityPrefix(command === 'serve' && isJournal(process.env.JOURNAL_STREAM, () => fstatSync(2)), 'error');
+    for (const problem of loaded.problems) err(`${mark}${formatProblem(problem)}`);
+    err(`${mark}${file}: ${errorCount(loaded.problems)} problem(s); rules refused`);
+    return 1;
+  }
+  switch (command) {
     case 'iam-policy':
-    case 'serve': {
-      if (!values.rules) {
-        err(`${command}: --rules FILE is required\n\n${USAGE}`);
-        return 2;
-      }
-      const loaded = loadRulesWithHash(values.rules, process.env);
-      if (!loaded.ok) {
-        for (const problem of loaded.problems) err(formatProblem(problem));
-        err(`${values.rules}: ${loaded.problems.filter((p) => p.severity === 'error').length} problem(s); rules refused`);
-        return 1;
-      }
-      if (command === 'check') return checkCommand(values.rules, loaded);
-      if (command === 'iam-policy') return iamPolicyCommand(loaded.rules, values.role);
-      if (command === 'explain' && positionals.length === 0 && values.client !== undefined) {
-        const result = explainClient(loaded.rules, values.client);
-        for (const line of result.lines) out(line);
-        return result.found ? 0 : 1;
-      }
-      if (command === 'explain') {
-        if (positionals.length !== 2) {
-          err(`explain needs METHOD and URL, e.g.: explain --rules rules.yaml --client ci GET /api/2.0/mlflow/experiments/get?experiment_id=1`);
-          return 2;
-        }
-        const result = explain(loaded.rules, positionals[0]!, positionals[1]!, values.client);
-        for (const line of result.lines) out(line);
-        return 0;
-      }
-      return serveCommand(values.rules, { rules: loaded.rules, sha256: loaded.sha256 ?? '', warnings: loaded.warnings.map(formatProblem) }, values.watch === true);
+      return iamPolicyCommand(loaded.rules, values.role as string | undefined);
+    case 'explain': {
+      const client = values.client as string | undefined;
+      const data = values.data as string | undefined;
+      const graphql = positionals.length === 0 ? undefined : await import('./pipeline/graphql.ts');
+      const result = graphql ? explain(loaded.rules, positionals[0]!, positionals[1]!, client, { graphql, ...(data !== undefined ? { body: data } : {}) }) : explainClient(loaded.rules, client!);
+      for (const line of result.lines) out(line);
+      return 'found' in result ? (result.found ? 0 : 1) : result.allowed ? 0 : 1;
     }
-    default:
-      err(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+    case 'serve':
+      return serveCommand(file, { rules: loaded.rules, sha256: loaded.sha256 ?? '', warnings: loaded.warnings.map(formatProblem) }, values.watch === true);
   }
 }
+
+const errorCount = (problems: readonly RuleProblem[]) => problems.filter((p) => p.severity === 'error').length;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -120,6 +91,11 @@ async function hashPasswordCommand(): Promise<number> {
 }
 
 function iamPolicyCommand(rules: CompiledRules, role: string | undefined): number {
+  const unsigned = noPolicyNeeded(rules);
+  if (unsigned) {
+    err(unsigned);
+    return role === undefined ? 0 : 2;
+  }
   const roles = clientRoles(rules);
   if (role !== undefined && !roles.includes(role)) {
     err(`iam-policy: no client or group uses role ${role}; roles in these rules: ${roles.join(', ') || 'none'}`);
@@ -144,11 +120,30 @@ async function hashKeyCommand(): Promise<number> {
   return 0;
 }
 
-function checkCommand(file: string, loaded: Extract<LoadResult, { ok: true }> & { sha256?: string }): number {
-  const rules = loaded.rules;
-  for (const warning of loaded.warnings) err(formatProblem(warning));
-  out(`${file}: OK`);
-  for (const line of summary(rules)) out(`  ${line}`);
+/**
+ * Every problem of the file in one pass, errors and warnings together, as FILE:LINE:COL lines on
+ * stderr (the summary on stdout), or one JSON object on stdout for CI. --strict: warnings fail too.
+ */
+function checkCommand(file: string, loaded: LoadResult & { sha256?: string }, options: { strict: boolean; json: boolean }): number {
+  const problems = loaded.ok ? loaded.warnings : loaded.problems;
+  const errors = errorCount(problems);
+  const warnings = problems.length - errors;
+  const valid = errors === 0 && !(options.strict && warnings > 0);
+  if (options.json) {
+    out(JSON.stringify({ file, valid, errors, warnings, strict: options.strict, ...(loaded.sha256 ? { sha256: loaded.sha256 } : {}), problems }));
+    return valid ? 0 : 1;
+  }
+  for (const problem of problems) err(formatProblem(problem));
+  if (!loaded.ok) {
+    err(`${file}: ${errors} problem(s)${warnings ? ` and ${warnings} warning(s)` : ''}; rules refused`);
+    return 1;
+  }
+  if (!valid) {
+    err(`${file}: ${warnings} warning(s), and --strict makes warnings fail; rules refused`);
+    return 1;
+  }
+  out(`${file}: OK${warnings ? ` (${warnings} warning(s))` : ''}`);
+  for (const line of summary(loaded.rules)) out(`  ${line}`);
   // The same hash the running gateway logs at startup and on each reload: which file is in force.
   out(`  sha256     ${loaded.sha256}`);
   return 0;
@@ -191,13 +186,14 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const rules = initial.rules;
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
-  const log = createLogger(write, () => reloader.current().source.logging.level);
+  const journal = isJournal(process.env.JOURNAL_STREAM, () => fstatSync(1));
+  const log = createLogger(write, () => reloader.current().source.logging.level, { journal });
   const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   const found = await buildCredentials(rules, { log, metrics });
   if (!found.ok) {
-    err(`serve: ${found.problem}`);
+    err(`${priorityPrefix(isJournal(process.env.JOURNAL_STREAM, () => fstatSync(2)), 'error')}serve: ${found.problem}`);
     return 1;
   }
   const { signing } = found;

@@ -65,6 +65,21 @@ describe('explain', () => {
     expect(explain('GET', '/api/2.0/mlflow/webhooks')).toContain('operation   ListWebhooks (read; sensitive: webhooks, granted only by name; no published IAM action)');
   });
 
+  test('exits non-zero for a client the rules do not have', () => {
+    const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'nobody', 'GET', '/api/2.0/mlflow/experiments/search']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('decision    DENY (401)');
+    expect(cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'nobody']).code).toBe(1);
+  });
+
+  test('decides a GraphQL request by the document given with --data', () => {
+    const data = JSON.stringify({ query: '{ mlflowGetExperiment(input: {experimentId: "1"}) { experiment { name } } }' });
+    const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'POST', '/mlflow/graphql', '--data', data]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('operation   GraphQL:GetExperiment');
+    expect(stdout).toContain('decision    ALLOW by policy admin: operation GetExperiment');
+  });
+
   test('shows rewrite, operation, policy, upstream URL, signing name and routing header for an allowed call', () => {
     const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'GET', '/mlflow/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=a+b']);
     expect(code).toBe(0);
@@ -122,6 +137,74 @@ describe('hash-key, version, usage', () => {
     const { code, stderr } = cli(['frobnicate']);
     expect(code).toBe(2);
     expect(stderr).toContain('Usage:');
+  });
+});
+
+describe('the habits of a command line', () => {
+  test('--version prints the version line, like the version command', () => {
+    expect(cli(['--version'])).toEqual({ code: 0, stdout: `${VERSION_LINE}\n`, stderr: '' });
+  });
+
+  test('each command has --help: its own usage on stdout, exit 0', () => {
+    for (const command of ['serve', 'check', 'explain', 'iam-policy', 'hash-key', 'hash-password', 'version']) {
+      const { code, stdout } = cli([command, '--help']);
+      expect({ command, code, usage: stdout.split('\n')[0] }).toEqual({ command, code: 0, usage: expect.stringContaining(`Usage: sagemaker-mlflow-proxy ${command}`) });
+    }
+    expect(cli(['help', 'check']).stdout).toContain('--strict');
+  });
+
+  test('an unknown flag is a usage error: exit 2, the closest flag, the command\'s usage, no parser text', () => {
+    const { code, stdout, stderr } = cli(['check', '--rulez', 'rules.yaml']);
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr).toStartWith('check: unknown option --rulez; did you mean --rules?\n\nUsage: sagemaker-mlflow-proxy check --rules FILE');
+    expect(stderr).not.toContain('To specify a positional argument');
+  });
+
+  test('a missing --rules, a flag without its value and a stray argument exit 2 with the usage', () => {
+    expect(cli(['iam-policy'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^iam-policy: --rules FILE is required\n\nUsage: sagemaker-mlflow-proxy iam-policy/) });
+    expect(cli(['explain', '--rules'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^explain: --rules needs a value\n\nUsage:/) });
+    expect(cli(['check', '--rules', 'rules.yaml', 'extra'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^check: unexpected argument "extra"/) });
+    expect(cli(['explain', '--rules', 'rules.yaml', 'GET'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^explain: needs METHOD and URL \(got 1 argument\(s\)\)/) });
+  });
+
+  test('an unknown command suggests the closest one', () => {
+    expect(cli(['chek'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^unknown command "chek"; did you mean check\?/) });
+  });
+});
+
+describe('check for CI', () => {
+  const badFile = () => {
+    const file = join(tempDir('cli'), 'bad.yaml');
+    writeFileSync(file, `version: 1\nlisten:\n  port: 70000\nbackend:\n  arn: ${ARN}\n  timeoutSecond: 3\n`);
+    return file;
+  };
+
+  test('--format json: one object with every problem\'s file, line, column, key path, severity and message', () => {
+    const file = badFile();
+    const { code, stdout, stderr } = cli(['check', '--rules', file, '--format', 'json']);
+    expect({ code, stderr }).toEqual({ code: 1, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({
+      file,
+      valid: false,
+      errors: 2,
+      warnings: 0,
+      strict: false,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      problems: [
+        { file, line: 3, column: 9, keyPath: 'listen.port', severity: 'error', message: expect.stringContaining('less or equal to 65535') },
+        { file, line: 6, column: 3, keyPath: 'backend.timeoutSecond', severity: 'error', message: 'unknown key "timeoutSecond"; did you mean timeoutSeconds?' },
+      ],
+    });
+  });
+
+  test('--strict fails on warnings (the shipped rules have some), and says so', () => {
+    const rules = join(REPO, 'rules.yaml');
+    expect(cli(['check', '--rules', rules]).code).toBe(0);
+    const strict = cli(['check', '--rules', rules, '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/rules\.yaml: \d+ warning\(s\), and --strict makes warnings fail; rules refused\n$/);
+    const json = JSON.parse(cli(['check', '--rules', rules, '--strict', '--format', 'json']).stdout);
+    expect({ valid: json.valid, errors: json.errors, severities: [...new Set(json.problems.map((p: { severity: string }) => p.severity))] }).toEqual({ valid: false, errors: 0, severities: ['warning'] });
   });
 });
 
@@ -186,6 +269,11 @@ policies:
     expect(teamA.stdout).toContain('sign-in     token subject(s) alice');
     expect(teamA.stdout).toContain('condition   team-a: experiment names must start with team-a/ on CreateExperiment; 1 other granted operation(s) refer to experiments or runs by id and are not restricted');
     expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
+  });
+
+  test('iam-policy for a self-hosted backend says no policy is needed, instead of printing an empty one IAM would reject', () => {
+    const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'examples/local-mlflow.yaml')]);
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.\n' });
   });
 
   test('iam-policy for the shipped rules is the expected least-privilege policy', async () => {

@@ -44,6 +44,10 @@ export function parseMlflowArn(arn: string): { ok: true; value: Omit<SageMakerBa
   }
   const [, partition, region, account, resourceType, resourceName] = match as unknown as [string, string, string, string, string, string];
   const mode: SageMakerMode = resourceType === 'mlflow-app' ? 'mlflow-app' : 'tracking-server';
+  // An MLflow App is named by its id (app-XXXX, as CreateMlflowApp returns it), never by the name it was given.
+  if (mode === 'mlflow-app' && !/^app-[A-Za-z0-9]+$/.test(resourceName)) {
+    return { ok: false, problem: `not a SageMaker MLflow ARN: an MLflow App ARN ends in its id, mlflow-app/app-ID (e.g. app-ABCDEF012345), not "${resourceName}"` };
+  }
   return {
     ok: true,
     value: {

@@ -81,7 +81,11 @@ export function createAuditLog(writeLines: LineWriter): AuditSink {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** Operational messages (startup, credential refresh, reloads) share the JSON-lines format. */
-export function logEvent(writeLines: LineWriter, level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-  writeLines(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+/**
+ * Operational messages (startup, credential refresh, reloads) share the JSON-lines format and the
+ * audit lines' field order: level, msg, ts, then the fields. `prefix` is the journal priority
+ * (observability/journal.ts), '' elsewhere; audit lines need none, they are info, journald's default.
+ */
+export function logEvent(writeLines: LineWriter, level: LogLevel, msg: string, fields: Record<string, unknown> = {}, prefix = ''): void {
+  writeLines(`${prefix}${JSON.stringify({ level, msg, ts: new Date().toISOString(), ...fields })}\n`);
 }

@@ -1,7 +1,9 @@
 // Operational log lines (startup, reloads, credential refreshes, drain) with a level filter that
 // follows the rules in force, so a reload can turn debug lines on. Same JSON-lines format as the
-// per-request audit lines, which journald stores as they are.
+// per-request audit lines, which journald stores as they are; under systemd each line also
+// carries its priority, so `journalctl -p err` finds the errors.
 import { logEvent, type LineWriter, type LogLevel } from './audit.ts';
+import { priorityPrefix } from './journal.ts';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -9,10 +11,12 @@ export interface Logger {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(write: LineWriter, minimum: () => LogLevel): Logger {
+/** `journal`: stdout is the systemd journal, so each line carries its syslog priority (journal.ts). */
+export function createLogger(write: LineWriter, minimum: () => LogLevel, options: { journal?: boolean } = {}): Logger {
+  const journal = options.journal === true;
   return {
     log(level, msg, fields) {
-      if (ORDER[level] >= ORDER[minimum()]) logEvent(write, level, msg, fields);
+      if (ORDER[level] >= ORDER[minimum()]) logEvent(write, level, msg, fields, priorityPrefix(journal, level));
     },
   };
 }

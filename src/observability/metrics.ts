@@ -3,9 +3,13 @@
 // once, with no metric calls spread through the pipeline stages. The few facts that are not
 // requests (credential refreshes, rule reloads, in-flight starts, draining) are reported by main.ts.
 //
-// prom-client (15.1.3) is used because it runs unchanged on Bun and, bundled, on Deno. Default
-// process metrics are not collected: they read /proc through Node APIs that differ per runtime.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// prom-client (15.1.3) is used because it runs unchanged on Bun and, bundled, on Deno. Its default
+// process metrics are on, under their standard names (process_resident_memory_bytes,
+// process_cpu_seconds_total, process_open_fds, nodejs_eventloop_lag_seconds, ...), which dashboards
+// and alerts for any Node-style service already use: they are read at scrape time, nothing per
+// request. Both runtimes provide them (checked on Bun 1.4 and Deno 2.9, without --allow-read: what a
+// runtime cannot read, prom-client leaves out rather than fail the scrape).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditRecord, AuditSink } from './audit.ts';
 
 const PREFIX = 'sagemaker_mlflow_proxy_';
@@ -50,6 +54,7 @@ export function clientLabel(record: Pick<AuditRecord, 'clientId' | 'authMethod'>
 export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true): GatewayMetrics {
   const registry = new Registry();
   const registers = [registry];
+  collectDefaultMetrics({ register: registry });
 
   // Labels stay bounded: operation is from the fixed MLflow table (or "none"), client see
   // clientLabel, decision and status class are enums.

@@ -29,7 +29,7 @@ export function compileAuth(
     });
   const profile = (id: string, spec: { policies: string[]; assumeRoleArn?: string | undefined; rateLimit?: RateLimitSpec | undefined }, at: KeyPath): Profile => {
     if (spec.assumeRoleArn !== undefined && !ROLE_ARN.test(spec.assumeRoleArn)) {
-      problems.error([...at, 'assumeRoleArn'], 'not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+      problems.error([...at, 'assumeRoleArn'], ROLE_ARN_PROBLEM);
     } else if (spec.assumeRoleArn !== undefined && rules.backend.url) {
       problems.error([...at, 'assumeRoleArn'], 'roles sign SageMaker calls; a self-hosted backend (backend.url) is not signed');
     }
@@ -51,7 +51,14 @@ export function compileAuth(
     if (clientsById.has(client.id)) problems.error([...at, 'id'], `duplicate client id "${client.id}"`);
     clientsById.set(client.id, clientProfile);
     const keyIdentity = withMethod(clientProfile, 'api-key');
-    for (const { hash, expires, at: keyAt } of apiKeySpecs(client, at)) {
+    for (const { hash, expires, at: keyAt, expiresAt } of apiKeySpecs(client, at)) {
+      // The expiry first: a bad hash and a bad date in one key are two problems, both reported.
+      let expiresAtMs: number | undefined;
+      if (expires !== undefined) {
+        expiresAtMs = parseExpiry(expires);
+        if (Number.isNaN(expiresAtMs)) problems.error(expiresAt, 'not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)');
+        else if (expiresAtMs <= now.getTime()) problems.warning(expiresAt, `this key of client "${client.id}" expired on ${expires}; it is refused`);
+      }
       const normalized = hash.trim().toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(normalized)) {
         problems.error(keyAt, 'must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself');
@@ -59,12 +66,6 @@ export function compileAuth(
       }
       const other = apiKeys.get(normalized);
       if (other) problems.error(keyAt, `the same key hash is already used by client "${other.identity.id}"`);
-      let expiresAtMs: number | undefined;
-      if (expires !== undefined) {
-        expiresAtMs = parseExpiry(expires);
-        if (Number.isNaN(expiresAtMs)) problems.error([...keyAt, 'expires'], 'not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)');
-        else if (expiresAtMs <= now.getTime()) problems.warning([...keyAt, 'expires'], `this key of client "${client.id}" expired on ${expires}; it is refused`);
-      }
       apiKeys.set(normalized, { identity: keyIdentity, ...(expiresAtMs !== undefined && !Number.isNaN(expiresAtMs) ? { expiresAtMs } : {}) });
     }
     if (client.passwordHash !== undefined) {
@@ -86,9 +87,11 @@ export function compileAuth(
     ? withMethod(profile('anonymous', rules.anonymous, ['anonymous']), 'anonymous')
     : undefined;
 
-  for (const name of policies.keys()) {
-    if (!usedPolicies.has(name)) problems.warning(['policies', name], `policy "${name}" is not used by any client, group or anonymous access`);
-  }
+  // One warning however many: a file of example policies (the shipped rules.yaml) is one finding, with one fix.
+  const unused = [...policies.keys()].filter((name) => !usedPolicies.has(name));
+  const fix = 'name it in a client\'s, group\'s or anonymous\' policies, or remove it';
+  if (unused.length === 1) problems.warning(['policies', unused[0]!], `policy "${unused[0]}" is not used by any client, group or anonymous access; ${fix}`);
+  else if (unused.length > 1) problems.warning(['policies'], `${unused.length} policies are not used by any client, group or anonymous access: ${unused.join(', ')}; ${fix.replace(/\bit\b/g, 'them')}`);
 
   const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
   const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;
@@ -115,16 +118,20 @@ export function compileAuth(
   };
 }
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+export const ROLE_ARN_PROBLEM = 'not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)';
 const ALB_ARN = /^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer\/app\/[A-Za-z0-9-]+\/[0-9a-f]+$/;
 
 /** Both spellings of a client's keys (apiKeys with expiry, apiKeySha256 without), with where each was written. */
-function apiKeySpecs(client: ClientSpec, at: KeyPath): Array<{ hash: string; expires?: string; at: KeyPath }> {
-  const keys: Array<{ hash: string; expires?: string; at: KeyPath }> = [];
-  (client.apiKeys ?? []).forEach((key, j) => keys.push({ hash: key.sha256, ...(key.expires ? { expires: key.expires } : {}), at: [...at, 'apiKeys', j, 'sha256'] }));
+/** Each API key with where its hash is (`at`) and where its expiry is (`expiresAt`, a sibling of the hash). */
+function apiKeySpecs(client: ClientSpec, at: KeyPath): Array<{ hash: string; expires?: string; at: KeyPath; expiresAt: KeyPath }> {
+  const keys: Array<{ hash: string; expires?: string; at: KeyPath; expiresAt: KeyPath }> = [];
+  (client.apiKeys ?? []).forEach((key, j) =>
+    keys.push({ hash: key.sha256, ...(key.expires ? { expires: key.expires } : {}), at: [...at, 'apiKeys', j, 'sha256'], expiresAt: [...at, 'apiKeys', j, 'expires'] }),
+  );
   const short = client.apiKeySha256;
-  if (Array.isArray(short)) short.forEach((hash, j) => keys.push({ hash, at: [...at, 'apiKeySha256', j] }));
-  else if (short !== undefined) keys.push({ hash: short, at: [...at, 'apiKeySha256'] });
+  if (Array.isArray(short)) short.forEach((hash, j) => keys.push({ hash, at: [...at, 'apiKeySha256', j], expiresAt: [...at, 'apiKeySha256', j] }));
+  else if (short !== undefined) keys.push({ hash: short, at: [...at, 'apiKeySha256'], expiresAt: [...at, 'apiKeySha256'] });
   return keys;
 }
 

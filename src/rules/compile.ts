@@ -13,6 +13,12 @@ import type { Backend } from '../backends/backend.ts';
 import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '../auth/policy.ts';
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
+import { closest } from './schema-problems.ts';
+import type { RiskInput } from './risks.ts';
+import { ROLE_ARN, ROLE_ARN_PROBLEM } from './compile-auth.ts';
+
+// What an MLflow client or browser sends (RFC 9110 section 9 and PATCH, RFC 5789); CONNECT and TRACE never reach MLflow.
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 import { compileArtifacts } from './compile-artifacts.ts';
 import type { ArtifactSettings } from '../artifacts/config.ts';
 import type { UiSettings } from '../ui/entry.ts';
@@ -41,6 +47,14 @@ export interface CompiledRules {
 const MLFLOW_PATH_PREFIXES = ['/api/', '/ajax-api/', '/static-files/', '/graphql', '/get-artifact', '/model-versions/', '/health', '/version', '/v1/', '/auth'];
 
 export function compileRules(rules: Rules, problems: ProblemList, now: Date = new Date()): CompiledRules | undefined {
+  return compileRuleParts(rules, problems, now).rules;
+}
+
+/**
+ * The compiled rules (undefined when the backend is refused), and what the risk checks read, which
+ * exists either way: `check` reports the risks of a file whose ARN is wrong in the same pass.
+ */
+export function compileRuleParts(rules: Rules, problems: ProblemList, now: Date = new Date()): { rules: CompiledRules | undefined; parts: RiskInput } {
   const backend = compileBackend(rules, problems);
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
@@ -54,8 +68,9 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
 
   const { auth, clientsById } = compileAuth(rules, policies, problems, now);
 
-  if (!backend) return undefined;
-  return {
+  const parts: RiskInput = { source: rules, auth, policies };
+  if (!backend) return { rules: undefined, parts };
+  return { parts, rules: {
     source: rules,
     backend,
     upstreamTimeoutMs: Math.round(rules.backend.timeoutSeconds * 1000),
@@ -66,7 +81,7 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
     policies,
     ...(artifacts ? { artifacts } : {}),
     ...(ui ? { ui } : {}),
-  };
+  } };
 }
 
 function compileUi(rules: Rules, backend: Backend | undefined, problems: ProblemList): UiSettings | undefined {
@@ -89,6 +104,7 @@ function compileBackend(rules: Rules, problems: ProblemList): Backend | undefine
   }
   if (arn) {
     if (hostHeader || headers) problems.error(['backend', hostHeader ? 'hostHeader' : 'headers'], 'only for a self-hosted backend (backend.url)');
+    if (assumeRoleArn && !ROLE_ARN.test(assumeRoleArn)) problems.error(['backend', 'assumeRoleArn'], ROLE_ARN_PROBLEM);
     const built = sagemakerBackend(arn, endpoint);
     if (!built.ok) {
       problems.error(['backend', built.problem.startsWith('not a SageMaker') ? 'arn' : 'endpoint'], built.problem);
@@ -200,6 +216,11 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
     for (const op of exclusions) operations.delete(op);
     (spec.allow ?? []).forEach((rule, i) => {
       const methods = rule.methods.map((m) => m.toUpperCase());
+      methods.forEach((method, k) => {
+        if (method === '*' || HTTP_METHODS.includes(method)) return;
+        const hint = closest(method, HTTP_METHODS);
+        problems.error(['policies', name, 'allow', i, 'methods', k], `unknown HTTP method "${rule.methods[k]}"${hint ? `; did you mean ${hint}?` : ''} (one of ${HTTP_METHODS.join(', ')}, or *)`);
+      });
       const methodSet: ReadonlySet<string> | '*' = methods.includes('*') ? '*' : new Set(methods);
       rule.paths.forEach((path, j) => {
         if (!path.startsWith('/')) {

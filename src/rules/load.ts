@@ -4,10 +4,9 @@
 // passes the environment in. Semantic checks and matchers are compile.ts's job.
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import { Value } from '@sinclair/typebox/value';
-import { RulesSchema, type Rules } from './schema.ts';
-import { ProblemList, type KeyPath, type Locate, type RuleProblem } from './problems.ts';
-import { compileRules, type CompiledRules } from './compile.ts';
+import { checkSchema } from './schema-problems.ts';
+import { formatKeyPath, ProblemList, type KeyPath, type Locate, type RuleProblem } from './problems.ts';
+import { compileRuleParts, type CompiledRules } from './compile.ts';
 import { checkRisks } from './risks.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -45,24 +44,46 @@ function parseAndCompile(text: string, file: string, env: Env): LoadResult {
   }
   if (problems.hasErrors()) return { ok: false, problems: problems.items };
 
-  expandEnvironment(doc, env, problems);
+  // Every problem in one pass: an unset variable is reported once, the schema's problems with the
+  // rules repaired around them, then the semantic checks on what remains; a problem that only
+  // restates an earlier one's cause (the empty value of an unset variable, a dropped key) is left out.
+  const unset = expandEnvironment(doc, env, problems);
   const raw: unknown = doc.toJS() ?? {};
-  const withDefaults = Value.Default(RulesSchema, Value.Convert(RulesSchema, dropEmptyStrings(raw)));
-  for (const error of Value.Errors(RulesSchema, withDefaults)) {
-    problems.error(pointerToPath(error.path), schemaMessage(error.message, error.schema));
-  }
-  if (problems.hasErrors()) return { ok: false, problems: problems.items };
+  const schema = checkSchema(dropEmptyStrings(raw), problems, (path) => unset.some((u) => related(formatKeyPath(path), u)));
+  if (!schema.rules) return { ok: false, problems: problems.items };
+  const explained = [...unset, ...schema.repaired.map(formatKeyPath)];
 
-  const rules = compileRules(withDefaults as Rules, problems);
+  const semantic = new ProblemList(file, locate);
+  const { rules, parts } = compileRuleParts(schema.rules, semantic);
+  checkRisks(parts, semantic);
+  const semanticErrors = new Set(semantic.items.filter((p) => p.severity === 'error').map((p) => p.keyPath));
+  for (const problem of semantic.items) {
+    const restates = explained.some((path) => problem.keyPath === path || isUnder(problem.keyPath, path) || (problem.severity === 'error' && isUnder(path, problem.keyPath)));
+    // A warning about a value that is refused anyway (a key that never expires, but is no hash) waits for its fix.
+    const refusedAnyway = problem.severity === 'warning' && semanticErrors.has(problem.keyPath);
+    if (!restates && !refusedAnyway) problems.items.push(problem);
+  }
   if (!rules || problems.hasErrors()) return { ok: false, problems: problems.items };
-  checkRisks(rules, problems);
   return { ok: true, rules, warnings: problems.items };
+}
+
+/** `clients[0].apiKeys` is under `clients[0]`; `clientsX` is not under `clients`. */
+function isUnder(path: string, ancestor: string): boolean {
+  return ancestor !== '(file)' && (path.startsWith(`${ancestor}.`) || path.startsWith(`${ancestor}[`));
+}
+
+function related(a: string, b: string): boolean {
+  return a === b || isUnder(a, b) || isUnder(b, a);
 }
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces ${VAR} and ${VAR:-default} in every scalar; an unset VAR without default is an error. */
-function expandEnvironment(doc: Document, env: Env, problems: ProblemList): void {
+/**
+ * Replaces ${VAR} and ${VAR:-default} in every scalar; an unset VAR without default is an error.
+ * Returns the key paths of those errors.
+ */
+function expandEnvironment(doc: Document, env: Env, problems: ProblemList): string[] {
+  const unset: string[] = [];
   visit(doc, {
     Scalar(_key, node, path) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -70,11 +91,14 @@ function expandEnvironment(doc: Document, env: Env, problems: ProblemList): void
         const value = env[name];
         if (value !== undefined && value !== '') return value;
         if (fallback !== undefined) return fallback;
-        problems.error(keyPathOf(path, node), `environment variable ${name} is not set (write \${${name}:-default} to make it optional)`);
+        const at = keyPathOf(path, node);
+        problems.error(at, `environment variable ${name} is not set (write \${${name}:-default} to make it optional)`);
+        unset.push(formatKeyPath(at));
         return '';
       });
     },
   });
+  return unset;
 }
 
 /** Empty strings (an optional ${VAR:-} left empty) mean "not set", so optional keys stay optional. */
@@ -108,11 +132,24 @@ function keyPathOf(ancestry: ReadonlyArray<unknown>, node: Node): KeyPath {
   return keys;
 }
 
+/**
+ * Positions of key paths. A problem about a key's value points at the value when it sits on the
+ * key's line (`arn: x` → the x), else at the key (`clients:` with its list below; a flow item);
+ * a problem about the key itself (an unknown key) always at the key. A path that does not exist
+ * (a missing key) points at its nearest existing parent's key.
+ */
 function locator(doc: Document, lineCounter: LineCounter): Locate {
-  return (path) => {
+  return (path, at = 'value') => {
     for (let depth = path.length; depth >= 0; depth--) {
-      const node = doc.getIn(path.slice(0, depth), true) as Node | undefined;
-      const offset = nodeOffset(node) ?? (depth === path.length ? keyOffset(doc, path) : undefined);
+      const sub = path.slice(0, depth);
+      const key = keyNode(doc, sub);
+      const value = nodeOffset(doc.getIn(sub, true));
+      const keyAt = nodeOffset(key);
+      const missing = depth < path.length;
+      let offset: number | undefined;
+      if (keyAt !== undefined && (at === 'key' || missing || value === undefined)) offset = keyAt;
+      else if (value !== undefined && keyAt !== undefined) offset = lineCounter.linePos(value).line === lineCounter.linePos(keyAt).line ? value : keyAt;
+      else offset = value;
       if (offset !== undefined) {
         const pos = lineCounter.linePos(offset);
         return { line: pos.line, column: pos.col };
@@ -130,27 +167,13 @@ function nodeOffset(node: unknown): number | undefined {
   return undefined;
 }
 
-/** For a key whose value is null (`key:` alone), point at the key itself. */
-function keyOffset(doc: Document, path: KeyPath): number | undefined {
+/** The key node of the last element of the path, when its parent is a map. */
+function keyNode(doc: Document, path: KeyPath): Node | undefined {
   if (path.length === 0) return undefined;
   const parent = doc.getIn(path.slice(0, -1), true);
   if (!isMap(parent)) return undefined;
   const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-  return pair ? nodeOffset(pair.key) : undefined;
-}
-
-function pointerToPath(pointer: string): KeyPath {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-}
-
-function schemaMessage(message: string, schema: { description?: string }): string {
-  const lower = message.charAt(0).toLowerCase() + message.slice(1);
-  return schema.description ? `${lower} (${schema.description})` : lower;
+  return pair && isScalar(pair.key) ? pair.key : undefined;
 }
 
 function firstLine(text: string): string {

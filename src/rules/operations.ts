@@ -165,7 +165,8 @@ export function suggestOperations(name: string): string[] {
   }).slice(0, 3);
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance, for did-you-mean hints (operation names here, rules keys in schema-problems.ts). */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let previous = row[0]!;

@@ -28,28 +28,31 @@ export function formatProblem(problem: RuleProblem): string {
   return `${problem.file}:${problem.line}:${problem.column}: ${problem.keyPath}: ${tag}${problem.message}`;
 }
 
-/** Maps a key path to a position in the source file; falls back to the nearest existing parent. */
-export type Locate = (path: KeyPath) => { line: number; column: number };
+/**
+ * Maps a key path to a position in the source file; falls back to the nearest existing parent.
+ * `key`: the problem is the key itself (an unknown key), so point at the key, not its value.
+ */
+export type Locate = (path: KeyPath, at?: 'key' | 'value') => { line: number; column: number };
 
 /** Collects problems with positions; `has()` says whether any error was reported. */
 export class ProblemList {
   readonly items: RuleProblem[] = [];
   constructor(private readonly file: string, private readonly locate: Locate) {}
 
-  error(path: KeyPath, message: string): void {
-    this.add(path, message, 'error');
+  error(path: KeyPath, message: string, at?: 'key'): void {
+    this.add(path, message, 'error', at);
   }
 
-  warning(path: KeyPath, message: string): void {
-    this.add(path, message, 'warning');
+  warning(path: KeyPath, message: string, at?: 'key'): void {
+    this.add(path, message, 'warning', at);
   }
 
   hasErrors(): boolean {
     return this.items.some((p) => p.severity === 'error');
   }
 
-  private add(path: KeyPath, message: string, severity: RuleProblem['severity']): void {
-    const { line, column } = this.locate(path);
+  private add(path: KeyPath, message: string, severity: RuleProblem['severity'], at?: 'key'): void {
+    const { line, column } = this.locate(path, at);
     this.items.push({ file: this.file, line, column, keyPath: formatKeyPath(path), message, severity });
   }
 }

@@ -57,7 +57,8 @@ export function incompatibility(current: CompiledRules, next: CompiledRules): st
 
 export type ReloadOutcome =
   | { ok: true; sha256: string; changed: boolean; restartOnly: string[]; warnings: string[] }
-  | { ok: false; problems: string[] };
+  /** problems: what refused it (errors); warnings: the rest of what check says about the file. */
+  | { ok: false; problems: string[]; warnings?: string[] };
 
 export interface RulesReloader {
   /** The rules in force (what GatewayDeps.rules calls once per request). */
@@ -80,7 +81,11 @@ export function createReloader(initial: { rules: CompiledRules; sha256: string }
       } catch (error) {
         return { ok: false, problems: [`cannot load the rules: ${error instanceof Error ? error.message : String(error)}`] };
       }
-      if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) };
+      if (!loaded.ok) {
+        const errors = loaded.problems.filter((p) => p.severity === 'error').map(formatProblem);
+        const warnings = loaded.problems.filter((p) => p.severity === 'warning').map(formatProblem);
+        return { ok: false, problems: errors, ...(warnings.length ? { warnings } : {}) };
+      }
       const refusal = incompatibility(rules, loaded.rules);
       if (refusal) return { ok: false, problems: [refusal] };
       const restartOnly = restartOnlyChanges(rules.source, loaded.rules.source);

@@ -6,7 +6,10 @@ import type { ProblemList } from './problems.ts';
 import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy, sensitiveClassOf, sensitiveLeftOutBy } from './operations.ts';
 import { MIN_SCRYPT_LN } from '../auth/password.ts';
 
-export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
+/** What the risk checks read: everything but the backend, so a file whose backend is refused still gets them. */
+export type RiskInput = Pick<CompiledRules, 'source' | 'auth' | 'policies'>;
+
+export function checkRisks(rules: RiskInput, problems: ProblemList): void {
   const source = rules.source;
   anonymousWrites(rules, problems);
   wildcardPolicies(source, rules.policies, problems);
@@ -34,7 +37,7 @@ export function checkRisks(rules: CompiledRules, problems: ProblemList): void {
   }
 }
 
-function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
+function anonymousWrites(rules: RiskInput, problems: ProblemList): void {
   const anonymous = rules.auth.anonymous;
   if (!anonymous) return;
   const writes = new Set<string>();
@@ -56,25 +59,27 @@ function anonymousWrites(rules: CompiledRules, problems: ProblemList): void {
 function wildcardPolicies(source: Rules, policies: ReadonlyMap<string, CompiledPolicy>, problems: ProblemList): void {
   for (const [name, spec] of Object.entries(source.policies)) {
     (spec.operations ?? []).forEach((pattern, i) => {
-      if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin`);
+      if (pattern === '*') problems.warning(['policies', name, 'operations', i], `policy "${name}" grants every MLflow operation ('*'): wildcard admin; list the operations its holders need (e.g. the log-runs policy's)`);
     });
     // Wildcards stop short of sensitive operations (operations.ts); say which, so nobody believes
     // '*' granted the AI gateway's secrets, or wonders why it did not.
     const named = new Set(spec.operations ?? []);
     const leftOut = [...new Set((spec.operations ?? []).flatMap(sensitiveLeftOutBy))].filter((op) => !named.has(op));
     if (leftOut.length) {
-      problems.warning(['policies', name, 'operations'], `policy "${name}": wildcards do not grant ${leftOut.length} sensitive operation(s), only their exact names do: ${byClass(leftOut)}`);
+      problems.warning(['policies', name, 'operations'], `policy "${name}": wildcards do not grant ${leftOut.length} sensitive operation(s), only their exact names do: ${byClass(leftOut)}; to grant one, name it (e.g. operations: [${leftOut[0]}])`);
     }
     const policy = policies.get(name);
     policy?.grants.forEach((grant) => {
       if (grant.policy !== name) return;
       const covered = operationsCoveredBy(grant.methods, grant.pattern);
       if (covered.length === OPERATION_NAMES.length) {
-        problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin`);
+        problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers every MLflow operation: wildcard admin; narrow the methods or paths`);
       }
-      // Path rules match what they match, sensitive or not: point it out.
-      const sensitive = covered.filter((op) => sensitiveClassOf(op));
-      if (sensitive.length) problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers sensitive operation(s): ${byClass(sensitive)}`);
+      // Path rules match what they match, sensitive or not: point it out where a wildcard in the
+      // path reaches them. A path written out in full names its route as plainly as an operation
+      // name would, so it is taken as meant.
+      const sensitive = grant.source.includes('*') ? covered.filter((op) => sensitiveClassOf(op)) : [];
+      if (sensitive.length) problems.warning(['policies', name, 'allow'], `policy "${name}" path rule ${grant.source} covers sensitive operation(s): ${byClass(sensitive)}; narrow the path, or write out the paths it should reach`);
     });
   }
 }

@@ -19,7 +19,8 @@ export function watchRules(
     const outcome = reloader.reload();
     metrics.rulesReload(outcome.ok);
     if (!outcome.ok) {
-      log.log('error', 'rules reload refused; the rules in force keep serving', { trigger, rules: file, problems: outcome.problems });
+      // One line: what refused it first; the file's warnings ride along, not as lines of their own before it.
+      log.log('error', 'rules reload refused; the rules in force keep serving', { trigger, rules: file, problems: outcome.problems, ...(outcome.warnings ? { warnings: outcome.warnings } : {}) });
       return;
     }
     for (const warning of outcome.warnings) log.log('warn', 'rules warning', { problem: warning });

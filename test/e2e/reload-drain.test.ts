@@ -92,7 +92,7 @@ describe('reloads and drain under load', () => {
       const output = gateway.output();
       const reloadedAt = logTime(output, 'rules reloaded');
       expect(output).toMatch(new RegExp(`"msg":"rules reload refused.*${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: \\(file\\): YAML`));
-      expect(output).toContain('"msg":"stopped","signal":"SIGTERM","finished":true');
+      expect(output).toMatch(/"msg":"stopped","ts":"[^"]+","signal":"SIGTERM","finished":true/);
 
       const { results } = JSON.parse(stdout) as { results: LoadResult[] };
       expect(results.length).toBeGreaterThan(50);

@@ -99,6 +99,18 @@ for (const runtime of BUILT_RUNTIMES) {
       expect(gateway.output()).not.toContain('EVIL PRELOAD RAN');
     });
 
+    test('every line it wrote at start is one JSON object, on stdout and stderr (journalctl -o cat | jq reads them all)', () => {
+      const lines = gateway.output().split('\n').filter(Boolean);
+      const notJson = lines.filter((line) => {
+        try {
+          return typeof JSON.parse(line) !== 'object';
+        } catch {
+          return true;
+        }
+      });
+      expect(notJson).toEqual([]);
+    });
+
     test('curl-style MLflow calls are signed, verified by the stand-in and served by the real MLflow', async () => {
       const name = `smoke ${runtime} ${Date.now()}`;
       const created = await postJson(`${base}/api/2.0/mlflow/experiments/create`, KEY, { name });

@@ -220,6 +220,12 @@ describe('the installed systemd unit', () => {
     expect(run.status).toBe(0);
   });
 
+  test('sends stdout to the journal with the priority prefix on, as the gateway writes it (observability/journal.ts)', () => {
+    const unit = readFileSync(staged(root, UNIT), 'utf8');
+    expect(unit).toContain('StandardOutput=journal');
+    expect(unit).toContain('SyslogLevelPrefix=yes');
+  });
+
   test('reloads with check then SIGHUP, starts only after check, and stops after the drain', () => {
     const unit = readFileSync(staged(root, UNIT), 'utf8');
     expect(unit).toContain(`ExecStartPre=/usr/local/bin/${NAME} check --rules /etc/${NAME}/rules.yaml`);

@@ -141,4 +141,14 @@ policies:
     expect(response.status).toBe(404);
     expect((await response.json()).error_code).toBe('ENDPOINT_NOT_FOUND');
   });
+
+  test('the process metrics Prometheus dashboards expect are there, under their standard names: memory, CPU, file descriptors, event-loop lag', async () => {
+    const metrics = createMetrics({ version: '9.9.9', commit: 'abc', runtime: 'test' });
+    const samples = parsePrometheus((await metrics.render()).body);
+    expect(sampleValue(samples, 'process_resident_memory_bytes')).toBeGreaterThan(1024 * 1024);
+    expect(sampleValue(samples, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(sampleValue(samples, 'process_open_fds')).toBeGreaterThan(2);
+    expect(sampleValue(samples, 'process_max_fds')).toBeGreaterThan(0);
+    expect(samples.some((sample) => sample.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
+  });
 });

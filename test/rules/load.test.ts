@@ -37,6 +37,14 @@ describe('the shipped rules.yaml', () => {
     expect(result.ok && result.rules.backend).toMatchObject({ baseUrl: 'https://vpce-1.example:8443', host: 'vpce-1.example:8443' });
   });
 
+  test('starts with each warning once, each saying its fix (unused example policies are one warning, not one per policy)', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    const messages = result.warnings.map((w) => w.message);
+    expect(messages.filter((m) => m.includes('is not used') || m.includes('are not used')).length).toBeLessThanOrEqual(1);
+    for (const message of messages) expect(message).toMatch(/; |add expires/);
+  });
+
   test('is refused, pointing at the key, when the key hash variable is missing', () => {
     const problems = problemsOf(readFileSync(join(REPO, 'rules.yaml'), 'utf8'), { MLFLOW_ARN: ARN });
     expect(problems.some((p) => /^test\.yaml:\d+:\d+: clients\[0\]\.apiKeys\[0\]\.sha256: environment variable PROXY_API_KEY_SHA256 is not set/.test(p))).toBe(true);
@@ -70,7 +78,7 @@ describe('refusing a bad file', () => {
       expect.stringMatching(/^test\.yaml:1:10: version: expected 1/),
       expect.stringMatching(/^test\.yaml:3:9: listen\.port: expected integer/),
       expect.stringMatching(/^test\.yaml:6:19: backend\.timeoutSeconds: expected number to be greater than 0/),
-      expect.stringMatching(/^test\.yaml:7:10: unknown: unexpected property/),
+      expect.stringMatching(/^test\.yaml:7:1: unknown: unknown key "unknown"; known here: version, listen, /),
     ]);
   });
 
@@ -95,7 +103,7 @@ describe('refusing a bad file', () => {
     ['a bad regular expression is refused', minimal('rewrites:\n  - {match: "(", replace: /x}\n'), /rewrites\[0\]\.match: not a valid regular expression/],
     ['a liveness path that shadows MLflow is refused', minimal('endpoints: {liveness: /health}\n'), /endpoints\.liveness: "\/health" would shadow an MLflow path/],
     ['a password must be a hash from hash-password', minimal('clients:\n  - {id: c, passwordHash: hunter2, policies: []}\n'), /clients\[0\]\.passwordHash: not a password hash from `hash-password`/],
-    ['a key expiry must be a date', minimal(`clients:\n  - {id: c, apiKeys: [{sha256: "${HASH}", expires: "next week"}], policies: []}\n`), /clients\[0\]\.apiKeys\[0\]\.sha256\.expires: not an ISO date/],
+    ['a key expiry must be a date', minimal(`clients:\n  - {id: c, apiKeys: [{sha256: "${HASH}", expires: "next week"}], policies: []}\n`), /clients\[0\]\.apiKeys\[0\]\.expires: not an ISO date/],
     ['a client role must be an IAM role ARN', minimal(`clients:\n  - {id: c, apiKeySha256: "${HASH}", policies: [], assumeRoleArn: "arn:aws:iam::1:user/x"}\n`), /clients\[0\]\.assumeRoleArn: not an IAM role ARN/],
     ['a client role needs a SageMaker backend', `version: 1\nbackend: {url: "http://127.0.0.1:5000"}\ngroups:\n  g: {policies: [], assumeRoleArn: "arn:aws:iam::123456789012:role/r"}\n`, /groups\.g\.assumeRoleArn: roles sign SageMaker calls/],
     ['the ALB must be named by its ARN', minimal('auth:\n  alb: {albArn: my-alb}\n'), /auth\.alb\.albArn: not an Application Load Balancer ARN/],
@@ -117,7 +125,7 @@ describe('refusing a bad file', () => {
   test('warns about a policy no client uses, without refusing the file', () => {
     const result = loadRulesText(minimal('policies:\n  unused: {operations: [GetRun]}\n'), 'test.yaml', {});
     expect(result.ok).toBe(true);
-    expect(result.ok && result.warnings.map(formatProblem)).toContain('test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client, group or anonymous access');
+    expect(result.ok && result.warnings.map(formatProblem)).toContain('test.yaml:5:11: policies.unused: warning: policy "unused" is not used by any client, group or anonymous access; name it in a client\'s, group\'s or anonymous\' policies, or remove it');
   });
 });
 
@@ -144,5 +152,78 @@ describe('defaults', () => {
     expect(rules.upstreamTimeoutMs).toBe(120_000);
     expect(rules.auth.anonymous).toBeUndefined();
     expect(rules.source.readiness).toMatchObject({ checkBackendStatus: false, backendStatusSeconds: 30 });
+  });
+});
+
+describe('every problem in one pass', () => {
+  // A port out of range (schema), an unknown key, a bad ARN, a bad key hash and date, an unknown
+  // operation, a made-up HTTP method and a missing variable: each one message, all at once.
+  const MULTI = [
+    'version: 1', //                                                         1
+    'listen:', //                                                            2
+    '  port: 70000', //                                                      3
+    'backend:', //                                                           4
+    '  arn: arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/my-app', //   5
+    '  timeoutSecond: 30', //                                                6
+    '  assumeRoleArn: arn:aws:iam::123456789012:user/bob', //                7
+    'clinets:', //                                                           8
+    '  - id: x', //                                                          9
+    'clients:', //                                                           10
+    '  - id: ci', //                                                         11
+    '    apiKeys:', //                                                       12
+    '      - sha256: not-a-hash', //                                         13
+    '        expires: 2027-13-45', //                                        14
+    '      - sha256: ${CI_KEY_SHA256}', //                                   15
+    '    policies: [writer]', //                                             16
+    'policies:', //                                                          17
+    '  writer:', //                                                          18
+    '    operations: [LogMetrics]', //                                       19
+    '    allow:', //                                                         20
+    '      - {methods: [FETCH], paths: [/api/2.0/mlflow/runs/**]}', //        21
+  ].join('\n');
+
+  test('schema and semantic problems together, sorted by position, one per cause', () => {
+    expect(problemsOf(MULTI)).toEqual([
+      'test.yaml:3:9: listen.port: expected integer to be less or equal to 65535 (TCP port; 0 picks a free one (tests).)',
+      'test.yaml:5:8: backend.arn: not a SageMaker MLflow ARN: an MLflow App ARN ends in its id, mlflow-app/app-ID (e.g. app-ABCDEF012345), not "my-app"',
+      'test.yaml:6:3: backend.timeoutSecond: unknown key "timeoutSecond"; did you mean timeoutSeconds?',
+      'test.yaml:7:18: backend.assumeRoleArn: not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)',
+      'test.yaml:8:1: clinets: unknown key "clinets"; did you mean clients?',
+      'test.yaml:13:17: clients[0].apiKeys[0].sha256: must be the 64-hex-digit SHA-256 of the API key (run `hash-key`), never the key itself',
+      'test.yaml:14:18: clients[0].apiKeys[0].expires: not an ISO date or date-time (2027-06-30, 2027-06-30T12:00:00Z)',
+      // A risk, reported though the backend is refused (the ARN above): the same pass.
+      'test.yaml:15:9: clients[0].apiKeys[1]: warning: an API key of client "ci" never expires; add expires: YYYY-MM-DD',
+      'test.yaml:15:17: clients[0].apiKeys[1].sha256: environment variable CI_KEY_SHA256 is not set (write ${CI_KEY_SHA256:-default} to make it optional)',
+      'test.yaml:19:18: policies.writer.operations[0]: unknown MLflow operation "LogMetrics"; did you mean LogMetric?',
+      'test.yaml:21:20: policies.writer.allow[0].methods[0]: unknown HTTP method "FETCH"; did you mean PATCH? (one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or *)',
+    ]);
+  });
+
+  test('a missing variable is one message, not the schema\'s view of the empty value as well', () => {
+    expect(problemsOf(minimal(`clients:\n  - id: c\n    apiKeys: [{sha256: "\${NOPE}", expires: 2099-01-01}]\n    policies: []\n`))).toEqual([
+      'test.yaml:6:24: clients[0].apiKeys[0].sha256: environment variable NOPE is not set (write ${NOPE:-default} to make it optional)',
+    ]);
+  });
+
+  test('a semantic problem elsewhere is still found when the schema finds one', () => {
+    const problems = problemsOf(`version: 1\nlisten: {port: -1}\nbackend: {arn: "arn:aws:s3:::bucket"}\n`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^test\.yaml:2:16: listen\.port: expected integer to be greater or equal to 0/),
+      expect.stringMatching(/^test\.yaml:3:16: backend\.arn: not a SageMaker MLflow ARN/),
+    ]);
+  });
+
+  test('an unknown key without a close match lists the keys known there', () => {
+    expect(problemsOf(minimal('metrics: {enabled: true, scrape: x}\n'))).toEqual([
+      'test.yaml:4:26: metrics.scrape: unknown key "scrape"; known here: enabled, host, port, path',
+    ]);
+  });
+
+  test('a block key is reported at its own line, not at the value on the next one', () => {
+    expect(problemsOf(minimal('clinets:\n  - {id: a, policies: []}\n'))).toEqual([expect.stringMatching(/^test\.yaml:4:1: clinets: unknown key "clinets"; did you mean clients\?/)]);
+  });
+
+  test('an MLflow App ARN ending in its id is accepted (one ending in a name is refused above)', () => {
+    expect(rulesFrom('version: 1\nbackend: {arn: "arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-ABCDEF012345"}\n').backend).toMatchObject({ mode: 'mlflow-app' });
   });
 });

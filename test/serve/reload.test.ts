@@ -7,7 +7,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 
 test('each SIGHUP reloads the rules and logs the outcome: refused (an error, the rules in force keep serving), or reloaded with its hash and the settings that wait for a restart', () => {
   const outcomes: ReloadOutcome[] = [
-    { ok: false, problems: ['rules.yaml:3:1: version: must be 1'] },
+    { ok: false, problems: ['rules.yaml:3:1: version: must be 1'], warnings: ['rules.yaml:9:3: policies.p: warning: policy "p" is not used'] },
     { ok: true, sha256: 'abc', changed: true, restartOnly: ['listen.port'], warnings: [] },
   ];
   const reloader = { reload: () => outcomes.shift()!, current: () => { throw new Error('not read'); }, sha256: () => 'old' } as RulesReloader;
@@ -22,7 +22,8 @@ test('each SIGHUP reloads the rules and logs the outcome: refused (an error, the
   signals.emit('SIGHUP');
   signals.emit('SIGHUP');
   expect(lines).toEqual([
-    ['error', 'rules reload refused; the rules in force keep serving', { trigger: 'SIGHUP', rules: 'rules.yaml', problems: ['rules.yaml:3:1: version: must be 1'] }],
+    // The error that refused it is the one line; the file's warnings ride along in it.
+    ['error', 'rules reload refused; the rules in force keep serving', { trigger: 'SIGHUP', rules: 'rules.yaml', problems: ['rules.yaml:3:1: version: must be 1'], warnings: ['rules.yaml:9:3: policies.p: warning: policy "p" is not used'] }],
     ['info', 'rules reloaded', { trigger: 'SIGHUP', rules: 'rules.yaml', rulesSha256: 'abc', changed: true }],
     ['warn', 'changed settings take effect at the next restart', { keys: ['listen.port'] }],
   ]);

@@ -17,7 +17,9 @@ export function parsePrometheus(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const [, key, value] of (match[2] ?? '').matchAll(LABEL)) labels[key!] = value!.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c));
     const value = Number(match[3]);
-    if (Number.isNaN(value) && match[3] !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // Prometheus reads values with Go's strconv.ParseFloat, which takes NaN in any case; prom-client
+    // writes `Nan` (the event-loop lag's mean before its first sample).
+    if (Number.isNaN(value) && match[3]!.toLowerCase() !== 'nan') throw new Error(`bad value in: ${line}`);
     samples.push({ name: match[1]!, labels, value });
   }
   return samples;
