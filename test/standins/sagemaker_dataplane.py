@@ -446,9 +446,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for name, value in extra_headers:
             self.send_header(name, value)
         self.end_headers()
+        self.log_before_last_bytes()
         if self.command != "HEAD":
             self.wfile.write(data)
         self.wfile.flush()
+
+    def log_before_last_bytes(self):
+        """Writes this request's log line now, before the answer's last bytes go out: a test that
+        reads the log as soon as its response is complete then always finds the line (logging after
+        the answer raced with such a test on a busy machine). A failure while those last bytes are
+        written is not recorded in the line."""
+        record, self.pending_record = getattr(self, "pending_record", None), None
+        if record is not None:
+            self.config.log(record)
 
     def forward(self, target, body):
         cfg = self.config
@@ -506,8 +516,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(buffered)))
             self.end_headers()
             if no_body:
-                pass
+                self.log_before_last_bytes()
             elif buffered is not None:
+                self.log_before_last_bytes()
                 self.wfile.write(buffered)
             elif use_chunked:
                 while True:
@@ -516,15 +527,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         break
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
+                self.log_before_last_bytes()
                 self.wfile.write(b"0\r\n\r\n")
             else:
                 remaining = int(length)
+                if remaining == 0:
+                    self.log_before_last_bytes()
                 while remaining > 0:
                     chunk = response.read(min(65536, remaining))
                     if not chunk:
                         raise ConnectionError("upstream closed mid-body")
-                    self.wfile.write(chunk)
                     remaining -= len(chunk)
+                    if remaining <= 0:
+                        self.log_before_last_bytes()
+                    self.wfile.write(chunk)
             self.wfile.flush()
         except (OSError, http.client.HTTPException, ValueError):
             # Headers are already out: the only honest signal left is to drop the connection.
@@ -556,6 +572,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": None,
         }
         rid_header = [("x-amzn-RequestId", request_id)]
+        self.pending_record = record
         try:
             try:
                 body = self.read_body()
@@ -591,7 +608,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
         finally:
-            cfg.log(record)
+            self.log_before_last_bytes()  # when no answer got that far (it logged nothing yet)
 
 
 class Server(http.server.ThreadingHTTPServer):
