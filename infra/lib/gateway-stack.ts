@@ -32,7 +32,7 @@ import type { Construct } from 'constructs';
 import type { AppConfig } from './config.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
 import { executableArchitecture, stageKit } from './release-kit.ts';
-import { SharedLimitStore, VALKEY_USERNAME } from './shared-limits.ts';
+import { SharedLimitStore, VALKEY_PASSWORD_FILE, VALKEY_USERNAME } from './shared-limits.ts';
 import { resolveVpc, type NetworkPlacement } from './vpc.ts';
 
 export type GatewayStackProps = StackProps & NetworkPlacement & {
@@ -47,13 +47,6 @@ export type GatewayStackProps = StackProps & NetworkPlacement & {
 export const HEALTH_CHECK = { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 2 } as const;
 /** Margin above drainSeconds + finishSeconds, so the ALB never cuts a request the gateway still finishes (README: 30 s for 15 + 10). */
 export const DEREGISTRATION_MARGIN_SECONDS = 5;
-/**
- * Where the gateway reads the cache user's password: the unit's credential `valkey`
- * (LoadCredential=, written by user-data.sh). systemd sets CREDENTIALS_DIRECTORY to
- * /run/credentials/UNIT for the service's commands; `check` run by install.sh or fleet-host.sh has no
- * such variable, hence the default in the rules: ${CREDENTIALS_DIRECTORY:-...}/valkey.
- */
-export const VALKEY_PASSWORD_FILE = '/run/credentials/sagemaker-mlflow-proxy.service/valkey';
 
 /** The unit's TimeoutStopSec in seconds (systemd/sagemaker-mlflow-proxy.service). */
 export function unitStopTimeoutSeconds(unitText: string): number {

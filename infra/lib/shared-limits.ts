@@ -31,6 +31,13 @@ export const VALKEY_MAJOR_VERSION = '8';
 export const VALKEY_PORT = 6379;
 /** The RBAC user the gateway authenticates as (limits.store.username: ${VALKEY_USER}). */
 export const VALKEY_USERNAME = 'sagemaker-mlflow-proxy';
+/**
+ * Where the gateway reads the cache user's password: the unit's credential `valkey`
+ * (LoadCredential=, written by user-data.sh). systemd sets CREDENTIALS_DIRECTORY to
+ * /run/credentials/UNIT for the service's commands; `check` run by install.sh or fleet-host.sh has no
+ * such variable, hence the default in the rules: ${CREDENTIALS_DIRECTORY:-...}/valkey.
+ */
+export const VALKEY_PASSWORD_FILE = '/run/credentials/sagemaker-mlflow-proxy.service/valkey';
 
 export interface SharedLimitStoreProps {
   vpc: ec2.IVpc;
