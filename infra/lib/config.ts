@@ -37,6 +37,12 @@ export interface AppConfig {
   albIngressCidr: string;
   internetFacing: boolean;
   oidc: OidcSettings | undefined;
+  /**
+   * The fleet's shared rate-limit store: an ElastiCache Serverless (Valkey) cache, its RBAC user and
+   * the user's password in Secrets Manager. On exactly when the rules have limits.store.kind valkey
+   * pointing at it (gateway-stack.ts refuses the other combinations).
+   */
+  sharedLimits: boolean;
   /** The environment file's settings for the hosts (besides MLFLOW_ARN, PORT, TRUST_FORWARDED_FOR, ALB_ARN). */
   gatewayEnv: Record<string, string>;
   instanceType: string;
@@ -166,6 +172,7 @@ export function readConfig(node: Node): AppConfig {
     albIngressCidr: str('albIngressCidr') ?? '0.0.0.0/0',
     internetFacing: bool('internetFacing', true),
     oidc,
+    sharedLimits: bool('sharedLimits', false),
     gatewayEnv,
     instanceType: str('instanceType') ?? 't3.small',
     minHosts,

@@ -36,6 +36,19 @@ export interface RulesFacts {
   albAuth: boolean;
   albArn: string | undefined;
   backendKind: 'sagemaker' | 'self-hosted';
+  /** limits.store as loaded (${VAR} expanded, defaults applied); undefined: no store, kind local. */
+  limitStore: LimitStoreFacts | undefined;
+}
+
+export interface LimitStoreFacts {
+  kind: 'local' | 'valkey';
+  url?: string;
+  cluster: boolean;
+  username?: string;
+  passwordFile?: string;
+  passwordEnv?: string;
+  caFile?: string;
+  keyPrefix: string;
 }
 
 /** The JavaScript runtime for the gateway's code: this one when it is Bun (cdk.json runs the app with Bun), else the project's. */

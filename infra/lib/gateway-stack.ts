@@ -9,7 +9,10 @@
 //     against the systemd unit's TimeoutStopSec; the health-check timing is README's table
 //     ("Health, readiness and the drain behind an ALB");
 //   - the ALB's OIDC sign-in is on exactly when the rules have `auth.alb`, whose albArn must be
-//     ${ALB_ARN} (this load balancer's ARN, written to the hosts' environment file).
+//     ${ALB_ARN} (this load balancer's ARN, written to the hosts' environment file);
+//   - the shared rate-limit store (-c sharedLimits=true, shared-limits.ts) exists exactly when the
+//     rules have `limits.store.kind: valkey`, pointed at it (${VALKEY_ENDPOINT}, ${VALKEY_USER}, the
+//     password as the systemd credential `valkey` that the user data sets up).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, BOOTSTRAP_QUALIFIER_CONTEXT, CfnElement, CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, SecretValue, Stack, Token, type StackProps } from 'aws-cdk-lib';
@@ -29,6 +32,7 @@ import type { Construct } from 'constructs';
 import type { AppConfig } from './config.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
 import { executableArchitecture, stageKit } from './release-kit.ts';
+import { SharedLimitStore, VALKEY_PASSWORD_FILE, VALKEY_USERNAME } from './shared-limits.ts';
 import { resolveVpc, type NetworkPlacement } from './vpc.ts';
 
 export type GatewayStackProps = StackProps & NetworkPlacement & {
@@ -60,6 +64,8 @@ export class GatewayStack extends Stack {
   readonly gatewayPolicy: IamPolicyDocument;
   readonly facts: RulesFacts;
   readonly logGroup: logs.LogGroup;
+  /** The fleet's shared rate-limit store, with -c sharedLimits=true. */
+  readonly sharedLimits: SharedLimitStore | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -100,6 +106,17 @@ export class GatewayStack extends Stack {
     });
     this.loadBalancer.logAccessLogs(albLogs, 'alb');
 
+    // ---- The hosts' network identity and role (the shared store admits the one, gives its password to the other) ----
+    const hostSg = new ec2.SecurityGroup(this, 'HostSecurityGroup', { vpc, description: 'Gateway hosts: the ALB in (listener port only; no SSH), HTTPS out', allowAllOutbound: false });
+    hostSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: SageMaker, STS, SSM, CloudWatch, S3 (endpoints or NAT), identity providers');
+    this.role = new iam.Role(this, 'HostRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'sagemaker-mlflow-proxy hosts: the gateway\'s signing identity (policy from iam-policy), Session Manager, log shipping',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    const hostSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.sharedLimits = config.sharedLimits ? new SharedLimitStore(this, 'SharedLimits', { vpc, subnets: hostSubnets, hostSecurityGroup: hostSg, hostRole: this.role }) : undefined;
+
     // ---- What the rules say, read by the gateway's own code with the hosts' environment ----
     const hostEnv: Record<string, string> = {
       PORT: '8080',
@@ -108,9 +125,12 @@ export class GatewayStack extends Stack {
       MLFLOW_ARN: props.mlflowArn,
       ALB_ARN: this.loadBalancer.loadBalancerArn,
       ...(props.artifactRoot ? { MLFLOW_ARTIFACT_ROOT: props.artifactRoot } : {}),
+      ...(this.sharedLimits ? { VALKEY_ENDPOINT: this.sharedLimits.endpoint, VALKEY_USER: VALKEY_USERNAME } : {}),
     };
-    this.facts = rulesFacts(config.rulesFile, hostEnv, config.mlflowMode, region);
+    this.facts = this.readRules(config, hostEnv, region);
     this.checkRulesAgainstStack(config, this.facts);
+    this.checkLimitStore(config, this.facts);
+    if (this.sharedLimits) this.sharedLimits.limitUserToKeys(this.facts.limitStore!.keyPrefix);
     const computed = gatewayIamPolicy(config.rulesFile, hostEnv, config.mlflowMode, region);
     this.gatewayPolicy = computed.policy;
     for (const note of computed.notes) Annotations.of(this).addWarning(`iam-policy: ${note}`);
@@ -167,12 +187,7 @@ export class GatewayStack extends Stack {
       this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: forward });
     }
 
-    // ---- Instance role ----
-    this.role = new iam.Role(this, 'HostRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'sagemaker-mlflow-proxy hosts: the gateway\'s signing identity (policy from iam-policy), Session Manager, log shipping',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-    });
+    // ---- Instance role's policies ----
     // Exactly iam-policy's document, unmodified (no CDK statement merging or reordering), so a
     // reviewer can diff it against `sagemaker-mlflow-proxy iam-policy --rules FILE`.
     const gatewayPolicy = new iam.CfnPolicy(this, 'GatewayIamPolicy', {
@@ -205,14 +220,12 @@ export class GatewayStack extends Stack {
         `KIT_URL=${shellQuote(kit.s3ObjectUrl)}`,
         `LOG_GROUP=${shellQuote(this.logGroup.logGroupName)}`,
         `GATEWAY_ENV=${shellQuote(settings.join('\n'))}`,
+        `VALKEY_SECRET_ARN=${shellQuote(this.sharedLimits?.password.secretArn ?? '')}`,
         script,
       ].join('\n'),
     );
 
     // ---- Hosts ----
-    const hostSg = new ec2.SecurityGroup(this, 'HostSecurityGroup', { vpc, description: 'Gateway hosts: the ALB in (listener port only; no SSH), HTTPS out', allowAllOutbound: false });
-    hostSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: SageMaker, STS, SSM, CloudWatch, S3 (endpoints or NAT), identity providers');
-
     const launchTemplate = new ec2.LaunchTemplate(this, 'HostTemplate', {
       machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: architecture === 'arm64' ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 }),
       instanceType: new ec2.InstanceType(config.instanceType),
@@ -231,7 +244,7 @@ export class GatewayStack extends Stack {
 
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Hosts', {
       vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: hostSubnets,
       launchTemplate,
       minCapacity: config.minHosts,
       maxCapacity: config.maxHosts,
@@ -311,6 +324,38 @@ export class GatewayStack extends Stack {
     if (facts.albAuth && facts.albArn !== this.loadBalancer.loadBalancerArn) throw new Error(`${file}: auth.alb.albArn must be \${ALB_ARN} (this load balancer, which the hosts get in their environment), not ${facts.albArn}`);
     if (config.oidc && !config.certificateArn) throw new Error('-c oidc needs the HTTPS listener (-c certificateArn=...): the ALB authenticates on HTTPS listeners only');
     if (!facts.trustForwardedFor) Annotations.of(this).addWarning(`${file}: listen.trustForwardedFor is off, so every client's address is the ALB's (rate limits, failed sign-in limits and audit lines see one client)`);
+  }
+
+  /** rulesFacts, with a hint when the rules want the shared store's variables and the stack has no store. */
+  private readRules(config: AppConfig, hostEnv: Record<string, string>, region: string): RulesFacts {
+    try {
+      return rulesFacts(config.rulesFile, hostEnv, config.mlflowMode, region);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.sharedLimits || !/environment variable VALKEY_(ENDPOINT|USER) is not set/.test(message)) throw error;
+      throw new Error(`${message}The hosts get VALKEY_ENDPOINT and VALKEY_USER only with the stack's shared store: deploy with -c sharedLimits=true, or set limits.store.kind: local`);
+    }
+  }
+
+  /**
+   * The shared store and limits.store agree: -c sharedLimits=true exactly when the rules say
+   * kind valkey, and then the rules point at this stack's cache the way the hosts are set up
+   * (each mismatch would leave a fleet counting per host, or hosts that cannot start).
+   */
+  private checkLimitStore(config: AppConfig, facts: RulesFacts): void {
+    const file = config.rulesFile;
+    const spec = facts.limitStore;
+    const shared = spec?.kind === 'valkey';
+    if (shared && !this.sharedLimits) throw new Error(`${file} has limits.store.kind valkey, but the stack creates no shared store: deploy with -c sharedLimits=true (an ElastiCache Serverless cache for the fleet), or set limits.store.kind: local`);
+    if (!shared && this.sharedLimits) throw new Error(`-c sharedLimits=true creates an ElastiCache cache for the fleet's rate limits, but ${file} has no limits.store with kind valkey: no host would use it. Add the limits.store section of infra/README.md ("Shared rate limits"), or drop -c sharedLimits`);
+    if (!shared || !this.sharedLimits) return;
+    const problems: string[] = [];
+    if (spec.url !== `rediss://${this.sharedLimits.endpoint}`) problems.push('url must be rediss://${VALKEY_ENDPOINT} (this stack\'s cache; ElastiCache Serverless accepts only TLS)');
+    if (!spec.cluster) problems.push('cluster must be true (ElastiCache Serverless speaks only the cluster protocol)');
+    if (spec.username !== VALKEY_USERNAME) problems.push('username must be ${VALKEY_USER} (the cache\'s RBAC user)');
+    if (spec.passwordFile !== VALKEY_PASSWORD_FILE) problems.push(`passwordFile must be \${CREDENTIALS_DIRECTORY:-${VALKEY_PASSWORD_FILE.replace(/\/valkey$/, '')}}/valkey (the credential the user data hands to the unit with LoadCredential=)`);
+    if (spec.caFile !== undefined) problems.push('caFile: not needed (ElastiCache\'s certificates are from a public CA) and not installed on the hosts');
+    if (problems.length) throw new Error(`${file}: limits.store does not point at the stack's shared store:\n  ${problems.join('\n  ')}`);
   }
 
   private alarms(targetGroup: elbv2.ApplicationTargetGroup, topic: sns.Topic): void {

@@ -26,5 +26,7 @@ const facts = {
   albAuth: source.auth.alb !== undefined,
   albArn: source.auth.alb?.albArn,
   backendKind: loaded.rules.backend.kind,
+  // Absent when the rules have no limits.store (the schema's default is kind local).
+  limitStore: source.limits.store,
 };
 console.log(JSON.stringify(facts));

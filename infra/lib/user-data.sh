@@ -1,28 +1,33 @@
 #!/bin/bash
 # User data of the gateway hosts (Amazon Linux 2023), run once as root at first boot. The Gateway
-# stack puts three assignments in front of this file:
+# stack puts four assignments in front of this file:
 #   KIT_URL      s3:// URL of the release kit (a CDK asset: the executable built by scripts/build.sh,
 #                install.sh, the rules file as rules.yaml, systemd/)
 #   LOG_GROUP    the CloudWatch Logs group for the gateway's JSON lines (audit and operational)
 #   GATEWAY_ENV  the environment file's settings, one KEY=VALUE a line (install.sh --env)
+#   VALKEY_SECRET_ARN  the Secrets Manager secret holding the shared rate-limit store's password
+#                (-c sharedLimits=true), or empty
 # Steps: OS packages, the kit to /opt/sagemaker-mlflow-proxy/kit (kept: install.sh --rollback and
 # re-runs need it), stdout to a file the CloudWatch agent ships (a drop-in: the unit is unchanged),
-# logrotate, install.sh (validates the rules, starts the service, waits for /-/ready), the agent.
+# logrotate, the store's password as a systemd credential (a drop-in), install.sh (validates the
+# rules, starts the service, waits for /-/ready), the agent.
 #
 # For tests and image builds: USERDATA_ROOT=DIR lays everything out under DIR instead of / and
 # starts nothing (install.sh --root DIR --no-start), USERDATA_KIT_DIR=DIR takes an unpacked kit
-# instead of downloading KIT_URL; neither installs packages.
+# instead of downloading KIT_URL; neither installs packages (the secret is still read with `aws`).
 set -euo pipefail
 
 : "${KIT_URL:?KIT_URL is not set}"
 : "${LOG_GROUP:?LOG_GROUP is not set}"
 : "${GATEWAY_ENV:?GATEWAY_ENV is not set}"
+VALKEY_SECRET_ARN=${VALKEY_SECRET_ARN:-}
 root=${USERDATA_ROOT:-}
 NAME=sagemaker-mlflow-proxy
 KIT=$root/opt/$NAME/kit
 LOG_DIR=/var/log/$NAME
 LOG_FILE=$LOG_DIR/gateway.log
 AGENT_CONFIG=$root/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+CREDENTIALS=/etc/$NAME/credentials
 
 say() { echo "user-data: $*"; }
 
@@ -97,6 +102,34 @@ install -D -m 0644 /dev/stdin "$AGENT_CONFIG" <<EOF
   }
 }
 EOF
+
+# The shared rate-limit store's password (README, "How the token reaches the host"): fetched into a
+# root-only file, never printed; the unit runs as a dynamic user that cannot read it, so systemd
+# hands it a private copy as the credential `valkey` in $CREDENTIALS_DIRECTORY (LoadCredential=),
+# where the rules' limits.store.passwordFile reads it. Before install.sh, which starts the service.
+if [ -n "$VALKEY_SECRET_ARN" ]; then
+  # The secret's region is in its ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME).
+  secret_region=$(cut -d: -f4 <<<"$VALKEY_SECRET_ARN")
+  install -d -m 0700 "$root$CREDENTIALS"
+  fetch_password() {
+    (umask 077 && aws secretsmanager get-secret-value --region "$secret_region" --secret-id "$VALKEY_SECRET_ARN" \
+      --query SecretString --output text >"$root$CREDENTIALS/valkey.new")
+  }
+  retry 5 fetch_password
+  if [ ! -s "$root$CREDENTIALS/valkey.new" ]; then
+    say "the secret $VALKEY_SECRET_ARN is empty"
+    exit 1
+  fi
+  chmod 0600 "$root$CREDENTIALS/valkey.new"
+  mv -f "$root$CREDENTIALS/valkey.new" "$root$CREDENTIALS/valkey"
+  install -D -m 0644 /dev/stdin "$root/etc/systemd/system/$NAME.service.d/20-valkey-credential.conf" <<EOF
+# Written by the Gateway stack's user data: the shared rate-limit store's password (Secrets Manager
+# $VALKEY_SECRET_ARN) as the credential valkey, read by limits.store.passwordFile.
+[Service]
+LoadCredential=valkey:$CREDENTIALS/valkey
+EOF
+  say "the rate-limit store's password is in $CREDENTIALS/valkey (LoadCredential=valkey)"
+fi
 
 # install.sh: executable, rules, environment file, unit; `check` with that environment before
 # anything starts; then enable, start and wait for readiness (not under USERDATA_ROOT).

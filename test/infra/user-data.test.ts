@@ -4,11 +4,11 @@
 // scripts/fleet-host.sh changes the rules on that host. The scripts are shellcheck-clean.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, scratchTempDirs } from '../support/processes.ts';
 import { EXECUTABLE } from '../support/build.ts';
-import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, removeSynthesized, synth } from '../support/infra.ts';
+import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, removeSynthesized, synth, withSharedStore } from '../support/infra.ts';
 import { stageKit } from '../../infra/lib/release-kit.ts';
 
 setDefaultTimeout(240_000);
@@ -17,33 +17,52 @@ const NAME = 'sagemaker-mlflow-proxy';
 const MLFLOW_ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/existing';
 const ALB_ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/gateway/0123456789abcdef';
 const LOG_GROUP = 'MlflowProxy-GatewayTracking-GatewayLogs-abc';
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:SharedLimitsPassword-AbCdEf';
+const CACHE_HOST = 'mlflowproxy-gatewaytracking-abc123.serverless.use1.cache.amazonaws.com';
 
 // Staging roots hold the ~110 MB executable twice (kit and install): removed when the file ends.
 const tempDir = scratchTempDirs();
 afterAll(removeSynthesized);
 
 /** The launch template's user data with each CloudFormation reference replaced by what it resolves to in AWS. */
-function synthesizedUserData(env: Record<string, string>): string {
-  const s = synth({ vpcId: EXISTING_VPC, mlflowArn: MLFLOW_ARN, certificateArn: CERTIFICATE_ARN, gatewayEnv: JSON.stringify(env) });
+function synthesizedUserData(env: Record<string, string>, context: Record<string, string> = {}): string {
+  const s = synth({ vpcId: EXISTING_VPC, mlflowArn: MLFLOW_ARN, certificateArn: CERTIFICATE_ARN, gatewayEnv: JSON.stringify(env), ...context });
   const template = s.templates['MlflowProxy-GatewayTracking']!;
   const [launchTemplate] = Object.values(template.findResources('AWS::EC2::LaunchTemplate')) as any[];
-  const parts = launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
-  return parts
-    .map((part) => {
-      if (typeof part === 'string') return part;
-      const ref = (part as { Ref?: string }).Ref ?? '';
-      if (ref.startsWith('GatewayLogs')) return LOG_GROUP;
-      if (ref.startsWith('Alb')) return ALB_ARN;
-      throw new Error(`unexpected reference in the user data: ${JSON.stringify(part)}`);
-    })
-    .join('');
+  const resolve = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const o = part as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
+    if (o['Fn::Join']) return o['Fn::Join'][1].map(resolve).join(o['Fn::Join'][0]);
+    const ref = o.Ref ?? '';
+    if (ref.startsWith('GatewayLogs')) return LOG_GROUP;
+    if (ref.startsWith('Alb')) return ALB_ARN;
+    if (ref.startsWith('SharedLimitsPassword')) return SECRET_ARN;
+    const [id, attribute] = o['Fn::GetAtt'] ?? [];
+    if (id?.startsWith('SharedLimitsCache') && attribute === 'Endpoint.Address') return CACHE_HOST;
+    if (id?.startsWith('SharedLimitsCache') && attribute === 'Endpoint.Port') return '6379';
+    throw new Error(`unexpected reference in the user data: ${JSON.stringify(part)}`);
+  };
+  return resolve(launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64']);
 }
 
-function runUserData(script: string, root: string, kit: string) {
+function runUserData(script: string, root: string, kit: string, path = process.env.PATH) {
   const file = join(tempDir('user-data'), 'user-data.sh');
   writeFileSync(file, script);
-  const run = spawnSync('bash', [file], { encoding: 'utf8', env: { PATH: process.env.PATH, USERDATA_ROOT: root, USERDATA_KIT_DIR: kit }, timeout: 120_000 });
+  const run = spawnSync('bash', [file], { encoding: 'utf8', env: { PATH: path, USERDATA_ROOT: root, USERDATA_KIT_DIR: kit }, timeout: 120_000 });
   return { code: run.status, out: `${run.stdout}${run.stderr}` };
+}
+
+/** The unit with its drop-ins under a staging root, checked by systemd-analyze verify (the host's own unit directory copied in). */
+function verifyUnit(root: string) {
+  for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
+    if (existsSync(dir)) {
+      mkdirSync(join(root, dir), { recursive: true });
+      cpSync(dir, join(root, dir), { recursive: true, dereference: false, verbatimSymlinks: true });
+      break;
+    }
+  }
+  const run = spawnSync('systemd-analyze', ['verify', `--root=${root}`, `${NAME}.service`], { encoding: 'utf8' });
+  return { error: run.error, out: run.stdout + run.stderr, code: run.status };
 }
 
 function fleetHost(root: string, ...args: string[]) {
@@ -101,17 +120,12 @@ describe('first boot: the synthesized user data against a staging root', () => {
   });
 
   test('the unit with its drop-in passes systemd-analyze verify', () => {
-    for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
-      if (existsSync(dir)) {
-        mkdirSync(join(root, dir), { recursive: true });
-        cpSync(dir, join(root, dir), { recursive: true, dereference: false, verbatimSymlinks: true });
-        break;
-      }
-    }
-    const run = spawnSync('systemd-analyze', ['verify', `--root=${root}`, `${NAME}.service`], { encoding: 'utf8' });
-    expect(run.error).toBeUndefined();
-    expect(run.stdout + run.stderr).toBe('');
-    expect(run.status).toBe(0);
+    expect(verifyUnit(root)).toEqual({ error: undefined, out: '', code: 0 });
+  });
+
+  test('without the shared store there is no credential and no LoadCredential drop-in', () => {
+    expect(existsSync(join(root, 'etc', NAME, 'credentials'))).toBe(false);
+    expect(existsSync(join(root, 'etc/systemd/system', `${NAME}.service.d`, '20-valkey-credential.conf'))).toBe(false);
   });
 
   describe('scripts/fleet-host.sh on that host', () => {
@@ -150,6 +164,73 @@ describe('first boot: the synthesized user data against a staging root', () => {
       const run = fleetHost(root, 'rollback');
       expect(run.code).toBe(1);
       expect(run.out).toContain('--rollback: no previous executable');
+    });
+  });
+});
+
+describe('first boot with the shared rate-limit store (-c sharedLimits=true, the fleet rules)', () => {
+  const PASSWORD = 'Zq3'.repeat(21) + 'x';
+  let root: string;
+  let result: { code: number | null; out: string };
+  beforeAll(() => {
+    root = tempDir('root');
+    const rules = join(tempDir('rules'), 'rules.yaml');
+    writeFileSync(rules, withSharedStore(readFileSync(join(REPO, 'rules.yaml'), 'utf8')));
+    const script = synthesizedUserData({ PROXY_API_KEY_SHA256: API_KEY_SHA256 }, { sharedLimits: 'true', rulesFile: rules });
+    // A stand-in for the AWS CLI that answers exactly the call the user data must make, as
+    // `--query SecretString --output text` does (the value and a newline), and refuses any other.
+    const bin = tempDir('bin');
+    writeFileSync(
+      join(bin, 'aws'),
+      `#!/bin/bash\nif [ "$*" != "secretsmanager get-secret-value --region us-east-1 --secret-id ${SECRET_ARN} --query SecretString --output text" ]; then echo "unexpected aws call: $*" >&2; exit 2; fi\nprintf '%s\\n' '${PASSWORD}'\n`,
+    );
+    chmodSync(join(bin, 'aws'), 0o755);
+    result = runUserData(script, root, stageKit(EXECUTABLE, rules), `${bin}:${process.env.PATH}`);
+  });
+
+  test("fetches the password into a root-only file (0600 in a 0700 directory) and never prints it", () => {
+    expect(result.out).toContain('user-data: done');
+    expect(result.code).toBe(0);
+    const credentials = join(root, 'etc', NAME, 'credentials');
+    expect(readFileSync(join(credentials, 'valkey'), 'utf8')).toBe(`${PASSWORD}\n`);
+    expect(statSync(join(credentials, 'valkey')).mode & 0o777).toBe(0o600);
+    expect(statSync(credentials).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(credentials, 'valkey.new'))).toBe(false);
+    expect(result.out).not.toContain(PASSWORD);
+  });
+
+  test('hands it to the unit as the credential valkey (LoadCredential=), and the unit with both drop-ins passes systemd-analyze verify', () => {
+    const dropIn = readFileSync(join(root, 'etc/systemd/system', `${NAME}.service.d`, '20-valkey-credential.conf'), 'utf8');
+    expect(dropIn.split('\n')).toContain(`LoadCredential=valkey:/etc/${NAME}/credentials/valkey`);
+    expect(dropIn).not.toContain(PASSWORD);
+    expect(verifyUnit(root)).toEqual({ error: undefined, out: '', code: 0 });
+  });
+
+  test("the environment file has the cache's endpoint and user, and install.sh's check passes with it", () => {
+    const environment = readFileSync(join(root, 'etc', NAME, 'environment'), 'utf8').split('\n');
+    expect(environment).toContain(`VALKEY_ENDPOINT=${CACHE_HOST}:6379`);
+    expect(environment).toContain('VALKEY_USER=sagemaker-mlflow-proxy');
+    expect(environment.join('\n')).not.toContain(PASSWORD);
+    expect(result.out).toContain('rules.yaml: OK');
+  });
+
+  test('the installed rules read the password from the directory systemd names in CREDENTIALS_DIRECTORY', () => {
+    // What `serve` loads under systemd: the installed rules, the environment file and the variable
+    // LoadCredential= sets, through the gateway's own loader (infra/lib/rules-facts.ts).
+    const environment = Object.fromEntries(
+      readFileSync(join(root, 'etc', NAME, 'environment'), 'utf8').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const run = spawnSync(join(REPO, 'node_modules', '.bin', 'bun'), [join(REPO, 'infra', 'lib', 'rules-facts.ts'), join(root, 'etc', NAME, 'rules.yaml')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...environment, CREDENTIALS_DIRECTORY: `/run/credentials/${NAME}.service` },
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout).limitStore).toMatchObject({
+      kind: 'valkey',
+      url: `rediss://${CACHE_HOST}:6379`,
+      cluster: true,
+      username: 'sagemaker-mlflow-proxy',
+      passwordFile: `/run/credentials/${NAME}.service/valkey`,
     });
   });
 });

@@ -54,11 +54,18 @@ describe('limits.store', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('#### A fleet: shared limits'));
     const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    // VALKEY_ENDPOINT / VALKEY_USER as infra/'s user data writes them (host:port).
     const store = rulesFrom(`version: 1\nbackend: {url: http://127.0.0.1:5000}\n${example}`, {
-      VALKEY_URL: 'rediss://my-cache-abc123.serverless.use1.cache.amazonaws.com:6379',
+      VALKEY_ENDPOINT: 'my-cache-abc123.serverless.use1.cache.amazonaws.com:6379',
       VALKEY_USER: 'mlflow-proxy',
     }).source.limits.store;
-    expect(store).toMatchObject({ kind: 'valkey', cluster: true, username: 'mlflow-proxy', passwordFile: '/run/credentials/sagemaker-mlflow-proxy.service/valkey' });
+    expect(store).toMatchObject({
+      kind: 'valkey',
+      url: 'rediss://my-cache-abc123.serverless.use1.cache.amazonaws.com:6379',
+      cluster: true,
+      username: 'mlflow-proxy',
+      passwordFile: '/run/credentials/sagemaker-mlflow-proxy.service/valkey',
+    });
   });
 
   test('a change takes effect at the next restart, and a reload says so', () => {

@@ -105,3 +105,13 @@ export function cfnLint(outdir: string): LintMatch[] {
   if (run.status === null || (run.status & 1) === 1 || !run.stdout.trim().startsWith('[')) throw new Error(`cfn-lint failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
   return JSON.parse(run.stdout) as LintMatch[];
 }
+
+/**
+ * A rules file with the shipped rules.yaml's commented `limits.store` example turned on: the fleet's
+ * shared store as the Gateway stack's cache (-c sharedLimits=true) expects it.
+ */
+export function withSharedStore(rules: string): string {
+  const example = /^  # store:\n(?:  # {3}.*\n)+/m;
+  if (!example.test(rules)) throw new Error('rules.yaml no longer has the commented limits.store example');
+  return rules.replace(example, (block) => block.replace(/^ {2}# ?/gm, '  '));
+}
