@@ -145,6 +145,20 @@ describe('install.sh', () => {
     expect(versionOf(BIN)).toContain('(commit upgrade-test)');
   });
 
+  test('the environment file is read as systemd reads it: no command substitution, spaces and quotes as systemd.exec(5) says', () => {
+    const root = tempDir('root');
+    const marker = join(tempDir('marker'), 'ran');
+    const { code, out } = install(kit(), [
+      '--root', root, '--no-start', '--binary', executable,
+      '--env', `MLFLOW_ARN="${ARN}"`, '--env', `PROXY_API_KEY_SHA256='${HASH}'`,
+      '--env', `OPERATOR_NOTE=$(touch ${marker})`, '--env', 'OPERATOR_TEAM=data platform',
+    ]);
+    expect(out).toContain('rules.yaml: OK');
+    expect(code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(staged(root, ENVFILE), 'utf8')).toContain(`OPERATOR_NOTE=$(touch ${marker})\n`);
+  });
+
   test('--uninstall removes what it installed and keeps the configuration; --purge removes that too', () => {
     const root = tempDir('root');
     const dir = kit();
