@@ -224,6 +224,24 @@ check_rules() { # executable
   env "${environment[@]+"${environment[@]}"}" "$1" check --rules "$RULES"
 }
 
+# What an upgrade may change besides the executable, copied aside so a failed check can put the
+# installed release back as it was (a file that did not exist is removed again).
+INSTALLED_STATE=("$RULES" "$RULES.new" "$ENVFILE" "$ENVFILE.new" "$SHARE/rules.yaml.shipped" "$SHARE/environment.shipped")
+keep_installed() { # dir
+  local path i=0
+  for path in "${INSTALLED_STATE[@]}"; do
+    if [ -e "$path" ]; then cp -p "$path" "$1/$i"; fi
+    i=$((i + 1))
+  done
+}
+restore_installed() { # dir
+  local path i=0
+  for path in "${INSTALLED_STATE[@]}"; do
+    if [ -e "$1/$i" ]; then cp -p "$1/$i" "$path"; else rm -f "$path"; fi
+    i=$((i + 1))
+  done
+}
+
 wait_ready() {
   local port path=/-/ready _
   port=$(sed -n 's/^PORT=\([0-9]*\)$/\1/p' "$ENVFILE" | tail -1)
@@ -252,12 +270,15 @@ restart_service() {
 }
 
 do_install() {
-  local source environment
+  local source environment kept=""
   source=$(new_binary)
   if [ "$mode" = upgrade ] && [ ! -f "$BIN" ]; then
     die "--upgrade: nothing installed at $BIN yet (run without --upgrade first)"
   fi
-  swap_binary "$source" || true
+  if [ -f "$BIN" ] && [ "$dry_run" = no ]; then
+    kept=$(mktemp -d)
+    keep_installed "$kept"
+  fi
   install_config 0644 "$HERE/rules.yaml" "$RULES"
   if [ -e "$ENVFILE" ] && [ ${#env_settings[@]} -gt 0 ]; then
     say "$ENVFILE exists: --env ignored (edit the file instead)"
@@ -266,8 +287,19 @@ do_install() {
   # Read by systemd (root) only; it may hold the ARN and key hashes.
   install_config 0600 "$HERE/systemd/environment.example" "$ENVFILE" "$environment"
   rm -f "$environment"
+  # The new executable checks the rules before it replaces the installed one: a release whose
+  # check fails must not be left in place for the next restart to run against ExecStartPre.
+  if ! check_rules "$source"; then
+    if [ -n "$kept" ]; then
+      restore_installed "$kept"
+      rm -rf "$kept"
+      die "$RULES does not validate with $ENVFILE (problems above): the installed release was kept as it was; the service was not (re)started"
+    fi
+    die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
+  fi
+  [ -z "$kept" ] || rm -rf "$kept"
+  swap_binary "$source" || true
   if install_file 0644 "$HERE/systemd/$NAME.service" "$UNIT"; then say "installed $UNIT"; else say "$UNIT unchanged"; fi
-  check_rules "$BIN" || die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
   restart_service
 }
 
