@@ -131,6 +131,13 @@ export class MisdirectedRequest extends GatewayError {
   }
 }
 
+/** A request whose framing is ambiguous (pipeline/framing.ts): refused before sign-in, like a foreign Host. */
+export class BadFraming extends GatewayError {
+  constructor(detail: string) {
+    super(400, 'BAD_REQUEST', 'The request\'s framing is ambiguous (for example two Content-Length headers).', { connection: 'close' }, detail);
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(detail?: string) {
     super(500, 'INTERNAL_ERROR', 'The gateway failed to handle the request.', {}, detail);

@@ -4,9 +4,9 @@
 //
 // (The UI entry of a SageMaker backend leaves after the rate limit: authorize AccessUI → redirect.)
 //
-// Why this order: the Host check first (listen.allowedHosts, against DNS rebinding); then
-// authentication, so nothing about paths or policies is revealed to an unknown caller; the rate
-// limit right after it, before any further work for a client over its limit; rewrite before
+// Why this order: the framing check first (nothing reads a body whose length is ambiguous); the
+// Host check (listen.allowedHosts, against DNS rebinding); then authentication, so nothing about
+// paths or policies is revealed to an unknown caller; the rate limit right after it, before any further work for a client over its limit; rewrite before
 // authorize, so the allowlist is decided on the exact path that will be sent; the body is read
 // only once the request is allowed (no buffering for denied callers); signing last, over the bytes
 // and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
@@ -25,6 +25,7 @@ import { chain, type Next, type Stage } from './pipeline/chain.ts';
 import { receive } from './pipeline/receive.ts';
 import { auditLine } from './pipeline/audit-line.ts';
 import { errorPage } from './pipeline/error-page.ts';
+import { requestFraming } from './pipeline/framing.ts';
 import { hostCheck } from './pipeline/allowed-hosts.ts';
 import { authentication } from './pipeline/authenticate.ts';
 import { rateLimiting } from './pipeline/rate-limit.ts';
@@ -72,6 +73,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   return [
     auditLine(shared.audit), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
+    requestFraming(), // one Content-Length: a message a peer could frame differently is never passed on
     ...(listen.allowedHosts ? [hostCheck(listen.allowedHosts)] : []), // DNS rebinding: before anything else
     authentication(rules.auth, shared.signInFailures, shared.nowMs), // strangers learn nothing about paths or policies
     ...(hasRateLimits(rules) ? [rateLimiting(shared.rateLimits)] : []),
