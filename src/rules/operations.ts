@@ -75,6 +75,9 @@ export function operationFor(method: string, path: string): string | undefined {
   // (experiments/search-datasets in 3.17): a self-hosted backend gets the UI's paths unrewritten and
   // they are still the same operations. SageMaker backends rewrite them to /api/ (rules.yaml).
   if (path.startsWith(AJAX_API)) return operationFor(method, `/api/${path.slice(AJAX_API.length)}`);
+  // Werkzeug adds HEAD to every rule that allows GET (werkzeug.routing.Rule), so MLflow's server
+  // answers HEAD on each GET route as that route without the body: the same operation.
+  if (method === 'HEAD') return operationFor('GET', path);
   const direct = exact.get(`${method} ${path}`);
   if (direct) return direct;
   for (const route of templated) {

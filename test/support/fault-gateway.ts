@@ -29,6 +29,8 @@ export interface FaultGatewayOptions {
   backend?: string;
   /** Extra top-level YAML (limits, auth, ...). Policies `everything` (all) are always there. */
   extra?: string;
+  /** The YAML of the suite client's only policy, instead of `everything`, e.g. `{operations: [GetRun]}`. */
+  clientPolicy?: string;
   /** Host credentials for signing; default: temporary stand-in credentials valid for an hour. */
   credentials?: CredentialCache;
   /** Passed through to createApp. */
@@ -54,14 +56,14 @@ export function standinCredentialCache(): CredentialCache {
   return { get: async () => creds, cached: () => creds, expiration: () => creds.expiration, refreshes: () => 1 };
 }
 
-export function faultRulesYaml(mode: BackendMode, upstreamUrl: string, options: Pick<FaultGatewayOptions, 'backend' | 'extra'> = {}): string {
+export function faultRulesYaml(mode: BackendMode, upstreamUrl: string, options: Pick<FaultGatewayOptions, 'backend' | 'extra' | 'clientPolicy'> = {}): string {
   const backend = mode === 'sagemaker' ? `arn: "${FAULT_ARN}", endpoint: "${upstreamUrl}"` : `url: "${upstreamUrl}"`;
   return `version: 1
 backend: {${backend}${options.backend ? `, ${options.backend}` : ''}}
 listen: {host: 127.0.0.1, port: 0}
-clients: [{id: faults, apiKeySha256: "${hashApiKey(FAULT_KEY)}", policies: [everything]}]
+clients: [{id: faults, apiKeySha256: "${hashApiKey(FAULT_KEY)}", policies: [${options.clientPolicy ? 'client' : 'everything'}]}]
 policies:
-  everything: {operations: ["*"], allow: [{methods: ["*"], paths: ["/**"]}]}
+  everything: {operations: ["*"], allow: [{methods: ["*"], paths: ["/**"]}]}${options.clientPolicy ? `\n  client: ${options.clientPolicy}` : ''}
 ${options.extra ?? ''}
 `;
 }

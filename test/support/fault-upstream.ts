@@ -276,6 +276,8 @@ async function answer(socket: Socket, behaviour: Behaviour, recorded: RecordedRe
   }
   head += '\r\n';
   socket.write(head);
+  // A HEAD answer is the GET answer's head, Content-Length included, without the content (RFC 9110 §9.3.2).
+  if (recorded.method === 'HEAD') return;
   if (behaviour.resetAfterBytes !== undefined) {
     socket.write(body.subarray(0, behaviour.resetAfterBytes), () => socket.resetAndDestroy());
     return;
