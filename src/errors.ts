@@ -91,8 +91,9 @@ export class UpstreamTimeout extends GatewayError {
 
 /** The client went away before the answer; 499 as nginx and caddy log it. Nobody reads the body. */
 export class ClientClosed extends GatewayError {
-  constructor() {
-    super(499, 'CANCELLED', 'The client closed the request.');
+  /** `detail` says how far the request got: whether the upstream may have run it. */
+  constructor(detail?: string) {
+    super(499, 'CANCELLED', 'The client closed the request.', {}, detail);
   }
 }
 
