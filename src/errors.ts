@@ -139,6 +139,13 @@ export class BadFraming extends GatewayError {
   }
 }
 
+/** A request still in flight when the shutdown's finish time ran out (shutdown.ts); audit only, nobody receives it. */
+export class ShutdownCut extends GatewayError {
+  constructor() {
+    super(503, 'TEMPORARILY_UNAVAILABLE', 'The gateway stopped before the request finished.', {}, 'cut by the shutdown: still in flight when shutdown.finishSeconds ran out');
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(detail?: string) {
     super(500, 'INTERNAL_ERROR', 'The gateway failed to handle the request.', {}, detail);

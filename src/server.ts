@@ -24,6 +24,7 @@ import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-fa
 import { chain, type Next, type Stage } from './pipeline/chain.ts';
 import { receive } from './pipeline/receive.ts';
 import { auditLine } from './pipeline/audit-line.ts';
+import type { InFlightAudits } from './pipeline/in-flight.ts';
 import { errorPage } from './pipeline/error-page.ts';
 import { requestFraming } from './pipeline/framing.ts';
 import { hostCheck } from './pipeline/allowed-hosts.ts';
@@ -53,6 +54,8 @@ export interface GatewayDeps {
   onRequest?: () => void;
   /** SageMaker backends with `artifacts` configured: the S3 store behind MLflow's artifact API. */
   artifacts?: ArtifactService;
+  /** Requests without their audit line yet, so a shutdown that cuts them still records them (serve). */
+  inFlight?: InFlightAudits;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -62,6 +65,7 @@ export interface SharedParts {
   signInFailures: SignInFailureGuard;
   credentials: { host?: CredentialCache; clientRoles?: ClientRoleCredentials };
   artifacts?: ArtifactService;
+  inFlight?: InFlightAudits;
   nowMs: () => number;
 }
 
@@ -71,7 +75,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   const backend = rules.backend;
   const directory = policyDirectory(rules);
   return [
-    auditLine(shared.audit), // outermost: one line per outcome, after the body is sent
+    auditLine(shared.audit, shared.inFlight), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
     requestFraming(), // one Content-Length: a message a peer could frame differently is never passed on
     ...(listen.allowedHosts ? [hostCheck(listen.allowedHosts)] : []), // DNS rebinding: before anything else
@@ -107,6 +111,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     signInFailures: signInFailureGuard(rateLimits),
     credentials: { ...(deps.credentials ? { host: deps.credentials } : {}), ...(deps.clientRoles ? { clientRoles: deps.clientRoles } : {}) },
     ...(deps.artifacts ? { artifacts: deps.artifacts } : {}),
+    ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
     nowMs: () => now().getTime(),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh
