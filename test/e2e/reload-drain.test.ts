@@ -63,7 +63,7 @@ describe('reloads and drain under load', () => {
       let stderr = '';
       load.stdout.on('data', (c) => (stdout += c));
       load.stderr.on('data', (c) => (stderr += c));
-      const loadDone = new Promise<void>((done) => load.once('exit', () => done()));
+      const loadDone = new Promise<void>((done) => load.once('close', () => done())); // its stdout read to the end
       const answered = (op: string, status: number, after = 0) => stderr.slice(after).includes(`DONE ${op} ${status}`);
       // Load runs before, between and after each step: wait for answers, not for time to pass.
       await waitFor(() => answered('search', 200) && answered('get-by-name', 200), 60_000);
@@ -81,7 +81,8 @@ describe('reloads and drain under load', () => {
       await waitFor(() => answered('search', 200, refusedAt) && answered('get-by-name', 403, refusedAt), 60_000);
       await waitFor(() => (stderr.match(/DONE /g)?.length ?? 0) > 60, 60_000);
 
-      const exited = new Promise<{ code: number | null; at: number }>((done) => gateway.child.once('exit', (code) => done({ code, at: Date.now() })));
+      // 'close' (its output read to the end), not 'exit': the log lines below are read after it.
+      const exited = new Promise<{ code: number | null; at: number }>((done) => gateway.child.once('close', (code) => done({ code, at: Date.now() })));
       const sigterm = Date.now();
       gateway.child.kill('SIGTERM');
       const { code, at } = await Promise.race([

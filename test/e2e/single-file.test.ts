@@ -123,6 +123,9 @@ for (const runtime of BUILT_RUNTIMES) {
       const response = await postJson(`${base}/graphql`, KEY, { query, variables: { input: { experimentId: '0' } } });
       expect(response.status).toBe(200);
       expect((await response.json()).data.mlflowGetExperiment.experiment.name).toBe('Default');
+      // The audit line is written after the answer (batched, one write per macrotask) and reaches
+      // this process through a pipe: on a busy machine the answer can arrive first. Wait for it.
+      await waitFor(() => auditLines(gateway.output()).some((l) => l.path === '/graphql'));
       const line = auditLines(gateway.output()).filter((l) => l.path === '/graphql').at(-1);
       expect(line).toMatchObject({ operation: 'GraphQL:GetExperiment', decision: 'allowed' });
     });
@@ -139,8 +142,8 @@ for (const runtime of BUILT_RUNTIMES) {
     });
 
     test('metrics are served on their own listener and count what happened', async () => {
+      // Counted when the audit record is made, before the answer is sent: no wait needed.
       expect((await postJson(`${base}/api/2.0/mlflow/experiments/search`, 'wrong-key-0123456789abcdef', {})).status).toBe(401);
-      await Bun.sleep(50);
       const samples = parsePrometheus(await (await fetch(metricsUrl)).text());
       expect(sampleValue(samples, 'sagemaker_mlflow_proxy_requests_total', { operation: 'CreateExperiment', status_class: '2xx', client: 'smoke' })).toBe(1);
       expect(sampleValue(samples, 'sagemaker_mlflow_proxy_auth_failures_total')).toBeGreaterThanOrEqual(1);
@@ -168,7 +171,8 @@ for (const runtime of BUILT_RUNTIMES) {
 
     test('SIGTERM: readiness fails at once, then the process drains and exits 0', async () => {
       expect((await fetch(`${base}/-/ready`)).status).toBe(200);
-      const exited = new Promise<number | null>((done) => gateway.child.once('exit', (code) => done(code)));
+      // 'close', not 'exit': the process may exit before this side has read all of its output.
+      const exited = new Promise<number | null>((done) => gateway.child.once('close', (code) => done(code)));
       gateway.child.kill('SIGTERM');
       await waitFor(() => gateway.output().includes('"msg":"draining'));
       const ready = await fetch(`${base}/-/ready`);

@@ -27,7 +27,8 @@ async function serve(mode: BackendMode, shutdown: string): Promise<{ gateway: St
   const creds = staticCredentials('DRAIN0000001');
   const gateway = await startGateway(file, cleanAwsEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }));
   started.push(gateway);
-  const exited = new Promise<number | null>((done) => gateway.child.once('exit', (code) => done(code)));
+  // 'close' (its output read to the end), not 'exit': the audit lines are read after it.
+  const exited = new Promise<number | null>((done) => gateway.child.once('close', (code) => done(code)));
   return { gateway, upstream, exited };
 }
 
