@@ -130,6 +130,32 @@ for (const runtime of BUILT_RUNTIMES) {
       expect(line).toMatchObject({ operation: 'GraphQL:GetExperiment', decision: 'allowed' });
     });
 
+    test(runtime.includes('Deno')
+      ? 'pipelined requests (RFC 9112 §9.3) are answered in order: Deno\'s server supports pipelining'
+      : 'pipelined requests are refused with the connection, and nothing of them reaches the backend (Bun closes a connection pipelined behind a pending answer)', async () => {
+      const forwardedBefore = standin.log().length;
+      const head = (id: string, last: boolean) =>
+        `GET /api/2.0/mlflow/experiments/get?experiment_id=0 HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${KEY}\r\nx-request-id: pipelined-${id}-${runtime.length}\r\n${last ? 'connection: close\r\n' : ''}\r\n`;
+      const { connect } = await import('node:net');
+      const socket = connect(gateway.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk));
+      socket.on('error', () => {});
+      await new Promise<void>((done) => socket.once('connect', () => done()));
+      socket.write(head('one', false) + head('two', true));
+      await new Promise<void>((done) => socket.once('close', () => done()));
+      // A status line follows the previous body directly, not at a line start.
+      const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      if (runtime.includes('Deno')) {
+        expect(statuses).toEqual([200, 200]);
+        expect(received.indexOf('pipelined-one')).toBeLessThan(received.indexOf('pipelined-two'));
+        expect(standin.log().length - forwardedBefore).toBe(2);
+      } else {
+        expect(statuses).toEqual([]);
+        expect(standin.log().length - forwardedBefore).toBe(0);
+      }
+    });
+
     test('the UI entry mints a presigned link through the control plane (signing name sagemaker, verified by the stand-in)', async () => {
       const before = controlPlane.calls.length;
       const visit = await fetch(`${base}/ui?experiment=0`, { headers: { authorization: `Bearer ${KEY}` }, redirect: 'manual' });

@@ -5,7 +5,8 @@
 // packages/bun-uws/src/HttpContext.h; oven-sh/bun#33664, #38128). The gateway cannot answer them
 // in order on this runtime, so it takes the other branch the issue allows: the connection is
 // refused, and nothing is forwarded for a request whose connection has already gone. The audit
-// line says what happened (499, the connection closed before the request was forwarded).
+// line says what happened (499, the connection closed before the request was forwarded). Deno's
+// server does answer pipelined requests in order; the single-file smoke suite checks both builds.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead } from '../support/raw-http.ts';
 import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
