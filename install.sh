@@ -164,13 +164,82 @@ swap_binary() {
   say "installed $BIN: $("$source" version)"
 }
 
-# `check` with the environment systemd will give the service.
-check_rules() {
-  [ "$dry_run" = no ] || { echo "+ $BIN check --rules $RULES (with $ENVFILE)"; return 0; }
-  # shellcheck source=systemd/environment.example
-  if ! (set -a && . "$ENVFILE" && set +a && "$BIN" check --rules "$RULES"); then
-    die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
-  fi
+# The environment file as systemd's EnvironmentFile= reads it (systemd.exec(5)), into the array
+# `environment`: KEY=VALUE lines; empty lines and lines starting with # or ; are skipped, as are
+# lines without "="; whitespace around the value is dropped; a value in single quotes is taken
+# verbatim, one in double quotes keeps what follows a backslash only for \" \\ \$ \`, an unquoted one
+# keeps the character after any backslash; a line ending in a backslash goes on on the next line.
+# Nothing is expanded and nothing runs: sourcing the file with bash would run `$(...)` and split
+# `a b` into a command, which the service, started by systemd, would never see. (Quoted values
+# spanning several lines are not supported.)
+read_environment() { # file
+  local line next key value
+  environment=()
+  while IFS= read -r line || [ -n "$line" ]; do
+    while [ "${line%\\}" != "$line" ] && IFS= read -r next; do line=${line%\\}$next; done
+    line=${line#"${line%%[![:space:]]*}"}
+    case "$line" in '' | '#'* | ';'*) continue ;; esac
+    case "$line" in *=*) ;; *) continue ;; esac
+    key=${line%%=*}
+    key=${key%"${key##*[![:space:]]}"}
+    value=${line#*=}
+    value=${value#"${value%%[![:space:]]*}"}
+    value=${value%"${value##*[![:space:]]}"}
+    if ! [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+      say "$1: ignoring \"$key\": not a variable name (systemd ignores it too)"
+      continue
+    fi
+    case "$value" in
+      \'*\') value=${value:1:${#value}-2} ;;
+      \"*\") value=$(unescape double "${value:1:${#value}-2}") ;;
+      *) value=$(unescape plain "$value") ;;
+    esac
+    environment+=("$key=$value")
+  done <"$1"
+}
+
+unescape() { # double|plain TEXT
+  local text=$2 out='' i=0 next
+  while [ "$i" -lt "${#text}" ]; do
+    if [ "${text:i:1}" = "\\" ] && [ $((i + 1)) -lt "${#text}" ]; then
+      next=${text:i+1:1}
+      if [ "$1" = plain ] || [[ $next == [\"\\\$\`] ]]; then
+        out+=$next
+        i=$((i + 2))
+        continue
+      fi
+    fi
+    out+=${text:i:1}
+    i=$((i + 1))
+  done
+  printf '%s' "$out"
+}
+
+# `check` with the environment systemd will give the service, by the given executable. 1 when the
+# rules do not validate.
+check_rules() { # executable
+  [ "$dry_run" = no ] || { echo "+ $1 check --rules $RULES (with $ENVFILE)"; return 0; }
+  local environment
+  read_environment "$ENVFILE"
+  env "${environment[@]+"${environment[@]}"}" "$1" check --rules "$RULES"
+}
+
+# What an upgrade may change besides the executable, copied aside so a failed check can put the
+# installed release back as it was (a file that did not exist is removed again).
+INSTALLED_STATE=("$RULES" "$RULES.new" "$ENVFILE" "$ENVFILE.new" "$SHARE/rules.yaml.shipped" "$SHARE/environment.shipped")
+keep_installed() { # dir
+  local path i=0
+  for path in "${INSTALLED_STATE[@]}"; do
+    if [ -e "$path" ]; then cp -p "$path" "$1/$i"; fi
+    i=$((i + 1))
+  done
+}
+restore_installed() { # dir
+  local path i=0
+  for path in "${INSTALLED_STATE[@]}"; do
+    if [ -e "$1/$i" ]; then cp -p "$1/$i" "$path"; else rm -f "$path"; fi
+    i=$((i + 1))
+  done
 }
 
 wait_ready() {
@@ -201,12 +270,15 @@ restart_service() {
 }
 
 do_install() {
-  local source environment
+  local source environment kept=""
   source=$(new_binary)
   if [ "$mode" = upgrade ] && [ ! -f "$BIN" ]; then
     die "--upgrade: nothing installed at $BIN yet (run without --upgrade first)"
   fi
-  swap_binary "$source" || true
+  if [ -f "$BIN" ] && [ "$dry_run" = no ]; then
+    kept=$(mktemp -d)
+    keep_installed "$kept"
+  fi
   install_config 0644 "$HERE/rules.yaml" "$RULES"
   if [ -e "$ENVFILE" ] && [ ${#env_settings[@]} -gt 0 ]; then
     say "$ENVFILE exists: --env ignored (edit the file instead)"
@@ -215,8 +287,19 @@ do_install() {
   # Read by systemd (root) only; it may hold the ARN and key hashes.
   install_config 0600 "$HERE/systemd/environment.example" "$ENVFILE" "$environment"
   rm -f "$environment"
+  # The new executable checks the rules before it replaces the installed one: a release whose
+  # check fails must not be left in place for the next restart to run against ExecStartPre.
+  if ! check_rules "$source"; then
+    if [ -n "$kept" ]; then
+      restore_installed "$kept"
+      rm -rf "$kept"
+      die "$RULES does not validate with $ENVFILE (problems above): the installed release was kept as it was; the service was not (re)started"
+    fi
+    die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
+  fi
+  [ -z "$kept" ] || rm -rf "$kept"
+  swap_binary "$source" || true
   if install_file 0644 "$HERE/systemd/$NAME.service" "$UNIT"; then say "installed $UNIT"; else say "$UNIT unchanged"; fi
-  check_rules
   restart_service
 }
 
@@ -227,7 +310,7 @@ do_rollback() {
   run mv -f "$PREVIOUS" "$BIN"
   run mv -f "$BIN.rollback" "$PREVIOUS"
   say "rolled back to $("$BIN" version 2>/dev/null || echo "$PREVIOUS")"
-  check_rules
+  check_rules "$BIN" || die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
   restart_service
 }
 

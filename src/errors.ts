@@ -91,8 +91,9 @@ export class UpstreamTimeout extends GatewayError {
 
 /** The client went away before the answer; 499 as nginx and caddy log it. Nobody reads the body. */
 export class ClientClosed extends GatewayError {
-  constructor() {
-    super(499, 'CANCELLED', 'The client closed the request.');
+  /** `detail` says how far the request got: whether the upstream may have run it. */
+  constructor(detail?: string) {
+    super(499, 'CANCELLED', 'The client closed the request.', {}, detail);
   }
 }
 
@@ -128,6 +129,20 @@ export class NotImplemented extends GatewayError {
 export class MisdirectedRequest extends GatewayError {
   constructor(host: string) {
     super(421, 'BAD_REQUEST', 'This gateway does not answer to the host name the request was sent to.', {}, `host ${host.slice(0, 256)} not in listen.allowedHosts`);
+  }
+}
+
+/** A request whose framing is ambiguous (pipeline/framing.ts): refused before sign-in, like a foreign Host. */
+export class BadFraming extends GatewayError {
+  constructor(detail: string) {
+    super(400, 'BAD_REQUEST', 'The request\'s framing is ambiguous (for example two Content-Length headers).', { connection: 'close' }, detail);
+  }
+}
+
+/** A request still in flight when the shutdown's finish time ran out (shutdown.ts); audit only, nobody receives it. */
+export class ShutdownCut extends GatewayError {
+  constructor() {
+    super(503, 'TEMPORARILY_UNAVAILABLE', 'The gateway stopped before the request finished.', {}, 'cut by the shutdown: still in flight when shutdown.finishSeconds ran out');
   }
 }
 

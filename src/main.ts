@@ -25,6 +25,8 @@ import { watchRules } from './serve/reload.ts';
 import { listeningSummary } from './serve/summary.ts';
 import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
 import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
+import { closingWhileDraining } from './serve/draining.ts';
+import { inFlightAudits } from './pipeline/in-flight.ts';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -205,6 +207,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
 
   // Everything the gateway is given, in one place.
+  const inFlight = inFlightAudits();
   const app = createApp({
     rules: reloader.current,
     ...signing,
@@ -213,8 +216,9 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     audit,
     onRequest: metrics.requestStarted,
     readiness,
+    inFlight,
   });
-  const listeners = startListeners((request) => app.handle(request), rules, metrics);
+  const listeners = startListeners(closingWhileDraining((request) => app.handle(request), () => draining), rules, metrics);
   // The process's signals: SIGHUP reloads the rules, SIGTERM and SIGINT stop the gateway.
   const stopWatching = watchRules(file, watch, reloader, process, { log, metrics });
   log.log('info', 'listening', listeningSummary(rules, listeners, { file, rulesSha256: reloader.sha256(), watch, runtime: runtimeName(), pid: process.pid }));
@@ -222,7 +226,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const signal = await nextStopSignal(process);
   draining = true;
   const { drainSeconds, finishSeconds } = rules.source.shutdown;
-  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics }).finally(() => limits.close());
+  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds, inFlight }, { log, metrics }).finally(() => limits.close());
 }
 
 /** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */

@@ -4,9 +4,9 @@
 //
 // (The UI entry of a SageMaker backend leaves after the rate limit: authorize AccessUI → redirect.)
 //
-// Why this order: the Host check first (listen.allowedHosts, against DNS rebinding); then
-// authentication, so nothing about paths or policies is revealed to an unknown caller; the rate
-// limit right after it, before any further work for a client over its limit; rewrite before
+// Why this order: the framing check first (nothing reads a body whose length is ambiguous); the
+// Host check (listen.allowedHosts, against DNS rebinding); then authentication, so nothing about
+// paths or policies is revealed to an unknown caller; the rate limit right after it, before any further work for a client over its limit; rewrite before
 // authorize, so the allowlist is decided on the exact path that will be sent; the body is read
 // only once the request is allowed (no buffering for denied callers); signing last, over the bytes
 // and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
@@ -24,7 +24,9 @@ import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-fa
 import { chain, type Next, type Stage } from './pipeline/chain.ts';
 import { receive } from './pipeline/receive.ts';
 import { auditLine } from './pipeline/audit-line.ts';
+import type { InFlightAudits } from './pipeline/in-flight.ts';
 import { errorPage } from './pipeline/error-page.ts';
+import { requestFraming } from './pipeline/framing.ts';
 import { hostCheck } from './pipeline/allowed-hosts.ts';
 import { authentication } from './pipeline/authenticate.ts';
 import { rateLimiting } from './pipeline/rate-limit.ts';
@@ -52,6 +54,8 @@ export interface GatewayDeps {
   onRequest?: () => void;
   /** SageMaker backends with `artifacts` configured: the S3 store behind MLflow's artifact API. */
   artifacts?: ArtifactService;
+  /** Requests without their audit line yet, so a shutdown that cuts them still records them (serve). */
+  inFlight?: InFlightAudits;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -61,6 +65,7 @@ export interface SharedParts {
   signInFailures: SignInFailureGuard;
   credentials: { host?: CredentialCache; clientRoles?: ClientRoleCredentials };
   artifacts?: ArtifactService;
+  inFlight?: InFlightAudits;
   nowMs: () => number;
 }
 
@@ -70,8 +75,9 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   const backend = rules.backend;
   const directory = policyDirectory(rules);
   return [
-    auditLine(shared.audit), // outermost: one line per outcome, after the body is sent
+    auditLine(shared.audit, shared.inFlight), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
+    requestFraming(), // one Content-Length: a message a peer could frame differently is never passed on
     ...(listen.allowedHosts ? [hostCheck(listen.allowedHosts)] : []), // DNS rebinding: before anything else
     authentication(rules.auth, shared.signInFailures, shared.nowMs), // strangers learn nothing about paths or policies
     ...(hasRateLimits(rules) ? [rateLimiting(shared.rateLimits)] : []),
@@ -105,6 +111,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     signInFailures: signInFailureGuard(rateLimits),
     credentials: { ...(deps.credentials ? { host: deps.credentials } : {}), ...(deps.clientRoles ? { clientRoles: deps.clientRoles } : {}) },
     ...(deps.artifacts ? { artifacts: deps.artifacts } : {}),
+    ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
     nowMs: () => now().getTime(),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh

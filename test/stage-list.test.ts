@@ -17,11 +17,11 @@ const names = (yaml: string, parts: Partial<SharedParts> = {}) => stagesFor(rule
 describe('the stage list', () => {
   test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, authorize, pass on, forward', () => {
     expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\n')).toEqual([
-      'auditLine', 'errorPage', 'authentication', 'rewriting', 'authorization', 'plainMlflowPassing', 'forwarding',
+      'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'authorization', 'plainMlflowPassing', 'forwarding',
     ]);
   });
 
-  test('every optional stage in its place: host check first, rate limit after sign-in, UI entry before rewrites, artifacts before signing', () => {
+  test('every optional stage in its place: framing then host check first, rate limit after sign-in, UI entry before rewrites, artifacts before signing', () => {
     const yaml = `version: 1
 backend: {arn: "${ARN}"}
 listen: {allowedHosts: [mlflow.example]}
@@ -32,7 +32,7 @@ policies: {p: {operations: ["*"]}}
 `;
     const artifacts = { store: { root: { uri: 's3://b/r' } }, maxJsonRewriteBytes: 1 } as unknown as ArtifactService;
     expect(names(yaml, { artifacts })).toEqual([
-      'auditLine', 'errorPage', 'hostCheck', 'authenticationWithFailureLimit', 'rateLimiting', 'uiEntry',
+      'auditLine', 'errorPage', 'requestFraming', 'hostCheck', 'authenticationWithFailureLimit', 'rateLimiting', 'uiEntry',
       'rewriting', 'authorization', 'artifactApi', 'sageMakerSigning', 'forwarding',
     ]);
   });

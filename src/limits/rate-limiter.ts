@@ -8,7 +8,8 @@
 // pipeline; that is why take() may return a promise.
 import type { RateLimit } from '../auth/identity.ts';
 
-export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number };
+/** `remaining`: tokens left after this take, when the store knows it (a shared store may not). */
+export type TakeResult = { ok: true; remaining?: number } | { ok: false; retryAfterMs: number };
 
 export interface RateLimitStore {
   take(key: string, limit: RateLimit, nowMs: number): TakeResult | Promise<TakeResult>;
@@ -40,7 +41,7 @@ export function localTokenBuckets(maxKeys = 100_000): RateLimitStore {
       }
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
-        return { ok: true };
+        return { ok: true, remaining: bucket.tokens };
       }
       return { ok: false, retryAfterMs: ((1 - bucket.tokens) * 1000) / limit.requestsPerSecond };
     },

@@ -38,7 +38,8 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
-return {allowed, retry}
+-- Tokens left as a string: a Lua number in a reply is cut to an integer.
+return {allowed, retry, tostring(tokens)}
 `;
 
 /** What the store needs from a connection: the script above run on one key (EVALSHA, EVAL when the server lacks it). */
@@ -50,8 +51,9 @@ export function sharedTokenBuckets(runner: BucketScriptRunner, keyPrefix: string
   return {
     async take(key: string, limit: RateLimit): Promise<TakeResult> {
       const reply = await runner.runTokenBucket(keyPrefix + key, limit.requestsPerSecond, limit.burst);
-      if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`unexpected token-bucket reply: ${JSON.stringify(reply)}`);
-      return Number(reply[0]) === 1 ? { ok: true } : { ok: false, retryAfterMs: Number(reply[1]) };
+      if (!Array.isArray(reply) || reply.length !== 3) throw new Error(`unexpected token-bucket reply: ${JSON.stringify(reply)}`);
+      // What is left lets the failed-sign-in guard pause on the failure that empties the bucket, fleet-wide too.
+      return Number(reply[0]) === 1 ? { ok: true, remaining: Number(reply[2]) } : { ok: false, retryAfterMs: Number(reply[1]) };
     },
   };
 }

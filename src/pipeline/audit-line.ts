@@ -4,21 +4,37 @@ import type { AuditRecord, AuditSink } from '../observability/audit.ts';
 import type { Stage } from './chain.ts';
 import { auditDecision, auditReason, type RequestScope } from './scope.ts';
 import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
+import { ShutdownCut, type GatewayError } from '../errors.ts';
+import type { InFlightAudits, OpenRequest } from './in-flight.ts';
 
 /** Responses up to this size (by Content-Length) are logged when their headers are sent. */
 const SMALL_BODY_BYTES = 64 * 1024;
 
-export function auditLine(audit: AuditSink): Stage {
+export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
+  if (!inFlight) {
+    return async function auditLine(scope, next) {
+      return audited(await next(scope), scope, audit);
+    };
+  }
   return async function auditLine(scope, next) {
-    return audited(await next(scope), scope, audit);
+    // Cut before any answer: the client gets none; the gateway gave up on it (503).
+    const entry = inFlight.open(() => auditRecord(scope, 503, 0, true, new ShutdownCut()));
+    let response: Response;
+    try {
+      response = await next(scope);
+    } catch (error) {
+      inFlight.close(entry);
+      throw error;
+    }
+    return audited(response, scope, audit, entry, inFlight);
   };
 }
 
 /** The audit record of a finished request. */
-export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean): AuditRecord {
-  const error = scope.error;
+export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean, cut?: GatewayError): AuditRecord {
+  const error = cut ?? scope.error;
   const decision = auditDecision(scope, error);
-  const reason = auditReason(scope, decision);
+  const reason = cut?.detail ?? auditReason(scope, decision);
   const identity = scope.identity;
   return {
     ts: scope.receivedAt.toISOString(),
@@ -50,24 +66,30 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
  * length (their totalMs ends at the response headers), else when the streamed body has been fully
  * sent or abandoned, counting the bytes on the way (then totalMs includes the transfer).
  */
-export function audited(response: Response, scope: RequestScope, audit: AuditSink): Response {
+export function audited(response: Response, scope: RequestScope, audit: AuditSink, entry?: OpenRequest, inFlight?: InFlightAudits): Response {
+  // Written now unless a shutdown that cut the request already wrote its line.
+  const writeNow = (record: () => AuditRecord) => {
+    if (!entry || inFlight!.close(entry)) audit.write(record());
+  };
   if (!response.body) {
-    audit.write(auditRecord(scope, response.status, 0, false));
+    writeNow(() => auditRecord(scope, response.status, 0, false));
     return response;
   }
   const length = Number(response.headers.get('content-length') ?? NaN);
   if (length <= SMALL_BODY_BYTES) {
     // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
     // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
-    audit.write(auditRecord(scope, response.status, length, false));
+    writeNow(() => auditRecord(scope, response.status, length, false));
     return response;
   }
   let bytesOut = 0;
   let written = false;
+  // Cut mid-body: the client got the head and part of the body.
+  if (entry) entry.cutLine = () => ({ ...auditRecord(scope, response.status, bytesOut, true), reason: new ShutdownCut().detail! });
   const finish = (incomplete: boolean) => {
     if (written) return;
     written = true;
-    audit.write(auditRecord(scope, response.status, bytesOut, incomplete));
+    writeNow(() => auditRecord(scope, response.status, bytesOut, incomplete));
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({

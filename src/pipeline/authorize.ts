@@ -67,13 +67,18 @@ export function authorizeEach(identity: Profile, operations: ReadonlyArray<strin
   return { allowed: true, operation: label, policy: [...policies].join(','), reason: reasons.join('; ') };
 }
 
+/** A path rule that allows GET allows HEAD too: the same answer without its body, as the upstream (Flask) gives it. */
+function grantsMethod(methods: '*' | ReadonlySet<string>, method: string): boolean {
+  return methods === '*' || methods.has(method) || (method === 'HEAD' && methods.has('GET'));
+}
+
 function grantIn(policy: CompiledPolicy, method: string, path: string, operation: string | undefined): { origin: GrantOrigin; how: string } | undefined {
   if (operation) {
     const origin = policy.operations.get(operation);
     if (origin) return { origin, how: `operation ${operation}` };
   }
   for (const grant of policy.grants) {
-    if ((grant.methods === '*' || grant.methods.has(method)) && grant.pattern.test(path)) return { origin: grant, how: `path rule ${grant.source}` };
+    if (grantsMethod(grant.methods, method) && grant.pattern.test(path)) return { origin: grant, how: `path rule ${grant.source}` };
   }
   return undefined;
 }

@@ -9,6 +9,8 @@ import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts
 import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
 
 const ON_DENO = 'Deno' in globalThis;
+const ON_BUN = 'Bun' in globalThis;
+const nextTurn = () => new Promise<void>((done) => setImmediate(done));
 
 export interface ForwardOptions {
   timeoutMs: number;
@@ -23,7 +25,21 @@ export interface Forwarded {
   upstreamMs: number;
 }
 
+// A connection can be gone before its request is forwarded: the client left, or Bun closed it
+// because the client pipelined a request behind this one (uWS denies pipelining behind an answer
+// still pending, packages/bun-uws/src/HttpContext.h; oven-sh/bun#38128). Nothing is sent then, and
+// the audit line says so; a connection lost while the upstream was answering may have run it.
+const CLOSED_BEFORE = 'the client connection closed before the request was forwarded; nothing was sent upstream';
+const CLOSED_DURING = 'the client connection closed while the upstream was answering; the upstream may have run the request';
+
 export async function forward(outgoing: OutgoingRequest, options: ForwardOptions): Promise<Forwarded> {
+  // Bun runs the handler, and the microtasks it queues, in the middle of parsing the bytes that
+  // arrived: a gateway request whose stages need no I/O reaches this point before the parser has
+  // seen a request pipelined right behind it in the same read, and so before Bun closes the
+  // connection for it. One turn of the event loop lets the parser finish that read first; the
+  // check then decides by the order of events, not by timing.
+  if (ON_BUN) await nextTurn();
+  if (options.clientSignal.aborted) throw new ClientClosed(CLOSED_BEFORE);
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -31,8 +47,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     controller.abort();
   }, options.timeoutMs);
   const onClientAbort = () => controller.abort();
-  if (options.clientSignal.aborted) controller.abort();
-  else options.clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  options.clientSignal.addEventListener('abort', onClientAbort, { once: true });
 
   const started = performance.now();
   let upstream: Response;
@@ -49,7 +64,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
       duplex: 'half',
     } as RequestInit);
   } catch (error) {
-    if (options.clientSignal.aborted) throw new ClientClosed();
+    if (options.clientSignal.aborted) throw new ClientClosed(CLOSED_DURING);
     if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
     throw new UpstreamUnavailable(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   } finally {

@@ -4,7 +4,7 @@
 // the stages wrote and the error that ended the request, if any.
 import type { AuditRecord } from '../observability/audit.ts';
 import type { Identity } from '../auth/identity.ts';
-import { GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
+import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
 
 export interface RequestScope {
@@ -61,13 +61,13 @@ export interface ScopeDecision {
 
 /**
  * What the audit line calls the outcome. In the order the stages run: refused before sign-in (a
- * foreign Host), not signed in, over a limit, refused before a decision (bad path, bad document,
+ * foreign Host, ambiguous framing), not signed in, over a limit, refused before a decision (bad path, bad document,
  * wrong method), redirected, denied, allowed; and `gateway` when an allowed request then failed in
  * the gateway or upstream of it.
  */
 export function auditDecision(scope: RequestScope, error: GatewayError | undefined): AuditRecord['decision'] {
   if (error instanceof RateLimited) return 'rate-limited';
-  if (!scope.identity) return error instanceof MisdirectedRequest ? 'rejected' : 'unauthenticated';
+  if (!scope.identity) return error instanceof MisdirectedRequest || error instanceof BadFraming ? 'rejected' : 'unauthenticated';
   if (scope.redirected) return 'redirected';
   if (!scope.decision) return error instanceof PermissionDenied ? 'denied' : 'rejected';
   if (!scope.decision.allowed) return 'denied';

@@ -101,6 +101,9 @@ function templateRegExp(template: string): RegExp {
 
 /** The route-table entry a request is, including GraphQL; undefined for a path MLflow does not serve. */
 export function routeOperation(method: string, path: string): string | undefined {
+  // Werkzeug adds HEAD to every rule that allows GET (werkzeug.routing.Rule), so MLflow's server
+  // answers HEAD on each GET route as that route without the body: the same operation.
+  if (method === 'HEAD') return routeOperation('GET', path);
   const key = canonical(path);
   const direct = exact.get(`${method} ${key}`);
   if (direct) return direct;

@@ -101,8 +101,13 @@ const Limits = Type.Object(
       default: 8 * 1024 * 1024,
       description: 'Largest request body accepted for a SageMaker backend (it is buffered to be hashed for SigV4); larger → 413.',
     }),
-    maxPathLength: Type.Integer({ minimum: 1, default: 2048, description: 'Longest request path accepted; longer → 400.' }),
-    maxQueryLength: Type.Integer({ minimum: 0, default: 16384, description: 'Longest query string accepted; longer → 400.' }),
+    // Bun.serve answers 431 itself, before the gateway sees the request, once the request line and
+    // headers pass 16 KiB (measured: a bare GET's query is cut at 16,338 characters; no Bun.serve
+    // option changes it, only the runtime's --max-http-header-size flag). A limit above what the
+    // runtime lets through would never apply, and its refusal would have no request id and no
+    // audit line: the maxima keep the gateway's own 400 in force and leave room for headers.
+    maxPathLength: Type.Integer({ minimum: 1, maximum: 8192, default: 2048, description: 'Longest request path accepted; longer → 400.' }),
+    maxQueryLength: Type.Integer({ minimum: 0, maximum: 8192, default: 8192, description: 'Longest query string accepted; longer → 400 (at most 8192: the runtime refuses request heads over 16 KiB itself).' }),
     store: Type.Optional(LimitStore),
   },
   { additionalProperties: false, default: {} },

@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import { drainAndStop } from '../shutdown.ts';
 import type { AuditSink } from '../observability/audit.ts';
+import type { InFlightAudits } from '../pipeline/in-flight.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Listeners } from './listeners.ts';
@@ -23,9 +24,18 @@ export interface StopPlan {
   audit: AuditSink;
   drainSeconds: number;
   finishSeconds: number;
+  /** Requests without their audit line yet: written as cut when the finish time runs out. */
+  inFlight?: InFlightAudits;
 }
 
-/** Called once the caller's readiness reports draining: drains, stops both listeners, flushes the audit lines. Returns the exit code. */
+/** The exit code when requests were still in flight after shutdown.finishSeconds and were cut. */
+export const EXIT_DRAIN_CUT = 3;
+
+/**
+ * Called once the caller's readiness reports draining: drains, stops both listeners, flushes the
+ * audit lines. Returns the exit code: 0, or EXIT_DRAIN_CUT when requests had to be cut (each gets
+ * its audit line first, so the log and the exit status say what the drain did not finish).
+ */
 export async function drainThenStop(signal: string, signals: Signals, plan: StopPlan, report: { log: Logger; metrics: GatewayMetrics }): Promise<number> {
   const { log, metrics } = report;
   const { drainSeconds, finishSeconds } = plan;
@@ -34,13 +44,18 @@ export async function drainThenStop(signal: string, signals: Signals, plan: Stop
   log.log('info', 'draining: readiness fails, requests are still served', { signal, drainSeconds, finishSeconds, inFlight: metrics.inFlight() });
   // Ctrl-C in a terminal has no load balancer to wait for.
   const skipDrain = signal === 'SIGINT' ? Promise.resolve() : nextStopSignal(signals);
-  const result = await drainAndStop(plan.listeners.gateway, { drainMs: drainSeconds * 1000, finishMs: finishSeconds * 1000 }, skipDrain, (phase) =>
-    phase === 'closing'
-      ? log.log('info', 'closing the listener; waiting for requests in flight', { inFlight: metrics.inFlight() })
-      : log.log('warn', 'requests still in flight were cut', { inFlight: metrics.inFlight() }),
-  );
+  const result = await drainAndStop(plan.listeners.gateway, { drainMs: drainSeconds * 1000, finishMs: finishSeconds * 1000 }, skipDrain, (phase) => {
+    if (phase === 'closing') {
+      log.log('info', 'closing the listener; waiting for requests in flight', { inFlight: metrics.inFlight() });
+      return;
+    }
+    // Before the cut: the lines are written while the requests' scopes still say how far they got.
+    const cut = plan.inFlight?.cut() ?? [];
+    for (const line of cut) plan.audit.write(line);
+    log.log('warn', 'requests still in flight were cut', { inFlight: metrics.inFlight(), audited: cut.length, exitCode: EXIT_DRAIN_CUT });
+  });
   await plan.listeners.metrics?.stop(true);
   plan.audit.flush?.();
   log.log('info', 'stopped', { signal, finished: result.finished });
-  return 0;
+  return result.finished ? 0 : EXIT_DRAIN_CUT;
 }

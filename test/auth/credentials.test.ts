@@ -161,7 +161,7 @@ describe('key rotation at the issuer', () => {
 });
 
 describe('failed sign-ins per client address (auth.failedSignInLimit)', () => {
-  test('after the allowed failures an address gets 429 before any check; other addresses and good keys elsewhere are unaffected', async () => {
+  test('burst 3 allows exactly 3 failed sign-ins: the 4th attempt gets 429 before any check; other addresses and good keys elsewhere are unaffected', async () => {
     const guarded = rulesFrom(`version: 1
 listen: {trustForwardedFor: true}
 backend: {url: "http://127.0.0.1:${upstream.port}"}
@@ -175,8 +175,10 @@ policies:
     const from = (address: string, key: string) =>
       app.handle(new Request(`http://gateway${GET_RUN}`, { headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': address } }));
     const statuses: number[] = [];
+    const checksBefore = audit.length;
     for (let i = 0; i < 5; i++) statuses.push((await from('203.0.113.9', 'guess-0123456789abcdef')).status);
-    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect(audit.slice(checksBefore).map((line) => line.decision)).toEqual(['unauthenticated', 'unauthenticated', 'unauthenticated', 'rate-limited', 'rate-limited']);
     const blocked = await from('203.0.113.9', KEY);
     expect(blocked.status).toBe(429); // even the right key: the address is paused, nothing is checked
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(1);

@@ -174,11 +174,11 @@ describe('token buckets', () => {
     const buckets = localTokenBuckets();
     // The local store answers synchronously (only a shared store would need a promise).
     const at = (ms: number) => buckets.take('c', limit, ms) as TakeResult;
-    expect([at(0), at(0), at(0)].every((r) => r.ok)).toBe(true);
+    expect([at(0), at(0), at(0)]).toEqual([{ ok: true, remaining: 2 }, { ok: true, remaining: 1 }, { ok: true, remaining: 0 }]);
     expect(at(0)).toEqual({ ok: false, retryAfterMs: 500 });
     expect(at(250)).toEqual({ ok: false, retryAfterMs: 250 });
-    expect(at(500)).toEqual({ ok: true });
-    expect(at(10_000)).toEqual({ ok: true }); // refilled to the burst, not beyond
+    expect(at(500)).toEqual({ ok: true, remaining: 0 });
+    expect(at(10_000)).toEqual({ ok: true, remaining: 2 }); // refilled to the burst, not beyond
     expect([at(10_000), at(10_000), at(10_000)].map((r) => r.ok)).toEqual([true, true, false]);
   });
 
@@ -186,6 +186,6 @@ describe('token buckets', () => {
     const buckets = localTokenBuckets(100);
     for (let i = 0; i < 1000; i++) buckets.take(`client-${i}`, limit, 0);
     // A forgotten client starts with a full bucket again.
-    expect(buckets.take('client-0', limit, 0)).toEqual({ ok: true });
+    expect(buckets.take('client-0', limit, 0)).toEqual({ ok: true, remaining: 2 });
   });
 });

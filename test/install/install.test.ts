@@ -137,6 +137,42 @@ describe('install.sh', () => {
     expect(versionOf(BIN)).toContain('(commit upgrade-test)');
   });
 
+  test('--upgrade whose rules check fails keeps the installed release: the executable, rules.yaml and .previous are as before', () => {
+    const root = tempDir('root');
+    const dir = kit();
+    const versionOf = (path: string) => spawnSync(staged(root, path), ['version'], { encoding: 'utf8' }).stdout.trim();
+    expect(install(dir, ['--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]).code).toBe(0);
+    const original = versionOf(BIN);
+    const rulesBefore = readFileSync(staged(root, RULES), 'utf8');
+    // The new release ships rules that need a variable this host's environment file does not set.
+    writeFileSync(join(dir, 'rules.yaml'), rulesBefore.replace('maxPathLength: 2048', 'maxPathLength: ${NEW_RELEASE_PATH_LIMIT}'));
+
+    const failed = install(dir, ['--upgrade', '--root', root, '--no-start', '--binary', upgrade]);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toContain('environment variable NEW_RELEASE_PATH_LIMIT is not set');
+    expect(failed.out).toContain('the installed release was kept');
+    expect(versionOf(BIN)).toBe(original);
+    expect(existsSync(staged(root, `${BIN}.previous`))).toBe(false);
+    expect(existsSync(staged(root, `${BIN}.new`))).toBe(false);
+    expect(readFileSync(staged(root, RULES), 'utf8')).toBe(rulesBefore);
+    // The shipped copy is the one in force too, so the next run still knows the file was not edited.
+    expect(install(dir, ['--upgrade', '--root', root, '--no-start', '--binary', upgrade, '--dry-run']).out).toContain(`updated ${staged(root, RULES)}`);
+  });
+
+  test('the environment file is read as systemd reads it: no command substitution, spaces and quotes as systemd.exec(5) says', () => {
+    const root = tempDir('root');
+    const marker = join(tempDir('marker'), 'ran');
+    const { code, out } = install(kit(), [
+      '--root', root, '--no-start', '--binary', executable,
+      '--env', `MLFLOW_ARN="${ARN}"`, '--env', `PROXY_API_KEY_SHA256='${HASH}'`,
+      '--env', `OPERATOR_NOTE=$(touch ${marker})`, '--env', 'OPERATOR_TEAM=data platform',
+    ]);
+    expect(out).toContain('rules.yaml: OK');
+    expect(code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(staged(root, ENVFILE), 'utf8')).toContain(`OPERATOR_NOTE=$(touch ${marker})\n`);
+  });
+
   test('--uninstall removes what it installed and keeps the configuration; --purge removes that too', () => {
     const root = tempDir('root');
     const dir = kit();
@@ -162,7 +198,7 @@ describe('install.sh', () => {
     const { code, out } = install(kit(), ['--dry-run', '--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]);
     expect(code).toBe(0);
     expect(out).toContain(`+ install -D -m 0755 ${executable} ${staged(root, BIN)}.new`);
-    expect(out).toContain(`+ ${staged(root, BIN)} check --rules ${staged(root, RULES)}`);
+    expect(out).toContain(`+ ${executable} check --rules ${staged(root, RULES)}`); // the new executable checks before it is swapped in
     expect(existsSync(staged(root, '/usr'))).toBe(false);
     expect(existsSync(staged(root, '/etc'))).toBe(false);
   });

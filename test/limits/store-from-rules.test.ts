@@ -36,7 +36,7 @@ describe('rateLimitStoreFromRules', () => {
     const port = await freePort();
     const { lines, shared, inputs: given } = inputs();
     built = await rateLimitStoreFromRules(spec(`redis://127.0.0.1:${port}`), given);
-    expect(await built.store!.take('client', { requestsPerSecond: 1, burst: 1 }, Date.now())).toEqual({ ok: true });
+    expect(await built.store!.take('client', { requestsPerSecond: 1, burst: 1 }, Date.now())).toMatchObject({ ok: true });
     expect(lines.filter((l) => String(l.msg).startsWith('rate-limit store unreachable'))).toHaveLength(1);
     expect(lines.find((l) => String(l.msg).startsWith('rate-limit store unreachable'))).toMatchObject({ level: 'warn', store: `redis://127.0.0.1:${port}` });
     expect(await shared()).toBe(0);

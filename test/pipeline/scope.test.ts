@@ -5,6 +5,7 @@ import { auditDecision, auditReason, type RequestScope, type ScopeDecision } fro
 import { receive } from '../../src/pipeline/receive.ts';
 import type { Identity } from '../../src/auth/identity.ts';
 import {
+  BadFraming,
   BadRequest,
   ClientClosed,
   MethodNotAllowed,
@@ -28,6 +29,7 @@ function scopeWith(fields: Partial<RequestScope>): RequestScope {
 describe('the audit decision', () => {
   test.each<[string, Partial<RequestScope>, GatewayError | undefined, string]>([
     ['a Host that is not the gateway\'s', {}, new MisdirectedRequest('evil.example'), 'rejected'],
+    ['two Content-Length headers', {}, new BadFraming('5, 5'), 'rejected'],
     ['no or wrong credentials', {}, new Unauthenticated('Bearer'), 'unauthenticated'],
     ['the identity provider is down', {}, new AuthProviderUnavailable(), 'unauthenticated'],
     ['too many failed sign-ins (before any identity)', {}, new RateLimited(1000), 'rate-limited'],
