@@ -1,5 +1,8 @@
 // Stage 6, forward: the only stage with network I/O. One upstream per backend (never from the
-// client), a timeout for the response headers that fits MLflow's own 120 s, the client's abort
+// client), a timeout for the response headers that fits MLflow's own 120 s and counts from the end
+// of the request body (as Envoy's route timeout does: "the time that starts when the entire
+// downstream request has been processed", route.v3.RouteAction.timeout), so a slow upload is never
+// cut by it; the client's abort
 // passed upstream, and the response streamed back as a fresh Response: returning fetch()'s own
 // Response object lets Elysia re-stream it through TextDecoder and corrupt binary bodies
 // (shared reference runtime-notes.md, elysiajs/elysia#1862).
@@ -26,21 +29,30 @@ export interface Forwarded {
 export async function forward(outgoing: OutgoingRequest, options: ForwardOptions): Promise<Forwarded> {
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, options.timeoutMs);
+  let answered = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const startTimer = () => {
+    if (answered || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeoutMs);
+  };
   const onClientAbort = () => controller.abort();
   if (options.clientSignal.aborted) controller.abort();
   else options.clientSignal.addEventListener('abort', onClientAbort, { once: true });
 
+  // A buffered body is already whole: the clock starts now. A streamed one (self-hosted uploads)
+  // starts it when its last byte has been read from the client.
+  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer) : undefined;
+  if (!streamed) startTimer();
   const started = performance.now();
   let upstream: Response;
   try {
     upstream = await fetch(outgoing.url, {
       method: outgoing.method,
       headers: ON_DENO ? pinDenoFetchDefaults(outgoing.headers) : outgoing.headers,
-      body: outgoing.body ?? null,
+      body: streamed?.body ?? outgoing.body ?? null,
       redirect: 'manual',
       signal: controller.signal,
       // Bun decompresses gzip but keeps Content-Encoding (oven-sh/bun#35546): pass bytes as they are.
@@ -49,11 +61,13 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
       duplex: 'half',
     } as RequestInit);
   } catch (error) {
-    if (options.clientSignal.aborted) throw new ClientClosed();
+    // The client's body broke off (it left mid-upload): its doing, not the upstream's.
+    if (options.clientSignal.aborted || streamed?.failed()) throw new ClientClosed();
     if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
     throw new UpstreamUnavailable(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   } finally {
     // The timeout covers the wait for response headers only: a long download must not be cut.
+    answered = true;
     clearTimeout(timer);
   }
   const upstreamMs = performance.now() - started;
@@ -68,6 +82,35 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     headers: clientResponseHeaders(upstream.headers, options.requestId),
   });
   return { response, upstreamMs };
+}
+
+/**
+ * The client's body as it is passed upstream, calling `onEnd` once its last byte has been read
+ * (the upstream may answer before that; then the timer never starts), and remembering whether
+ * reading it failed: a client that resets mid-upload makes fetch fail with a network error that
+ * is otherwise indistinguishable from the upstream's.
+ */
+function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
+  const reader = body.getReader();
+  let failed = false;
+  const passed = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        failed = true;
+        controller.error(error);
+        return;
+      }
+      if (chunk.done) {
+        controller.close();
+        onEnd();
+      } else controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { body: passed, failed: () => failed };
 }
 
 /** The last stage: sends the scope's outgoing request and answers with the upstream's response. */

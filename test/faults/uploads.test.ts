@@ -1,0 +1,55 @@
+// Uploads under faults (issue 13, items 1 and 9): a slow upload is never cut by the upstream
+// timeout, which counts from the end of the request body as Envoy's route timeout does
+// (envoy route.v3.RouteAction.timeout: "the time that starts when the entire downstream request
+// has been processed"); and a client that leaves mid-upload is recorded as 499, the way nginx and
+// caddy log a client that closed the connection, not as a gateway failure.
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { slowUpload } from '../support/raw-http.ts';
+import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+
+setDefaultTimeout(60_000);
+let gateway: FaultGateway | undefined;
+afterEach(async () => {
+  await gateway?.stop();
+  gateway = undefined;
+});
+
+const PIECE = 64 * 1024;
+
+describe.each(BACKEND_MODES)('%s backend', (mode) => {
+  test('an upload slower than timeoutSeconds reaches the upstream whole and gets its answer', async () => {
+    gateway = await startFaultGateway(mode, { backend: 'timeoutSeconds: 1' });
+    const id = requestIdFor('slow-upload');
+    // 6 pieces, 500 ms apart: 2.5 s of upload against a 1 s timeout.
+    const { response } = await slowUpload(gateway.port, {
+      method: 'PUT',
+      target: '/api/2.0/mlflow/runs/log-batch',
+      headers: { ...gateway.auth, 'content-type': 'application/octet-stream', 'x-request-id': id, connection: 'close' },
+      totalBytes: 6 * PIECE,
+      pieceBytes: PIECE,
+      intervalMs: 500,
+    });
+    expect(response!.status).toBe(200);
+    const [arrived] = await gateway.upstream.settled(1);
+    expect(arrived).toMatchObject({ completed: true, reset: false });
+    expect(arrived!.body.byteLength).toBe(6 * PIECE);
+    if (mode === 'sagemaker') expect(arrived!.sigv4).toMatchObject({ ok: true });
+    expect(await gateway.auditOf(id)).toMatchObject({ status: 200, decision: 'allowed', bytesIn: 6 * PIECE });
+  });
+
+  test('the timeout still runs from the end of the body: an upstream silent past it is 504', async () => {
+    gateway = await startFaultGateway(mode, { backend: 'timeoutSeconds: 1' });
+    gateway.upstream.on('/api/2.0/mlflow/runs/log-batch', { delayMs: 3000 });
+    const id = requestIdFor('silent-upstream');
+    const response = await fetch(`${gateway.url}/api/2.0/mlflow/runs/log-batch`, {
+      method: 'POST',
+      headers: { ...gateway.auth, 'content-type': 'application/json', 'x-request-id': id },
+      body: JSON.stringify({ run_id: 'r1', metrics: [] }),
+    });
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({ error_code: 'DEADLINE_EXCEEDED' });
+    const [arrived] = await gateway.upstream.settled(1);
+    expect(arrived!.completed).toBe(true);
+    expect(await gateway.auditOf(id)).toMatchObject({ status: 504, decision: 'gateway', errorCode: 'DEADLINE_EXCEEDED' });
+  });
+});
