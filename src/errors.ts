@@ -91,8 +91,8 @@ export class UpstreamTimeout extends GatewayError {
 
 /** The client went away before the answer; 499 as nginx and caddy log it. Nobody reads the body. */
 export class ClientClosed extends GatewayError {
-  constructor() {
-    super(499, 'CANCELLED', 'The client closed the request.');
+  constructor(detail?: string) {
+    super(499, 'CANCELLED', 'The client closed the request.', {}, detail);
   }
 }
 

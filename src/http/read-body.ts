@@ -1,7 +1,7 @@
 // SigV4 signs the SHA-256 of the exact body, so a SageMaker-bound body is read whole before it is
 // signed, up to a cap: Content-Length over the cap is refused before reading, and a chunked body
 // is cut off as soon as it passes the cap. Never an unbounded buffer (aws-sigv4-proxy's mistake).
-import { BadRequest, PayloadTooLarge } from '../errors.ts';
+import { BadRequest, ClientClosed, PayloadTooLarge } from '../errors.ts';
 
 /**
  * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
@@ -18,6 +18,17 @@ export function mayHaveBody(request: Request): boolean {
 
 export async function readBodyWithCap(request: Request, cap: number): Promise<Uint8Array | undefined> {
   if (!mayHaveBody(request)) return undefined;
+  try {
+    return await readCapped(request, cap);
+  } catch (error) {
+    if (error instanceof PayloadTooLarge || error instanceof BadRequest) throw error;
+    // Reading the client's own body fails only when its connection does (Bun: "AbortError: The
+    // connection was closed."): the client left mid-upload, 499 as nginx logs it, not a 500.
+    throw new ClientClosed(`the client's connection ended while its body was read (${error instanceof Error ? error.name : 'error'})`);
+  }
+}
+
+async function readCapped(request: Request, cap: number): Promise<Uint8Array | undefined> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new BadRequest('Content-Length is not a number.');

@@ -18,6 +18,8 @@ export interface ForwardOptions {
   /** Aborts when the client goes away. */
   clientSignal: AbortSignal;
   requestId: string;
+  /** Called with the size of each piece of a streamed body as it is passed upstream. */
+  onBodyBytes?: (bytes: number) => void;
 }
 
 export interface Forwarded {
@@ -44,7 +46,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
 
   // A buffered body is already whole: the clock starts now. A streamed one (self-hosted uploads)
   // starts it when its last byte has been read from the client.
-  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer) : undefined;
+  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer, options.onBodyBytes) : undefined;
   if (!streamed) startTimer();
   const started = performance.now();
   let upstream: Response;
@@ -90,7 +92,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
  * reading it failed: a client that resets mid-upload makes fetch fail with a network error that
  * is otherwise indistinguishable from the upstream's.
  */
-function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
+function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void, onBytes?: (bytes: number) => void): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
   const reader = body.getReader();
   let failed = false;
   const passed = new ReadableStream<Uint8Array>({
@@ -106,7 +108,10 @@ function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): 
       if (chunk.done) {
         controller.close();
         onEnd();
-      } else controller.enqueue(chunk.value);
+      } else {
+        onBytes?.(chunk.value.byteLength);
+        controller.enqueue(chunk.value);
+      }
     },
     cancel: (reason) => reader.cancel(reason),
   });
@@ -116,7 +121,11 @@ function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): 
 /** The last stage: sends the scope's outgoing request and answers with the upstream's response. */
 export function forwarding(timeoutMs: number): Stage {
   return async function forwarding(scope) {
-    const { response, upstreamMs } = await forward(scope.outgoing!, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId });
+    const outgoing = scope.outgoing!;
+    // A streamed body is read here, so its bytes are counted here: what really went upstream, not
+    // the Content-Length a client that then left had announced.
+    const onBodyBytes = outgoing.body instanceof ReadableStream ? (bytes: number) => void (scope.bytesIn += bytes) : undefined;
+    const { response, upstreamMs } = await forward(outgoing, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId, ...(onBodyBytes ? { onBodyBytes } : {}) });
     scope.upstreamMs = upstreamMs;
     return response;
   };

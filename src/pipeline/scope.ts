@@ -39,7 +39,10 @@ export interface RequestScope {
   body?: Uint8Array;
   /** The client headers that may go upstream (headers.ts), once a stage has asked for them. */
   upstreamHeaders?: Array<[string, string]>;
-  /** Bytes of the request body committed to the upstream (or the artifact store). */
+  /**
+   * Bytes of the request body committed to the upstream (or the artifact store). A body streamed
+   * through (self-hosted backend) is counted by forward, which is what reads it, as it passes.
+   */
   bytesIn: number;
   // ── sign
   outgoing?: OutgoingRequest;

@@ -111,8 +111,8 @@ export function plainMlflowPassing(backend: PlainMlflowBackend): Stage {
       scope.bytesIn = scope.body.byteLength;
       scope.outgoing = prepareForPlainMlflow(unsigned, scope.body, String(scope.body.byteLength), backend);
     } else {
+      // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
       const length = request.headers.get('content-length');
-      scope.bytesIn = length && /^\d+$/.test(length) ? Number(length) : 0;
       scope.outgoing = prepareForPlainMlflow(unsigned, request.body, length, backend);
     }
     scope.outgoing.headers.push(['x-request-id', scope.requestId]);

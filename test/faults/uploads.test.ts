@@ -4,8 +4,9 @@
 // has been processed"); and a client that leaves mid-upload is recorded as 499, the way nginx and
 // caddy log a client that closed the connection, not as a gateway failure.
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { slowUpload } from '../support/raw-http.ts';
+import { openRaw, requestHead, slowUpload } from '../support/raw-http.ts';
 import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { waitFor } from '../support/processes.ts';
 
 setDefaultTimeout(60_000);
 let gateway: FaultGateway | undefined;
@@ -51,5 +52,38 @@ describe.each(BACKEND_MODES)('%s backend', (mode) => {
     const [arrived] = await gateway.upstream.settled(1);
     expect(arrived!.completed).toBe(true);
     expect(await gateway.auditOf(id)).toMatchObject({ status: 504, decision: 'gateway', errorCode: 'DEADLINE_EXCEEDED' });
+  });
+
+  test('a client that resets the connection mid-upload is 499 in the audit line, and the upstream never sees a complete body', async () => {
+    gateway = await startFaultGateway(mode);
+    const id = requestIdFor('client-leaves');
+    const connection = await openRaw(gateway.port);
+    await connection.write(
+      requestHead(gateway.port, 'PUT', '/api/2.0/mlflow/runs/log-batch', {
+        ...gateway.auth,
+        'content-type': 'application/octet-stream',
+        'content-length': String(4 * 1024 * 1024),
+        'x-request-id': id,
+      }),
+    );
+    await connection.write(Buffer.alloc(PIECE, 1));
+    // The request has entered the pipeline (and, self-hosted, its first bytes are upstream).
+    await waitFor(() => gateway!.requestsStarted() === 1);
+    if (mode === 'self-hosted') await waitFor(() => (gateway!.upstream.requests[0]?.body.byteLength ?? 0) > 0);
+    connection.reset();
+    const record = await gateway.auditOf(id);
+    expect(record).toMatchObject({ status: 499, errorCode: 'CANCELLED', decision: 'gateway' });
+    if (mode === 'sagemaker') {
+      // Buffered to be hashed: nothing was sent, and the line says why the request ended.
+      expect(gateway.upstream.requests).toHaveLength(0);
+      expect(record.reason).toContain('connection ended while its body was read');
+      expect(record.bytesIn).toBe(0);
+    } else {
+      const [arrived] = await gateway.upstream.settled(1);
+      expect(arrived).toMatchObject({ completed: false, reset: true });
+      // What was passed on, not the 4 MiB the client announced.
+      expect(record.bytesIn).toBeLessThan(4 * 1024 * 1024);
+      expect(record.bytesIn).toBeGreaterThanOrEqual(arrived!.body.byteLength);
+    }
   });
 });
