@@ -5,8 +5,12 @@ import type { Stage } from './chain.ts';
 import { auditDecision, auditReason, type RequestScope } from './scope.ts';
 import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
 
-/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
-const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * Responses up to this size (by Content-Length) are logged when their headers are sent. forward
+ * reads an upstream answer this small whole before answering (forward.ts), so the length logged is
+ * the length sent.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 export function auditLine(audit: AuditSink): Stage {
   return async function auditLine(scope, next) {
@@ -15,7 +19,7 @@ export function auditLine(audit: AuditSink): Stage {
 }
 
 /** The audit record of a finished request. */
-export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean): AuditRecord {
+export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean, incompleteReason?: string): AuditRecord {
   const error = scope.error;
   const decision = auditDecision(scope, error);
   const reason = auditReason(scope, decision);
@@ -42,6 +46,7 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
     ...(scope.upstreamMs !== undefined ? { upstreamMs: round(scope.upstreamMs) } : {}),
     totalMs: round(performance.now() - scope.startedAt),
     ...(incomplete ? { incomplete: true } : {}),
+    ...(incomplete && incompleteReason ? { incompleteReason } : {}),
   };
 }
 
@@ -64,10 +69,10 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
   }
   let bytesOut = 0;
   let written = false;
-  const finish = (incomplete: boolean) => {
+  const finish = (incomplete: boolean, why?: string) => {
     if (written) return;
     written = true;
-    audit.write(auditRecord(scope, response.status, bytesOut, incomplete));
+    audit.write(auditRecord(scope, response.status, bytesOut, incomplete, why));
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
@@ -83,14 +88,15 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
           controller.enqueue(value);
         }
       } catch (failure) {
-        // The upstream broke mid-body: the client sees a truncated response, the log says so.
-        finish(true);
+        // The upstream broke mid-body: the client sees a truncated response (shorter than its
+        // Content-Length, or a chunked body without its last chunk); the log says so and how far it got.
+        finish(true, `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300));
         controller.error(failure);
       }
     },
     cancel(reason) {
       // The client left mid-body; cancelling the reader closes the upstream connection too.
-      finish(true);
+      finish(true, 'client went away');
       return reader.cancel(reason);
     },
   });

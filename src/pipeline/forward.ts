@@ -10,6 +10,7 @@ import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { Stage } from './chain.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
 import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
+import { SMALL_BODY_BYTES } from './audit-line.ts';
 
 const ON_DENO = 'Deno' in globalThis;
 
@@ -63,14 +64,13 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
       duplex: 'half',
     } as RequestInit);
   } catch (error) {
+    clearTimeout(timer);
     // The client's body broke off (it left mid-upload): its doing, not the upstream's.
     if (options.clientSignal.aborted || streamed?.failed()) throw new ClientClosed();
     if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
-    throw new UpstreamUnavailable(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    throw new UpstreamUnavailable(describe(error));
   } finally {
-    // The timeout covers the wait for response headers only: a long download must not be cut.
     answered = true;
-    clearTimeout(timer);
   }
   const upstreamMs = performance.now() - started;
   // On Bun the abort listener stays: a client that leaves mid-body still cancels the upstream read.
@@ -78,12 +78,34 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
   // would cancel a body still being read; there a client leaving mid-body cancels the response
   // stream instead (audit-line.ts passes the cancel to the upstream reader).
   if (ON_DENO) options.clientSignal.removeEventListener('abort', onClientAbort);
-  const response = new Response(upstream.body, {
+  let body: BodyInit | null = upstream.body;
+  try {
+    // A small answer of known length (most MLflow JSON) is read whole before anything is sent, still
+    // under the timeout, so an upstream that breaks it off mid-body is answered 502, not passed on as
+    // a 200 that the audit line would record at its announced length (issue 13 item 8). Larger or
+    // chunked answers stream; the audit line then counts what was sent and records a break.
+    if (body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
+      const announced = upstream.headers.get('content-length');
+      body = new Uint8Array(await upstream.arrayBuffer().catch((error: unknown) => {
+        if (options.clientSignal.aborted) throw new ClientClosed();
+        if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
+        throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${announced} bytes announced): ${describe(error)}`);
+      }));
+    }
+  } finally {
+    // The timeout covers the wait for response headers (and a small body): a long download must not be cut.
+    clearTimeout(timer);
+  }
+  const response = new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,
     headers: clientResponseHeaders(upstream.headers, options.requestId),
   });
   return { response, upstreamMs };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
