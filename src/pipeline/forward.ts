@@ -14,6 +14,14 @@ import { SMALL_BODY_BYTES } from './audit-line.ts';
 
 const ON_DENO = 'Deno' in globalThis;
 
+// The largest response header block passed on: Envoy's default (HttpProtocolOptions
+// max_response_headers_kb, 60 KiB). MLflow's answers carry a handful of headers; a block this big
+// is a broken or hostile upstream, and passing it on would make the gateway the amplifier (an ALB
+// in front refuses response headers over 32 KiB with 502 anyway). Bun's fetch itself refuses a
+// block somewhere between 100 and 256 KiB (measured: Malformed_HTTP_Response), which bounds what it
+// holds before this check runs; this check makes the limit the documented one.
+export const MAX_RESPONSE_HEADER_BYTES = 60 * 1024;
+
 export interface ForwardOptions {
   timeoutMs: number;
   /** Aborts when the client goes away. */
@@ -73,6 +81,12 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     answered = true;
   }
   const upstreamMs = performance.now() - started;
+  const headerBytes = headerBlockBytes(upstream);
+  if (headerBytes > MAX_RESPONSE_HEADER_BYTES) {
+    clearTimeout(timer);
+    await upstream.body?.cancel().catch(() => {});
+    throw new UpstreamUnavailable(`the upstream's response header block is ${headerBytes} bytes, over the ${MAX_RESPONSE_HEADER_BYTES}-byte cap (Envoy's max_response_headers_kb default)`);
+  }
   // On Bun the abort listener stays: a client that leaves mid-body still cancels the upstream read.
   // Deno aborts request.signal after every completed response too (its legacy behaviour), which
   // would cancel a body still being read; there a client leaving mid-body cancels the response
@@ -102,6 +116,16 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     headers: clientResponseHeaders(upstream.headers, options.requestId),
   });
   return { response, upstreamMs };
+}
+
+/** The response header block's size as sent on the wire: `name: value\r\n` per field, plus the status line. */
+function headerBlockBytes(response: Response): number {
+  let bytes = 17 + response.statusText.length;
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') bytes += name.length + value.length + 4;
+  });
+  for (const cookie of response.headers.getSetCookie()) bytes += 14 + cookie.length;
+  return bytes;
 }
 
 function describe(error: unknown): string {

@@ -53,4 +53,36 @@ describe.each(BACKEND_MODES)('%s backend', (mode) => {
     expect(record.bytesOut).toBeGreaterThanOrEqual(response.body.byteLength);
     expect(record.incompleteReason).toContain('upstream');
   });
+
+  test('a response header block over 60 KiB is refused with 502, and none of its headers reach the client', async () => {
+    gateway = await startFaultGateway(mode);
+    gateway.upstream.on(RUN_GET, { headerBlockBytes: 70 * 1024, body: '{"run":{}}' });
+    const id = requestIdFor('huge-head');
+    const response = await get(gateway, RUN_GET, id);
+    expect(response.status).toBe(502);
+    expect(response.headers['x-filler-0']).toBeUndefined();
+    expect(response.headBytes).toBeLessThan(4096);
+    const record = await gateway.auditOf(id);
+    expect(record).toMatchObject({ status: 502, decision: 'gateway', errorCode: 'TEMPORARILY_UNAVAILABLE' });
+    expect(record.reason).toContain('header');
+  });
+
+  test('a header block beyond what the runtime parses (300 KiB) is a 502 as well', async () => {
+    gateway = await startFaultGateway(mode);
+    gateway.upstream.on(RUN_GET, { headerBlockBytes: 300 * 1024 });
+    const id = requestIdFor('huger-head');
+    const response = await get(gateway, RUN_GET, id);
+    expect(response.status).toBe(502);
+    expect(await gateway.auditOf(id)).toMatchObject({ status: 502, errorCode: 'TEMPORARILY_UNAVAILABLE' });
+  });
+
+  test('a response header block just under the cap passes through', async () => {
+    gateway = await startFaultGateway(mode);
+    gateway.upstream.on(RUN_GET, { headerBlockBytes: 50 * 1024, body: '{"run":{}}' });
+    const id = requestIdFor('big-head');
+    const response = await get(gateway, RUN_GET, id);
+    expect(response.status).toBe(200);
+    expect(response.headers['x-filler-0']).toBeDefined();
+    expect(response.text).toBe('{"run":{}}');
+  });
 });
