@@ -72,7 +72,12 @@ export function prepareForPlainMlflow(
   contentLength: string | null,
   backend: PlainMlflowBackend,
 ): OutgoingRequest {
-  const headers: Array<[string, string]> = [...request.headers, ...Object.entries(backend.staticHeaders), ['host', backend.host]];
+  // The rules' headers replace a client's header of the same name (issue 13 item 7): appended
+  // beside it, a client sending `x-remote-user: admin` made the upstream see `admin, gateway`, and an
+  // ingress that trusts the header would take the client's word. Names are lower case on both sides.
+  const configured = backend.staticHeaders;
+  const fromClient = request.headers.filter(([name]) => !Object.hasOwn(configured, name));
+  const headers: Array<[string, string]> = [...fromClient, ...Object.entries(configured), ['host', backend.host]];
   if (body && contentLength !== null) headers.push(['content-length', contentLength]);
   return {
     url: `${backend.baseUrl}${request.path}${request.query ? `?${request.query}` : ''}`,
