@@ -280,6 +280,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     ...(clientRoleCache ? { clientRoles: clientRoleCache } : {}),
     ...(artifacts ? { artifacts } : {}),
     audit,
+    log,
     onRequest: metrics.requestStarted,
     readiness: () => readiness(credentials, readinessOptions),
   });

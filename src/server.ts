@@ -34,6 +34,8 @@ import { authorization } from './pipeline/authorize.ts';
 import { artifactApi, noArtifactApi } from './pipeline/artifacts.ts';
 import { plainMlflowPassing, sageMakerSigning } from './pipeline/sign.ts';
 import { forwarding } from './pipeline/forward.ts';
+import { upstreamHeaderSelection } from './pipeline/upstream-headers.ts';
+import type { Logger } from './observability/log.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
 
@@ -52,6 +54,8 @@ export interface GatewayDeps {
   onRequest?: () => void;
   /** SageMaker backends with `artifacts` configured: the S3 store behind MLflow's artifact API. */
   artifacts?: ArtifactService;
+  /** Operational log (debug lines from the stages, e.g. client headers not forwarded). */
+  log?: Logger;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -62,6 +66,7 @@ export interface SharedParts {
   credentials: { host?: CredentialCache; clientRoles?: ClientRoleCredentials };
   artifacts?: ArtifactService;
   nowMs: () => number;
+  log?: Logger;
 }
 
 /** The stage list for one rules object; a stage whose setting is absent is not in it. */
@@ -80,6 +85,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
       : []),
     rewriting(rules.rewrites, limits),
     authorization(directory, limits.maxBodyBytes), // reads the body only when the decision needs it
+    upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
@@ -106,6 +112,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     credentials: { ...(deps.credentials ? { host: deps.credentials } : {}), ...(deps.clientRoles ? { clientRoles: deps.clientRoles } : {}) },
     ...(deps.artifacts ? { artifacts: deps.artifacts } : {}),
     nowMs: () => now().getTime(),
+    ...(deps.log ? { log: deps.log } : {}),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh
   // verifier caches), while requests in flight finish on the list they started with.

@@ -15,9 +15,9 @@ const shared: SharedParts = { audit: { write: () => {} }, rateLimits: store, sig
 const names = (yaml: string, parts: Partial<SharedParts> = {}) => stagesFor(rulesFrom(yaml), { ...shared, ...parts }).map((stage) => stage.name);
 
 describe('the stage list', () => {
-  test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, authorize, pass on, forward', () => {
+  test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, authorize, choose the headers, pass on, forward', () => {
     expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\n')).toEqual([
-      'auditLine', 'errorPage', 'authentication', 'rewriting', 'authorization', 'plainMlflowPassing', 'forwarding',
+      'auditLine', 'errorPage', 'authentication', 'rewriting', 'authorization', 'upstreamHeaderSelection', 'plainMlflowPassing', 'forwarding',
     ]);
   });
 
@@ -33,7 +33,7 @@ policies: {p: {operations: ["*"]}}
     const artifacts = { store: { root: { uri: 's3://b/r' } }, maxJsonRewriteBytes: 1 } as unknown as ArtifactService;
     expect(names(yaml, { artifacts })).toEqual([
       'auditLine', 'errorPage', 'hostCheck', 'authenticationWithFailureLimit', 'rateLimiting', 'uiEntry',
-      'rewriting', 'authorization', 'artifactApi', 'sageMakerSigning', 'forwarding',
+      'rewriting', 'authorization', 'upstreamHeaderSelection', 'artifactApi', 'sageMakerSigning', 'forwarding',
     ]);
   });
 

@@ -40,6 +40,12 @@ const Backend = Type.Object(
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), {
       description: 'Static headers added to every request to a self-hosted MLflow (url), e.g. a shared secret.',
     })),
+    forwardHeaders: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), {
+      description:
+        'Client request headers passed upstream beyond the ones MLflow\'s clients send (Accept*, Cache-Control, Content-Type, ' +
+        'Content-Encoding, conditional and Range headers, Origin, User-Agent, X-MLflow-Client-Version, X-MLFLOW-WORKSPACE); ' +
+        'every other client header is dropped. Credentials, Host, x-amz-* and hop-by-hop headers cannot be listed.',
+    })),
     assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role to assume (STS AssumeRole) for signing, e.g. cross-account.' })),
     timeoutSeconds: Type.Number({
       exclusiveMinimum: 0,
