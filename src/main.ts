@@ -20,6 +20,7 @@ import { createAuditLog, stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { createMetrics, meteredAudit } from './observability/metrics.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
+import { bufferBudget } from './limits/buffer-budget.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 
@@ -274,8 +275,11 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
       : {}),
     ...(backendStatus ? { backendStatus } : {}),
   };
+  const buffers = bufferBudget(() => reloader.current().source.limits.maxBufferedBytes);
+  metrics.watchBufferedBytes(buffers.held);
   const app = createApp({
     rules: reloader.current,
+    bufferBudget: buffers,
     ...(credentials ? { credentials } : {}),
     ...(clientRoleCache ? { clientRoles: clientRoleCache } : {}),
     ...(artifacts ? { artifacts } : {}),

@@ -1,7 +1,8 @@
 // SigV4 signs the SHA-256 of the exact body, so a SageMaker-bound body is read whole before it is
 // signed, up to a cap: Content-Length over the cap is refused before reading, and a chunked body
 // is cut off as soon as it passes the cap. Never an unbounded buffer (aws-sigv4-proxy's mistake).
-import { BadRequest, ClientClosed, PayloadTooLarge } from '../errors.ts';
+import { BadRequest, BufferBudgetExhausted, ClientClosed, PayloadTooLarge } from '../errors.ts';
+import type { BodyLease } from '../limits/buffer-budget.ts';
 
 /**
  * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
@@ -16,23 +17,29 @@ export function mayHaveBody(request: Request): boolean {
   return request.headers.has('transfer-encoding') || request.body !== null;
 }
 
-export async function readBodyWithCap(request: Request, cap: number): Promise<Uint8Array | undefined> {
+/**
+ * The body, read whole up to `cap` bytes. With a `lease` (the request's share of
+ * limits.maxBufferedBytes, limits/buffer-budget.ts) the bytes are reserved before they are held:
+ * a declared length at once, before anything is read; a chunked body piece by piece.
+ */
+export async function readBodyWithCap(request: Request, cap: number, lease?: BodyLease): Promise<Uint8Array | undefined> {
   if (!mayHaveBody(request)) return undefined;
   try {
-    return await readCapped(request, cap);
+    return await readCapped(request, cap, lease);
   } catch (error) {
-    if (error instanceof PayloadTooLarge || error instanceof BadRequest) throw error;
+    if (error instanceof PayloadTooLarge || error instanceof BadRequest || error instanceof BufferBudgetExhausted) throw error;
     // Reading the client's own body fails only when its connection does (Bun: "AbortError: The
     // connection was closed."): the client left mid-upload, 499 as nginx logs it, not a 500.
     throw new ClientClosed(`the client's connection ended while its body was read (${error instanceof Error ? error.name : 'error'})`);
   }
 }
 
-async function readCapped(request: Request, cap: number): Promise<Uint8Array | undefined> {
+async function readCapped(request: Request, cap: number, lease: BodyLease | undefined): Promise<Uint8Array | undefined> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new BadRequest('Content-Length is not a number.');
     if (Number(declared) > cap) throw new PayloadTooLarge(cap);
+    lease?.reserve(Number(declared));
     // Length known and within the cap: the runtime reads exactly that many bytes, natively (fast).
     const body = new Uint8Array(await request.arrayBuffer());
     return body.byteLength > 0 ? body : undefined;
@@ -49,6 +56,12 @@ async function readCapped(request: Request, cap: number): Promise<Uint8Array | u
     if (total > cap) {
       await reader.cancel().catch(() => {});
       throw new PayloadTooLarge(cap);
+    }
+    try {
+      lease?.reserve(value.byteLength);
+    } catch (refused) {
+      await reader.cancel().catch(() => {});
+      throw refused;
     }
     chunks.push(value);
   }

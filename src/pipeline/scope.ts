@@ -6,6 +6,7 @@ import type { AuditRecord } from '../observability/audit.ts';
 import type { Identity } from '../auth/identity.ts';
 import { GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
+import type { BodyLease } from '../limits/buffer-budget.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -34,6 +35,8 @@ export interface RequestScope {
   /** The MLflow operation (or `GraphQL:...` label) being decided, known before the decision is. */
   operation?: string;
   decision?: ScopeDecision;
+  // ── body budget (body-budget.ts): this request's share of limits.maxBufferedBytes
+  bodyLease?: BodyLease;
   // ── whoever reads the body (authorize for conditions and GraphQL, artifacts, sign)
   /** The request body as read from the client, when a stage had to read it whole. */
   body?: Uint8Array;

@@ -95,7 +95,7 @@ export function sageMakerSigning(backend: SageMakerBackend, credentials: Credent
   return async function sageMakerSigning(scope, next) {
     const request = scope.request;
     let body = scope.body;
-    if (!body && mayHaveBody(request)) body = scope.body = await readBodyWithCap(request, maxBodyBytes);
+    if (!body && mayHaveBody(request)) body = scope.body = await readBodyWithCap(request, maxBodyBytes, scope.bodyLease);
     // The artifact stage may have counted the client's bytes already, before it changed the body.
     if (scope.bytesIn === 0) scope.bytesIn = body?.byteLength ?? 0;
     const cache = credentialCacheFor(scope.identity!, credentials);

@@ -63,6 +63,14 @@ const Limits = Type.Object(
       default: 8 * 1024 * 1024,
       description: 'Largest request body accepted for a SageMaker backend (it is buffered to be hashed for SigV4); larger → 413.',
     }),
+    maxBufferedBytes: Type.Integer({
+      minimum: 0,
+      default: 256 * 1024 * 1024,
+      description:
+        'Request-body bytes held in memory at once, by all requests together (bodies read whole: SageMaker signing, policy ' +
+        'conditions, GraphQL); a request that would pass it → 503 with Retry-After. The default (256 MiB, 32 bodies of the ' +
+        'default maxBodyBytes at once) keeps the gateway well inside a 2 GiB host (t3.small / t4g.small).',
+    }),
     maxPathLength: Type.Integer({ minimum: 1, default: 2048, description: 'Longest request path accepted; longer → 400.' }),
     maxQueryLength: Type.Integer({ minimum: 0, default: 16384, description: 'Longest query string accepted; longer → 400.' }),
   },
