@@ -12,6 +12,8 @@ import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts
 import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
 import { SMALL_BODY_BYTES } from './audit-line.ts';
 
+const TRAILER_OR_LEFT_STREAMED = 'the client connection ended during or right after its chunked body (a trailer section, which the runtime answers with 400 itself, oven-sh/bun#32887; or the client leaving): the upstream got no last chunk';
+
 const ON_DENO = 'Deno' in globalThis;
 
 // The largest response header block passed on: Envoy's default (HttpProtocolOptions
@@ -29,6 +31,8 @@ export interface ForwardOptions {
   requestId: string;
   /** Called with the size of each piece of a streamed body as it is passed upstream. */
   onBodyBytes?: (bytes: number) => void;
+  /** The client sent its (streamed) body chunked: its end is checked for a refused trailer. */
+  chunked?: boolean;
 }
 
 export interface Forwarded {
@@ -55,7 +59,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
 
   // A buffered body is already whole: the clock starts now. A streamed one (self-hosted uploads)
   // starts it when its last byte has been read from the client.
-  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer, options.onBodyBytes) : undefined;
+  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer, options) : undefined;
   if (!streamed) startTimer();
   const started = performance.now();
   let upstream: Response;
@@ -74,7 +78,7 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
   } catch (error) {
     clearTimeout(timer);
     // The client's body broke off (it left mid-upload): its doing, not the upstream's.
-    if (options.clientSignal.aborted || streamed?.failed()) throw new ClientClosed();
+    if (options.clientSignal.aborted || streamed?.failed()) throw new ClientClosed(options.chunked ? TRAILER_OR_LEFT_STREAMED : undefined);
     if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
     throw new UpstreamUnavailable(describe(error));
   } finally {
@@ -138,7 +142,11 @@ function describe(error: unknown): string {
  * reading it failed: a client that resets mid-upload makes fetch fail with a network error that
  * is otherwise indistinguishable from the upstream's.
  */
-function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void, onBytes?: (bytes: number) => void): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
+function timedFromBodyEnd(
+  body: ReadableStream<Uint8Array>,
+  onEnd: () => void,
+  { onBodyBytes: onBytes, clientSignal, chunked }: Pick<ForwardOptions, 'onBodyBytes' | 'clientSignal' | 'chunked'>,
+): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
   const reader = body.getReader();
   let failed = false;
   const passed = new ReadableStream<Uint8Array>({
@@ -152,6 +160,17 @@ function timedFromBodyEnd(body: ReadableStream<Uint8Array>, onEnd: () => void, o
         return;
       }
       if (chunk.done) {
+        // A chunked body's end is held back one macrotask: if the runtime then aborts the request
+        // (a trailer section, http/read-body.ts), the upstream gets a body without its last chunk,
+        // which no server runs, instead of a complete write whose client was answered 400.
+        if (chunked) {
+          await new Promise<void>((resume) => setImmediate(resume));
+          if (clientSignal.aborted) {
+            failed = true;
+            controller.error(new Error('the client connection ended after its body'));
+            return;
+          }
+        }
         controller.close();
         onEnd();
       } else {
@@ -171,7 +190,8 @@ export function forwarding(timeoutMs: number): Stage {
     // A streamed body is read here, so its bytes are counted here: what really went upstream, not
     // the Content-Length a client that then left had announced.
     const onBodyBytes = outgoing.body instanceof ReadableStream ? (bytes: number) => void (scope.bytesIn += bytes) : undefined;
-    const { response, upstreamMs } = await forward(outgoing, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId, ...(onBodyBytes ? { onBodyBytes } : {}) });
+    const chunked = onBodyBytes !== undefined && scope.request.headers.has('transfer-encoding');
+    const { response, upstreamMs } = await forward(outgoing, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId, chunked, ...(onBodyBytes ? { onBodyBytes } : {}) });
     scope.upstreamMs = upstreamMs;
     return response;
   };

@@ -7,7 +7,7 @@ import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { PlainMlflowBackend } from '../backends/mlflow.ts';
 import { canonicalQuery, EMPTY_SHA256, sha256Hex, sign, amzDate, type AwsCredentials } from '../aws/sigv4.ts';
 import { credentialCacheFor, credentialsOf, type CredentialSources } from '../aws/identity-credentials.ts';
-import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
+import { mayHaveBody, readBodyWithCap, refuseDeclaredTrailers } from '../http/read-body.ts';
 import { upstreamHeadersOf } from './headers.ts';
 import type { Stage } from './chain.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
@@ -116,6 +116,7 @@ export function plainMlflowPassing(backend: PlainMlflowBackend): Stage {
       scope.bytesIn = scope.body.byteLength;
       scope.outgoing = prepareForPlainMlflow(unsigned, scope.body, String(scope.body.byteLength), backend);
     } else {
+      if (request.body) refuseDeclaredTrailers(request);
       // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
       const length = request.headers.get('content-length');
       scope.outgoing = prepareForPlainMlflow(unsigned, request.body, length, backend);
