@@ -15,7 +15,7 @@ import { createApp } from './server.ts';
 import { cachedBackendStatus, httpProbe, readiness } from './readiness.ts';
 import { drainAndStop } from './shutdown.ts';
 import { listen } from './listen.ts';
-import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from './aws/credentials.ts';
+import { cachedCredentials, defaultCredentialProvider, type CredentialCache, type RefreshEvent } from './aws/credentials.ts';
 import { createAuditLog, stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { createMetrics, meteredAudit } from './observability/metrics.ts';
@@ -197,10 +197,13 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const rules = initial.rules;
   let clientRoleCache: ClientRoleCredentials | undefined;
   // Host and client-role credential refreshes alike: counted, and logged with their own wording.
-  const reportRefresh = (refreshed: string, failed: string) => (event: { ok: boolean; expiration?: Date; error?: string }) => {
+  // The wording follows what is true (issue 13 item 16): whether the credentials in hand still sign.
+  const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
     metrics.credentialRefresh(event.ok);
     if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
-    else log.log('warn', failed, { error: event.error });
+    else if (event.expired) {
+      log.log('error', 'credential refresh failed and the credentials have expired: signed requests fail with 503 until a refresh succeeds', { error: event.error, retryInSeconds: Math.ceil((event.retryInMs ?? 0) / 1000) });
+    } else log.log('warn', failed, { error: event.error, retryInSeconds: Math.ceil((event.retryInMs ?? 0) / 1000) });
   };
   if (rules.backend.kind === 'sagemaker') {
     const region = rules.backend.region;
