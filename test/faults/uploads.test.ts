@@ -7,6 +7,8 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead, slowUpload } from '../support/raw-http.ts';
 import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
 import { waitFor } from '../support/processes.ts';
+import { readdirSync, statSync } from 'node:fs';
+import { spillDirectory } from '../../src/http/spill-body.ts';
 
 setDefaultTimeout(60_000);
 let gateway: FaultGateway | undefined;
@@ -85,5 +87,36 @@ describe.each(BACKEND_MODES)('%s backend', (mode) => {
       expect(record.bytesIn).toBeLessThan(4 * 1024 * 1024);
       expect(record.bytesIn).toBeGreaterThanOrEqual(arrived!.body.byteLength);
     }
+  });
+});
+
+describe('sagemaker backend, a body over 1 MiB', () => {
+  test('is held in a private temp file while it is hashed: the upstream gets the exact bytes, signed, and no file is left', async () => {
+    gateway = await startFaultGateway('sagemaker');
+    const id = requestIdFor('spilled');
+    const body = new Uint8Array(3 * 1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
+    const response = await fetch(`${gateway.url}/api/2.0/mlflow/runs/log-batch`, { method: 'POST', headers: { ...gateway.auth, 'content-type': 'application/json', 'x-request-id': id }, body });
+    expect(response.status).toBe(200);
+    const [arrived] = await gateway.upstream.settled(1);
+    expect(Buffer.from(arrived!.body).equals(Buffer.from(body))).toBe(true);
+    expect(arrived!.sigv4).toMatchObject({ ok: true });
+    expect(await gateway.auditOf(id)).toMatchObject({ status: 200, bytesIn: body.length });
+    expect(readdirSync(spillDirectory())).toEqual([]);
+    expect(statSync(spillDirectory()).mode & 0o777).toBe(0o700);
+  });
+
+  test('a client that leaves while it is spilled gets 499 and leaves no file behind', async () => {
+    gateway = await startFaultGateway('sagemaker');
+    const id = requestIdFor('spill-leaves');
+    const connection = await openRaw(gateway.port);
+    await connection.write(requestHead(gateway.port, 'POST', '/api/2.0/mlflow/runs/log-batch', { ...gateway.auth, 'content-type': 'application/json', 'content-length': String(4 * 1024 * 1024), 'x-request-id': id }));
+    await connection.write(Buffer.alloc(PIECE, 1));
+    await waitFor(() => gateway!.requestsStarted() === 1);
+    await waitFor(() => readdirSync(spillDirectory()).length === 1);
+    connection.reset();
+    expect(await gateway.auditOf(id)).toMatchObject({ status: 499, errorCode: 'CANCELLED' });
+    expect(readdirSync(spillDirectory())).toEqual([]);
+    expect(gateway.upstream.requests).toHaveLength(0);
   });
 });
