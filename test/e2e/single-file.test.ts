@@ -123,6 +123,9 @@ for (const runtime of BUILT_RUNTIMES) {
       const response = await postJson(`${base}/graphql`, KEY, { query, variables: { input: { experimentId: '0' } } });
       expect(response.status).toBe(200);
       expect((await response.json()).data.mlflowGetExperiment.experiment.name).toBe('Default');
+      // The audit line reaches the gateway's stdout after the answer (lines are batched per
+      // macrotask, and this process reads the child's pipe when it gets to it): wait for it.
+      await waitFor(() => auditLines(gateway.output()).some((l) => l.path === '/graphql'));
       const line = auditLines(gateway.output()).filter((l) => l.path === '/graphql').at(-1);
       expect(line).toMatchObject({ operation: 'GraphQL:GetExperiment', decision: 'allowed' });
     });
