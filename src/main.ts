@@ -1,28 +1,30 @@
 // The command line: serve | check | explain | hash-key | version.
 // The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import type { LoadResult } from './rules/load.ts';
 import { createReloader, loadRulesWithHash } from './rules/reload.ts';
-import { watchRulesFile } from './rules/watch.ts';
 import { formatProblem } from './rules/problems.ts';
 import type { CompiledRules } from './rules/compile.ts';
 import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
 import { clientRoles, iamPolicy, iamPolicyNotes } from './iam-policy.ts';
-import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from './aws/client-roles.ts';
 import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
-import { cachedBackendStatus, httpProbe, readiness } from './readiness.ts';
-import { drainAndStop } from './shutdown.ts';
-import { listen } from './listen.ts';
-import { cachedCredentials, defaultCredentialProvider, type CredentialCache, type RefreshEvent } from './aws/credentials.ts';
-import { createAuditLog, stdoutWriter } from './observability/audit.ts';
+import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
-import { createMetrics, meteredAudit } from './observability/metrics.ts';
-import { metricsHandler } from './observability/metrics-endpoint.ts';
+import { createMetrics } from './observability/metrics.ts';
 import { bufferBudget } from './limits/buffer-budget.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
-import type { ArtifactService } from './artifacts/service.ts';
+import { buildCredentials } from './serve/credentials.ts';
+import { buildArtifacts } from './serve/artifacts.ts';
+import { buildReadiness } from './serve/readiness.ts';
+import { buildAudit } from './serve/audit.ts';
+import { startListeners } from './serve/listeners.ts';
+import { watchRules } from './serve/reload.ts';
+import { listeningSummary } from './serve/summary.ts';
+import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
+import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
 
 const USAGE = `sagemaker-mlflow-proxy ${VERSION}
 
@@ -185,178 +187,53 @@ function signInSummary(rules: CompiledRules): string {
 }
 
 async function serveCommand(file: string, initial: { rules: CompiledRules; sha256: string; warnings: string[] }, watch: boolean): Promise<number> {
-  // Read once: changing these needs a restart (a reload says so, rules/reload.ts).
-  const startup = initial.rules.source;
+  // The builders read the rules at start-up: what they build from them needs a restart to change
+  // (a reload says so, rules/reload.ts). Requests read the rules in force, reloader.current().
+  const rules = initial.rules;
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
   const log = createLogger(write, () => reloader.current().source.logging.level);
   const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
-  let credentials: CredentialCache | undefined;
-  const rules = initial.rules;
-  let clientRoleCache: ClientRoleCredentials | undefined;
-  // Host and client-role credential refreshes alike: counted, and logged with their own wording.
-  // The wording follows what is true (issue 13 item 16): whether the credentials in hand still sign.
-  const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
-    metrics.credentialRefresh(event.ok);
-    if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
-    else if (event.expired) {
-      log.log('error', 'credential refresh failed and the credentials have expired: signed requests fail with 503 until a refresh succeeds', { error: event.error, retryInSeconds: Math.ceil((event.retryInMs ?? 0) / 1000) });
-    } else log.log('warn', failed, { error: event.error, retryInSeconds: Math.ceil((event.retryInMs ?? 0) / 1000) });
-  };
-  if (rules.backend.kind === 'sagemaker') {
-    const region = rules.backend.region;
-    credentials = cachedCredentials(
-      defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
-      {
-        onRefresh: reportRefresh('credentials refreshed', 'credential refresh failed; still using the current credentials'),
-      },
-    );
-    try {
-      await credentials.get();
-    } catch (error) {
-      err(
-        `serve: no AWS credentials could be found for signing (${error instanceof Error ? error.message : String(error)}).\n` +
-          'On EC2, attach an instance profile with the SageMaker MLflow permissions; elsewhere set AWS_PROFILE or ' +
-          'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.',
-      );
-      return 1;
-    }
-    const host = credentials;
-    clientRoleCache = clientRoleCredentials(stsRoleProvider(() => host.get(), region), {
-      onRefresh: reportRefresh('client role credentials refreshed', 'client role credentials failed'),
-    });
+  const found = await buildCredentials(rules, { log, metrics });
+  if (!found.ok) {
+    err(`serve: ${found.problem}`);
+    return 1;
   }
-
-  // Built once from the rules at start-up: a reload that changes `artifacts` needs a restart.
-  let artifacts: ArtifactService | undefined;
-  if (rules.artifacts && credentials && rules.backend.kind === 'sagemaker') {
-    const host = credentials;
-    // Loaded only when configured: the S3 and SageMaker SDKs add ~15 MB to every process's RSS.
-    const { createArtifactService } = await import('./artifacts/service.ts');
-    artifacts = await createArtifactService(rules.artifacts, rules.backend, () => host.get());
-    log.log('info', 'serving artifacts', { root: artifacts.store.root.uri });
-  }
-
-  // readiness.checkBackendStatus: SageMaker's own word on whether the backend serves, asked at most
-  // once per backendStatusSeconds. Loaded only when configured (the SageMaker SDK, as for artifacts).
-  // The SDK takes AWS_ENDPOINT_URL_SAGEMAKER from the environment (VPC endpoints, tests).
-  let backendStatus: (() => Promise<{ ready: boolean; text: string }>) | undefined;
-  if (startup.readiness.checkBackendStatus && credentials && rules.backend.kind === 'sagemaker') {
-    const host = credentials;
-    const { describeBackendStatus } = await import('./aws/backend-status.ts');
-    const describe = describeBackendStatus(rules.backend, () => host.get(), { timeoutMs: startup.readiness.upstreamTimeoutSeconds * 1000 });
-    backendStatus = cachedBackendStatus(describe, {
-      cacheSeconds: startup.readiness.backendStatusSeconds,
-      onError: (error) =>
-        log.log('warn', 'backend status check failed; readiness keeps the last known status', {
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        }),
-      onChange: (status) => log.log(status.serving ? 'info' : 'warn', 'backend status', { status: status.status, serving: status.serving }),
-    });
-    // Ask once now, so the log says at start-up whether the backend serves (the answer is cached).
-    void backendStatus();
-  }
-
+  const { signing } = found;
+  const artifacts = await buildArtifacts(rules, signing.credentials, log);
+  // Set when SIGTERM or SIGINT arrives: readiness fails from then on, so the load balancer stops routing here.
   let draining = false;
-  const requestLog = createAuditLog(write);
-  const audit = meteredAudit(
-    {
-      write(record) {
-        if (reloader.current().source.logging.requests) requestLog.write(record);
-      },
-      flush: () => requestLog.flush?.(),
-    },
-    metrics,
-  );
-  const readinessOptions = {
-    draining: () => draining,
-    minCredentialSeconds: startup.readiness.minCredentialSeconds,
-    ...(startup.readiness.checkUpstream
-      ? { probeUpstream: httpProbe(rules.backend.baseUrl, startup.readiness.upstreamTimeoutSeconds * 1000) }
-      : {}),
-    ...(backendStatus ? { backendStatus } : {}),
-  };
+  const readiness = await buildReadiness(rules, signing.credentials, () => draining, log);
+  const audit = buildAudit(write, reloader.current, metrics);
+  const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
+
+  // The budget for buffered request bodies (limits.maxBufferedBytes), one per process, its use a gauge.
   const buffers = bufferBudget(() => reloader.current().source.limits.maxBufferedBytes);
   metrics.watchBufferedBytes(buffers.held);
+
+  // Everything the gateway is given, in one place.
   const app = createApp({
     rules: reloader.current,
     bufferBudget: buffers,
-    ...(credentials ? { credentials } : {}),
-    ...(clientRoleCache ? { clientRoles: clientRoleCache } : {}),
+    ...signing,
     ...(artifacts ? { artifacts } : {}),
+    ...(limits.store ? { rateLimits: limits.store } : {}),
     audit,
     log,
     onRequest: metrics.requestStarted,
-    readiness: () => readiness(credentials, readinessOptions),
+    readiness,
   });
-  const listener = listen((request) => app.handle(request), {
-    hostname: startup.listen.host,
-    port: startup.listen.port,
-    idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10,
-  });
-  const metricsListener = startup.metrics.enabled
-    ? listen(metricsHandler(startup.metrics.path, metrics), { hostname: startup.metrics.host, port: startup.metrics.port, idleTimeoutSeconds: 30 })
-    : undefined;
+  const listeners = startListeners((request) => app.handle(request), rules, metrics);
+  // The process's signals: SIGHUP reloads the rules, SIGTERM and SIGINT stop the gateway.
+  const stopWatching = watchRules(file, watch, reloader, process, { log, metrics });
+  log.log('info', 'listening', listeningSummary(rules, listeners, { file, rulesSha256: reloader.sha256(), watch, runtime: runtimeName(), pid: process.pid }));
 
-  const reload = (trigger: string) => {
-    const outcome = reloader.reload();
-    metrics.rulesReload(outcome.ok);
-    if (!outcome.ok) {
-      log.log('error', 'rules reload refused; the rules in force keep serving', { trigger, rules: file, problems: outcome.problems });
-      return;
-    }
-    for (const warning of outcome.warnings) log.log('warn', 'rules warning', { problem: warning });
-    log.log('info', 'rules reloaded', { trigger, rules: file, rulesSha256: outcome.sha256, changed: outcome.changed });
-    if (outcome.restartOnly.length > 0) {
-      log.log('warn', 'changed settings take effect at the next restart', { keys: outcome.restartOnly });
-    }
-  };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  const stopWatching = watch ? watchRulesFile(file, () => reload('file change')) : undefined;
-
-  // The startup summary: what runs, against what, from which rules (journald keeps it).
-  log.log('info', 'listening', {
-    event: 'listening',
-    host: startup.listen.host,
-    port: listener.port,
-    ...(metricsListener ? { metricsPort: metricsListener.port, metricsPath: startup.metrics.path } : {}),
-    version: VERSION,
-    commit: COMMIT,
-    runtime: runtimeName(),
-    pid: process.pid,
-    backend: rules.backend.kind === 'sagemaker' ? `sagemaker ${rules.backend.mode}` : 'self-hosted mlflow',
-    ...(rules.backend.kind === 'sagemaker' ? { arn: rules.backend.arn } : {}),
-    upstream: rules.backend.baseUrl,
-    rules: file,
-    rulesSha256: reloader.sha256(),
-    clients: rules.clientsById.size,
-    watch,
-  });
-
-  const stopSignals = () =>
-    new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
-  const signal = await stopSignals();
+  const signal = await nextStopSignal(process);
   draining = true;
-  metrics.draining(true);
-  stopWatching?.();
-  const { drainSeconds, finishSeconds } = startup.shutdown;
-  log.log('info', 'draining: readiness fails, requests are still served', { signal, drainSeconds, finishSeconds, inFlight: metrics.inFlight() });
-  // Ctrl-C in a terminal has no load balancer to wait for.
-  const skipDrain = signal === 'SIGINT' ? Promise.resolve() : stopSignals();
-  const result = await drainAndStop(listener, { drainMs: drainSeconds * 1000, finishMs: finishSeconds * 1000 }, skipDrain, (phase) =>
-    phase === 'closing'
-      ? log.log('info', 'closing the listener; waiting for requests in flight', { inFlight: metrics.inFlight() })
-      : log.log('warn', 'requests still in flight were cut', { inFlight: metrics.inFlight() }),
-  );
-  await metricsListener?.stop(true);
-  audit.flush?.();
-  log.log('info', 'stopped', { signal, finished: result.finished });
-  return 0;
+  const { drainSeconds, finishSeconds } = rules.source.shutdown;
+  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics }).finally(() => limits.close());
 }
 
 /** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */

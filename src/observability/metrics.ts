@@ -32,6 +32,8 @@ export interface GatewayMetrics {
   draining(on: boolean): void;
   /** Reports the buffered request-body bytes held now (limits.maxBufferedBytes) on each scrape. */
   watchBufferedBytes(held: () => number): void;
+  /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
+  rateLimitStoreShared(shared: boolean): void;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -137,6 +139,22 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     reloads.inc({ result }, 0);
   }
   drainingGauge.set(0);
+  // Registered on first use (limits.store is valkey): an unlabelled gauge would otherwise read 0,
+  // "fell back", on hosts whose buckets were never meant to be shared.
+  let store: { shared: Gauge; fallbacks: Counter } | undefined;
+  const storeMetrics = () =>
+    (store ??= {
+      shared: new Gauge({
+        name: `${PREFIX}rate_limit_store_shared`,
+        help: '1 while rate limits and failed sign-ins are counted in the shared store (limits.store); 0 while this host counts them alone (the store is unreachable and limits fail open).',
+        registers,
+      }),
+      fallbacks: new Counter({
+        name: `${PREFIX}rate_limit_store_fallbacks_total`,
+        help: 'Times the shared rate-limit store stopped answering and this host fell back to its own buckets.',
+        registers,
+      }),
+    });
 
   let inFlightNow = 0;
   return {
@@ -170,6 +188,12 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
     watchBufferedBytes: (held) => void (heldBytes = held),
+    rateLimitStoreShared(shared) {
+      const { shared: gauge, fallbacks } = storeMetrics();
+      gauge.set(shared ? 1 : 0);
+      // Every report of false is a fall-back, the one at start-up (store not answering) included.
+      if (!shared) fallbacks.inc();
+    },
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
   };
 }

@@ -1,0 +1,54 @@
+// The credentials a SageMaker backend is signed with: the host's (with backend.assumeRoleArn, that
+// role's), and the roles clients and groups name. The host's are fetched once before anything
+// listens, so a gateway that could sign nothing refuses to start instead of answering every request
+// with an error. A self-hosted MLflow backend is not signed: no credentials at all.
+import { cachedCredentials, defaultCredentialProvider, type CredentialCache, type RefreshEvent } from '../aws/credentials.ts';
+import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from '../aws/client-roles.ts';
+import type { CompiledRules } from '../rules/compile.ts';
+import type { Logger } from '../observability/log.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+
+/** Named as createApp's options name them, so serve passes them on as they are. */
+export interface SigningCredentials {
+  credentials?: CredentialCache;
+  clientRoles?: ClientRoleCredentials;
+}
+
+export type CredentialsOutcome = { ok: true; signing: SigningCredentials } | { ok: false; problem: string };
+
+export async function buildCredentials(rules: CompiledRules, report: { log: Logger; metrics: GatewayMetrics }): Promise<CredentialsOutcome> {
+  if (rules.backend.kind !== 'sagemaker') return { ok: true, signing: {} };
+  const { log, metrics } = report;
+  // Host and client-role credential refreshes alike: counted, and logged with their own wording,
+  // which follows what is true (issue 13 item 16): whether the credentials in hand still sign.
+  const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
+    metrics.credentialRefresh(event.ok);
+    const retryInSeconds = Math.ceil((event.retryInMs ?? 0) / 1000);
+    if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
+    else if (event.expired) {
+      log.log('error', 'credential refresh failed and the credentials have expired: signed requests fail with 503 until a refresh succeeds', { error: event.error, retryInSeconds });
+    } else log.log('warn', failed, { error: event.error, retryInSeconds });
+  };
+  const region = rules.backend.region;
+  const credentials = cachedCredentials(
+    defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
+    {
+      onRefresh: reportRefresh('credentials refreshed', 'credential refresh failed; still using the current credentials'),
+    },
+  );
+  try {
+    await credentials.get();
+  } catch (error) {
+    return {
+      ok: false,
+      problem:
+        `no AWS credentials could be found for signing (${error instanceof Error ? error.message : String(error)}).\n` +
+        'On EC2, attach an instance profile with the SageMaker MLflow permissions; elsewhere set AWS_PROFILE or ' +
+        'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.',
+    };
+  }
+  const clientRoles = clientRoleCredentials(stsRoleProvider(() => credentials.get(), region), {
+    onRefresh: reportRefresh('client role credentials refreshed', 'client role credentials failed'),
+  });
+  return { ok: true, signing: { credentials, clientRoles } };
+}

@@ -1,0 +1,24 @@
+// The gateway's listener and, when metrics are enabled, the metrics listener on its own port, both
+// from the rules at start-up (a changed listen or metrics section needs a restart).
+import { listen, type Listener } from '../listen.ts';
+import { metricsHandler } from '../observability/metrics-endpoint.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { CompiledRules } from '../rules/compile.ts';
+
+export interface Listeners {
+  gateway: Listener;
+  metrics?: Listener;
+}
+
+export function startListeners(handle: (request: Request) => Response | Promise<Response>, rules: CompiledRules, metrics: GatewayMetrics): Listeners {
+  const startup = rules.source;
+  const gateway = listen(handle, {
+    hostname: startup.listen.host,
+    port: startup.listen.port,
+    idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10,
+  });
+  const metricsListener = startup.metrics.enabled
+    ? listen(metricsHandler(startup.metrics.path, metrics), { hostname: startup.metrics.host, port: startup.metrics.port, idleTimeoutSeconds: 30 })
+    : undefined;
+  return { gateway, ...(metricsListener ? { metrics: metricsListener } : {}) };
+}
