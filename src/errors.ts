@@ -76,6 +76,17 @@ export class PayloadTooLarge extends GatewayError {
   }
 }
 
+/**
+ * The gateway holds as many request-body bytes as limits.maxBufferedBytes allows (limits/buffer-budget.ts).
+ * 503, not 413: the body is acceptable, the moment is not; MLflow's client retries 503 after Retry-After.
+ * RESOURCE_EXHAUSTED (MLflow's ErrorCode) tells it apart from the other 503s in logs and metrics.
+ */
+export class BufferBudgetExhausted extends GatewayError {
+  constructor(detail?: string) {
+    super(503, 'RESOURCE_EXHAUSTED', 'The gateway is holding as many request bodies as it may right now; retry in a moment.', { 'retry-after': '1' }, detail);
+  }
+}
+
 /** The upstream could not be reached or broke the connection (caddy maps this to 502 as well). */
 export class UpstreamUnavailable extends GatewayError {
   constructor(detail?: string) {

@@ -15,6 +15,7 @@ import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { isJournal, priorityPrefix } from './observability/journal.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { bufferBudget } from './limits/buffer-budget.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
 import { buildArtifacts } from './serve/artifacts.ts';
@@ -206,14 +207,20 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const audit = buildAudit(write, reloader.current, metrics);
   const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
 
+  // The budget for buffered request bodies (limits.maxBufferedBytes), one per process, its use a gauge.
+  const buffers = bufferBudget(() => reloader.current().source.limits.maxBufferedBytes);
+  metrics.watchBufferedBytes(buffers.held);
+
   // Everything the gateway is given, in one place.
   const inFlight = inFlightAudits();
   const app = createApp({
     rules: reloader.current,
+    bufferBudget: buffers,
     ...signing,
     ...(artifacts ? { artifacts } : {}),
     ...(limits.store ? { rateLimits: limits.store } : {}),
     audit,
+    log,
     onRequest: metrics.requestStarted,
     readiness,
     inFlight,

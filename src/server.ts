@@ -36,6 +36,10 @@ import { authorization } from './pipeline/authorize.ts';
 import { artifactApi, noArtifactApi } from './pipeline/artifacts.ts';
 import { plainMlflowPassing, sageMakerSigning } from './pipeline/sign.ts';
 import { forwarding } from './pipeline/forward.ts';
+import { upstreamHeaderSelection } from './pipeline/upstream-headers.ts';
+import { bodyBudgeting } from './pipeline/body-budget.ts';
+import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
+import type { Logger } from './observability/log.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
 
@@ -56,6 +60,10 @@ export interface GatewayDeps {
   artifacts?: ArtifactService;
   /** Requests without their audit line yet, so a shutdown that cuts them still records them (serve). */
   inFlight?: InFlightAudits;
+  /** Operational log (debug lines from the stages, e.g. client headers not forwarded). */
+  log?: Logger;
+  /** The budget for buffered request bodies (limits.maxBufferedBytes); one per process. */
+  bufferBudget?: BufferBudget;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -67,6 +75,8 @@ export interface SharedParts {
   artifacts?: ArtifactService;
   inFlight?: InFlightAudits;
   nowMs: () => number;
+  log?: Logger;
+  bufferBudget: BufferBudget;
 }
 
 /** The stage list for one rules object; a stage whose setting is absent is not in it. */
@@ -85,7 +95,9 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
       ? [uiEntry({ settings: rules.ui, backend, directory, credentials: shared.credentials, upstreamTimeoutMs: rules.upstreamTimeoutMs })]
       : []),
     rewriting(rules.rewrites, limits),
+    bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
     authorization(directory, limits.maxBodyBytes), // reads the body only when the decision needs it
+    upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
@@ -113,6 +125,8 @@ export function createGatewayHandler(deps: GatewayDeps) {
     ...(deps.artifacts ? { artifacts: deps.artifacts } : {}),
     ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
     nowMs: () => now().getTime(),
+    ...(deps.log ? { log: deps.log } : {}),
+    bufferBudget: deps.bufferBudget ?? bufferBudget(() => deps.rules().source.limits.maxBufferedBytes),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh
   // verifier caches), while requests in flight finish on the list they started with.

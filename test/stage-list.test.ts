@@ -4,6 +4,7 @@ import { describe, expect, test } from 'bun:test';
 import { createGatewayHandler, stagesFor, type SharedParts } from '../src/server.ts';
 import { localTokenBuckets } from '../src/limits/rate-limiter.ts';
 import { signInFailureGuard } from '../src/limits/sign-in-failures.ts';
+import { bufferBudget } from '../src/limits/buffer-budget.ts';
 import { hashApiKey } from '../src/auth/api-key.ts';
 import type { AuditRecord } from '../src/observability/audit.ts';
 import type { ArtifactService } from '../src/artifacts/service.ts';
@@ -11,13 +12,13 @@ import { rulesFrom } from './support/rules.ts';
 
 const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/list';
 const store = localTokenBuckets();
-const shared: SharedParts = { audit: { write: () => {} }, rateLimits: store, signInFailures: signInFailureGuard(store), credentials: {}, nowMs: Date.now };
+const shared: SharedParts = { audit: { write: () => {} }, rateLimits: store, signInFailures: signInFailureGuard(store), credentials: {}, nowMs: Date.now, bufferBudget: bufferBudget(() => 1024) };
 const names = (yaml: string, parts: Partial<SharedParts> = {}) => stagesFor(rulesFrom(yaml), { ...shared, ...parts }).map((stage) => stage.name);
 
 describe('the stage list', () => {
-  test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, authorize, pass on, forward', () => {
+  test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, hold the body budget, authorize, choose the headers, pass on, forward', () => {
     expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\n')).toEqual([
-      'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'authorization', 'plainMlflowPassing', 'forwarding',
+      'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'plainMlflowPassing', 'forwarding',
     ]);
   });
 
@@ -33,7 +34,7 @@ policies: {p: {operations: ["*"]}}
     const artifacts = { store: { root: { uri: 's3://b/r' } }, maxJsonRewriteBytes: 1 } as unknown as ArtifactService;
     expect(names(yaml, { artifacts })).toEqual([
       'auditLine', 'errorPage', 'requestFraming', 'hostCheck', 'authenticationWithFailureLimit', 'rateLimiting', 'uiEntry',
-      'rewriting', 'authorization', 'artifactApi', 'sageMakerSigning', 'forwarding',
+      'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'artifactApi', 'sageMakerSigning', 'forwarding',
     ]);
   });
 

@@ -1,7 +1,8 @@
 // SigV4 signs the SHA-256 of the exact body, so a SageMaker-bound body is read whole before it is
 // signed, up to a cap: Content-Length over the cap is refused before reading, and a chunked body
 // is cut off as soon as it passes the cap. Never an unbounded buffer (aws-sigv4-proxy's mistake).
-import { BadRequest, PayloadTooLarge } from '../errors.ts';
+import { BadRequest, BufferBudgetExhausted, ClientClosed, PayloadTooLarge } from '../errors.ts';
+import type { BodyLease } from '../limits/buffer-budget.ts';
 
 /**
  * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
@@ -16,12 +17,32 @@ export function mayHaveBody(request: Request): boolean {
   return request.headers.has('transfer-encoding') || request.body !== null;
 }
 
-export async function readBodyWithCap(request: Request, cap: number): Promise<Uint8Array | undefined> {
+/**
+ * The body, read whole up to `cap` bytes. With a `lease` (the request's share of
+ * limits.maxBufferedBytes, limits/buffer-budget.ts) the bytes are reserved before they are held:
+ * a declared length at once, before anything is read; a chunked body piece by piece.
+ */
+export async function readBodyWithCap(request: Request, cap: number, lease?: BodyLease): Promise<Uint8Array | undefined> {
   if (!mayHaveBody(request)) return undefined;
+  refuseDeclaredTrailers(request);
+  try {
+    const body = await readCapped(request, cap, lease);
+    if (request.headers.has('transfer-encoding')) await refuseUndeclaredTrailers(request);
+    return body;
+  } catch (error) {
+    if (error instanceof PayloadTooLarge || error instanceof BadRequest || error instanceof BufferBudgetExhausted || error instanceof ClientClosed) throw error;
+    // Reading the client's own body fails only when its connection does (Bun: "AbortError: The
+    // connection was closed."): the client left mid-upload, 499 as nginx logs it, not a 500.
+    throw new ClientClosed(`the client's connection ended while its body was read (${error instanceof Error ? error.name : 'error'})`);
+  }
+}
+
+async function readCapped(request: Request, cap: number, lease: BodyLease | undefined): Promise<Uint8Array | undefined> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new BadRequest('Content-Length is not a number.');
     if (Number(declared) > cap) throw new PayloadTooLarge(cap);
+    lease?.reserve(Number(declared));
     // Length known and within the cap: the runtime reads exactly that many bytes, natively (fast).
     const body = new Uint8Array(await request.arrayBuffer());
     return body.byteLength > 0 ? body : undefined;
@@ -39,6 +60,12 @@ export async function readBodyWithCap(request: Request, cap: number): Promise<Ui
       await reader.cancel().catch(() => {});
       throw new PayloadTooLarge(cap);
     }
+    try {
+      lease?.reserve(value.byteLength);
+    } catch (refused) {
+      await reader.cancel().catch(() => {});
+      throw refused;
+    }
     chunks.push(value);
   }
   if (total === 0) return undefined;
@@ -51,3 +78,27 @@ export async function readBodyWithCap(request: Request, cap: number): Promise<Ui
   }
   return body;
 }
+
+// Chunked bodies with a trailer section (RFC 9112 §7.1.2). Bun.serve delivers the body, then answers
+// the trailer bytes itself with a bare 400 and closes the connection, aborting the request
+// (oven-sh/bun PR #32887, open: "Bun.serve: consume chunked trailer-part instead of rejecting it").
+// The gateway cannot accept them, so it refuses them before anything is sent upstream: before,
+// the upstream ran a write whose client got 400 and whose audit line said 499 (issue 13 item 3).
+// A client that announces its trailers (Trailer header, RFC 9110 §6.6.2) is refused with 400 before
+// its body is read; an unannounced trailer in the same packet as the last chunk shows as the
+// request's abort one macrotask after the body, and is then treated as the connection ending.
+
+/** A chunked request that announces trailer fields: 400 before its body is read. */
+export function refuseDeclaredTrailers(request: Request): void {
+  if (request.headers.has('trailer') && request.headers.has('transfer-encoding')) {
+    throw new BadRequest('Chunked trailer fields are not supported; send the request without a trailer section.', 'chunked request announced a trailer section (Trailer header)');
+  }
+}
+
+/** After a chunked body: whether the runtime refused what followed it (a trailer section). */
+export async function refuseUndeclaredTrailers(request: Request): Promise<void> {
+  await new Promise<void>((resume) => setImmediate(resume));
+  if (request.signal.aborted) throw new ClientClosed(TRAILER_OR_LEFT);
+}
+
+export const TRAILER_OR_LEFT = 'the connection ended right after a chunked body (a trailer section, which the runtime answers with 400 itself, oven-sh/bun#32887; or the client leaving): nothing sent upstream';

@@ -27,6 +27,8 @@ export interface AuditRecord {
   totalMs: number;
   /** The response body did not finish (client gone, upstream broke). */
   incomplete?: boolean;
+  /** Why it did not: `client went away`, or `upstream: <error>` (log only, never the body). */
+  incompleteReason?: string;
 }
 
 export interface AuditSink {

@@ -34,6 +34,8 @@ export interface GatewayMetrics {
   credentialRefresh(ok: boolean): void;
   rulesReload(ok: boolean): void;
   draining(on: boolean): void;
+  /** Reports the buffered request-body bytes held now (limits.maxBufferedBytes) on each scrape. */
+  watchBufferedBytes(held: () => number): void;
   /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
   rateLimitStoreShared(shared: boolean): void;
   /** The Prometheus text exposition and its content type. */
@@ -102,6 +104,20 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     help: 'Requests that could not be signed (no usable credentials; answered 503).',
     registers,
   });
+  const bufferRefusals = new Counter({
+    name: `${PREFIX}buffer_budget_refusals_total`,
+    help: 'Requests refused with 503 because buffered request bodies were at limits.maxBufferedBytes.',
+    registers,
+  });
+  let heldBytes: () => number = () => 0;
+  new Gauge({
+    name: `${PREFIX}buffered_body_bytes`,
+    help: 'Request-body bytes held in memory now (read whole for signing, conditions or GraphQL).',
+    registers,
+    collect() {
+      this.set(heldBytes());
+    },
+  });
   const refreshes = new Counter({
     name: `${PREFIX}credential_refreshes_total`,
     help: 'Signing-credential refreshes by result.',
@@ -168,12 +184,15 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       if (record.decision === 'unauthenticated') authFailures.inc();
       else if (record.decision === 'denied') denials.inc({ client, operation });
       else if (record.decision === 'rate-limited') rateLimited.inc({ client });
-      // Past authentication (whose 503s count as auth failures), SigningFailed is the gateway's only 503.
+      // The buffer budget's 503 is told apart by its error code, wherever in the pipeline it happened.
+      else if (record.status === 503 && record.errorCode === 'RESOURCE_EXHAUSTED') bufferRefusals.inc();
+      // Past authentication (whose 503s count as auth failures), SigningFailed is the gateway's other 503.
       else if (record.decision === 'gateway' && record.status === 503) signingFailures.inc();
     },
     credentialRefresh: (ok) => refreshes.inc({ result: ok ? 'ok' : 'failed' }),
     rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
+    watchBufferedBytes: (held) => void (heldBytes = held),
     rateLimitStoreShared(shared) {
       const { shared: gauge, fallbacks } = storeMetrics();
       gauge.set(shared ? 1 : 0);

@@ -30,7 +30,7 @@ export function artifactApi(artifacts: ArtifactService, credentials: CredentialS
     askForPlainJson(operation, upstreamHeadersOf(scope));
     if (operation && LOCATION_REQUEST_OPERATIONS.has(operation)) {
       const request = scope.request;
-      const body = scope.body ?? (mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes) : undefined);
+      const body = scope.body ?? (mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes, scope.bodyLease) : undefined);
       // Counted as the client sent it; the signer then sends the rewritten body.
       scope.bytesIn = body?.byteLength ?? 0;
       const rewritten = rewriteRequestLocations(operation, body, root);

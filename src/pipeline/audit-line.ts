@@ -7,8 +7,12 @@ import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
 import { ShutdownCut, type GatewayError } from '../errors.ts';
 import type { InFlightAudits, OpenRequest } from './in-flight.ts';
 
-/** Responses up to this size (by Content-Length) are logged when their headers are sent. */
-const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * Responses up to this size (by Content-Length) are logged when their headers are sent. forward
+ * reads an upstream answer this small whole before answering (forward.ts), so the length logged is
+ * the length sent.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
   if (!inFlight) {
@@ -18,7 +22,7 @@ export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
   }
   return async function auditLine(scope, next) {
     // Cut before any answer: the client gets none; the gateway gave up on it (503).
-    const entry = inFlight.open(() => auditRecord(scope, 503, 0, true, new ShutdownCut()));
+    const entry = inFlight.open(() => auditRecord(scope, 503, 0, true, undefined, new ShutdownCut()));
     let response: Response;
     try {
       response = await next(scope);
@@ -31,7 +35,7 @@ export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
 }
 
 /** The audit record of a finished request. */
-export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean, cut?: GatewayError): AuditRecord {
+export function auditRecord(scope: RequestScope, status: number, bytesOut: number, incomplete: boolean, incompleteReason?: string, cut?: GatewayError): AuditRecord {
   const error = cut ?? scope.error;
   const decision = auditDecision(scope, error);
   const reason = cut?.detail ?? auditReason(scope, decision);
@@ -58,6 +62,7 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
     ...(scope.upstreamMs !== undefined ? { upstreamMs: round(scope.upstreamMs) } : {}),
     totalMs: round(performance.now() - scope.startedAt),
     ...(incomplete ? { incomplete: true } : {}),
+    ...(incomplete && incompleteReason ? { incompleteReason } : {}),
   };
 }
 
@@ -86,10 +91,10 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
   let written = false;
   // Cut mid-body: the client got the head and part of the body.
   if (entry) entry.cutLine = () => ({ ...auditRecord(scope, response.status, bytesOut, true), reason: new ShutdownCut().detail! });
-  const finish = (incomplete: boolean) => {
+  const finish = (incomplete: boolean, why?: string) => {
     if (written) return;
     written = true;
-    writeNow(() => auditRecord(scope, response.status, bytesOut, incomplete));
+    writeNow(() => auditRecord(scope, response.status, bytesOut, incomplete, why));
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
@@ -105,14 +110,15 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
           controller.enqueue(value);
         }
       } catch (failure) {
-        // The upstream broke mid-body: the client sees a truncated response, the log says so.
-        finish(true);
+        // The upstream broke mid-body: the client sees a truncated response (shorter than its
+        // Content-Length, or a chunked body without its last chunk); the log says so and how far it got.
+        finish(true, `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300));
         controller.error(failure);
       }
     },
     cancel(reason) {
       // The client left mid-body; cancelling the reader closes the upstream connection too.
-      finish(true);
+      finish(true, 'client went away');
       return reader.cancel(reason);
     },
   });

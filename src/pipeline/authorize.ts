@@ -148,7 +148,7 @@ export function authorization(directory: PolicyDirectory, maxBodyBytes: number):
 
 async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise<StageDecision> {
   const request = scope.request;
-  const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES)) : undefined;
+  const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease) : undefined;
   if (body) scope.body = body;
   const { graphqlOperationLabel, graphqlOperations } = await loadGraphql();
   const asked = graphqlOperations(scope.method, body);
@@ -170,7 +170,7 @@ function decideRest(scope: RequestScope, path: string, maxBodyBytes: number): St
 async function decideWithFacts(scope: RequestScope, path: string, operation: string | undefined, maxBodyBytes: number): Promise<StageDecision> {
   const identity = scope.identity!;
   const request = scope.request;
-  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes) : undefined;
+  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes, scope.bodyLease) : undefined;
   if (body) scope.body = body;
   const facts = requestFacts(operation, scope.query, body);
   return { decision: authorize(identity, scope.method, path, facts, operation), facts };

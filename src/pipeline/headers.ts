@@ -14,13 +14,46 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-// Never forwarded from a client: its credentials for us (used by authenticate), anything that
-// chooses the target or the signature (Host, x-amz-*, both SageMaker routing headers), and the
-// length, which forward recomputes for the bytes it actually sends. `expect` is not signed by AWS
-// SDKs and has no use on a buffered body.
-const CLIENT_ONLY = new Set([
+// What goes upstream from a client is an allowlist (issue 13 item 6): a denylist let through every
+// header nobody had thought of, and the attack probe found Cookie (with the gateway's own
+// auth.jwtCookie token), the ALB's x-amzn-oidc-accesstoken and -identity, X-HTTP-Method-Override,
+// X-Original-URL, Forwarded and X-Real-Ip sent on to SageMaker. MLflow's clients send a small known
+// set, and that is what passes (plus backend.forwardHeaders):
+//   - the Python client, mlflow/utils/rest_utils.py over requests: User-Agent
+//     (mlflow-python-client/V, default_request_header_provider.py), X-MLflow-Client-Version (3.x),
+//     X-MLFLOW-WORKSPACE (3.x workspaces), Content-Type (JSON, or the artifact's type in
+//     http_artifact_repo.py), and requests' own Accept, Accept-Encoding;
+//   - the UI's fetch() helpers (mlflow/server/js): Content-Type, Accept, X-MLFLOW-WORKSPACE and a
+//     browser's Accept-Language, Origin (cross-site only, see isSameOrigin), Cache-Control, and the
+//     conditional and range headers of static files and artifact downloads a self-hosted MLflow
+//     serves (If-None-Match, If-Modified-Since, Range, If-Range);
+//   - Content-Encoding, which says how the body it travels with is encoded.
+// Everything else is dropped; the stage that selects them logs the dropped names at debug level.
+export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'content-encoding',
+  'content-type',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'origin',
+  'range',
+  'user-agent',
+  'x-mlflow-client-version',
+  'x-mlflow-workspace',
+]);
+
+// Never forwarded, not even when listed in backend.forwardHeaders: the client's credentials for
+// the gateway (authenticate reads them; Cookie may carry auth.jwtCookie, x-amzn-oidc-* are the
+// ALB's), anything that chooses the target or the signature (Host, x-amz-*, both SageMaker routing
+// headers), the framing the gateway recomputes for the bytes it sends, and the request id it sets.
+const GATEWAY_ONLY = new Set([
   'authorization',
   'x-api-key',
+  'cookie',
   'host',
   'content-length',
   'expect',
@@ -29,15 +62,31 @@ const CLIENT_ONLY = new Set([
   'x-request-id',
 ]);
 
-/** Client headers that may go upstream, names lower case. */
-export function forwardableRequestHeaders(headers: Headers): Array<[string, string]> {
-  const dropped = connectionListed(headers.get('connection'));
-  if (isSameOrigin(headers.get('origin'), headers.get('host'))) dropped.add('origin');
+/** Why a header may never be forwarded from a client, or undefined when it may (backend.forwardHeaders). */
+export function neverForwarded(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (HOP_BY_HOP.has(lower)) return 'a hop-by-hop header (RFC 9110 §7.6.1) belongs to one connection';
+  if (lower.startsWith('x-amz-') || lower.startsWith('x-amzn-oidc-')) return 'AWS signing and ALB sign-in headers are set by the gateway or the load balancer, never by a client';
+  if (GATEWAY_ONLY.has(lower)) return 'the gateway consumes or sets this header itself (credentials, target, framing, request id)';
+  return undefined;
+}
+
+// Consumed or replaced by the gateway as a matter of course: not worth a line when dropped.
+const ROUTINE = new Set([...HOP_BY_HOP, 'authorization', 'x-api-key', 'host', 'content-length', 'x-request-id']);
+
+/**
+ * Client headers that may go upstream, names lower case: those in `allowed` (and not listed in
+ * Connection, nor a same-origin Origin). Names dropped for any other reason than being routine are
+ * pushed onto `dropped`, for the debug log.
+ */
+export function forwardableRequestHeaders(headers: Headers, allowed: ReadonlySet<string> = FORWARDED_REQUEST_HEADERS, dropped?: string[]): Array<[string, string]> {
+  const listed = connectionListed(headers.get('connection'));
+  if (isSameOrigin(headers.get('origin'), headers.get('host'))) listed.add('origin');
   const out: Array<[string, string]> = [];
   headers.forEach((value, rawName) => {
     const name = rawName.toLowerCase();
-    if (HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || dropped.has(name) || name.startsWith('x-amz-')) return;
-    out.push([name, value]);
+    if (allowed.has(name) && !listed.has(name)) out.push([name, value]);
+    else if (dropped && !ROUTINE.has(name) && !(name === 'origin' && listed.has(name))) dropped.push(name);
   });
   return out;
 }
@@ -100,7 +149,11 @@ export function pinDenoFetchDefaults(headers: Array<[string, string]>): Array<[s
   return out;
 }
 
-/** The scope's forwardable client headers, worked out once; a stage may adjust them before signing. */
+/**
+ * The scope's forwardable client headers, as the header selection stage chose them
+ * (upstream-headers.ts); a stage may adjust them before signing. Without that stage in the list
+ * (a stage tested alone), the default allowlist.
+ */
 export function upstreamHeadersOf(scope: RequestScope): Array<[string, string]> {
   return (scope.upstreamHeaders ??= forwardableRequestHeaders(scope.request.headers));
 }

@@ -6,6 +6,7 @@ import type { AuditRecord } from '../observability/audit.ts';
 import type { Identity } from '../auth/identity.ts';
 import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
+import type { BodyLease } from '../limits/buffer-budget.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -34,12 +35,17 @@ export interface RequestScope {
   /** The MLflow operation (or `GraphQL:...` label) being decided, known before the decision is. */
   operation?: string;
   decision?: ScopeDecision;
+  // ── body budget (body-budget.ts): this request's share of limits.maxBufferedBytes
+  bodyLease?: BodyLease;
   // ── whoever reads the body (authorize for conditions and GraphQL, artifacts, sign)
   /** The request body as read from the client, when a stage had to read it whole. */
   body?: Uint8Array;
   /** The client headers that may go upstream (headers.ts), once a stage has asked for them. */
   upstreamHeaders?: Array<[string, string]>;
-  /** Bytes of the request body committed to the upstream (or the artifact store). */
+  /**
+   * Bytes of the request body committed to the upstream (or the artifact store). A body streamed
+   * through (self-hosted backend) is counted by forward, which is what reads it, as it passes.
+   */
   bytesIn: number;
   // ── sign
   outgoing?: OutgoingRequest;

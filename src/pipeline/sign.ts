@@ -7,7 +7,8 @@ import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { PlainMlflowBackend } from '../backends/mlflow.ts';
 import { canonicalQuery, EMPTY_SHA256, sha256Hex, sign, amzDate, type AwsCredentials } from '../aws/sigv4.ts';
 import { credentialCacheFor, credentialsOf, type CredentialSources } from '../aws/identity-credentials.ts';
-import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
+import { mayHaveBody, readBodyWithCap, refuseDeclaredTrailers } from '../http/read-body.ts';
+import { shouldSpill, spillBody } from '../http/spill-body.ts';
 import { upstreamHeadersOf } from './headers.ts';
 import type { Stage } from './chain.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
@@ -24,16 +25,22 @@ export interface UnsignedRequest {
   body: Uint8Array | undefined;
 }
 
+/** A body held on disk (http/spill-body.ts): sent from the file, signed with the hash taken while it was written. */
+export interface FileBody {
+  file: Blob;
+  sha256: string;
+}
+
 // Client headers that are signed along with the ones the gateway sets. Content-Type matters to
 // MLflow (JSON bodies); signing it means it cannot be changed in transit. Nothing else from the
 // client is signed, so a header an HTTP stack rewrites on the way cannot break the signature.
 const SIGNED_CLIENT_HEADERS = new Set(['content-type']);
 
-export function signForSageMaker(request: UnsignedRequest, backend: SageMakerBackend, credentials: AwsCredentials, now: Date): OutgoingRequest {
+export function signForSageMaker(request: UnsignedRequest, backend: SageMakerBackend, credentials: AwsCredentials, now: Date, fileBody?: FileBody): OutgoingRequest {
   const query = canonicalQuery(request.query);
   if (query === undefined) throw new BadRequest('Query string contains malformed percent-encoding.');
   const date = amzDate(now);
-  const payloadHash = request.body ? sha256Hex(request.body) : EMPTY_SHA256;
+  const payloadHash = fileBody ? fileBody.sha256 : request.body ? sha256Hex(request.body) : EMPTY_SHA256;
   const toSign: Array<[string, string]> = [
     ['host', backend.host],
     ['x-amz-date', date],
@@ -56,7 +63,7 @@ export function signForSageMaker(request: UnsignedRequest, backend: SageMakerBac
     url: `${backend.baseUrl}${request.path}${query ? `?${query}` : ''}`,
     method: request.method,
     headers: [...unsigned, ...toSign, ['authorization', signature.authorization]],
-    body: request.body,
+    body: fileBody ? fileBody.file : request.body,
     signedHeaders: signature.signedHeaders,
   };
 }
@@ -72,7 +79,12 @@ export function prepareForPlainMlflow(
   contentLength: string | null,
   backend: PlainMlflowBackend,
 ): OutgoingRequest {
-  const headers: Array<[string, string]> = [...request.headers, ...Object.entries(backend.staticHeaders), ['host', backend.host]];
+  // The rules' headers replace a client's header of the same name (issue 13 item 7): appended
+  // beside it, a client sending `x-remote-user: admin` made the upstream see `admin, gateway`, and an
+  // ingress that trusts the header would take the client's word. Names are lower case on both sides.
+  const configured = backend.staticHeaders;
+  const fromClient = request.headers.filter(([name]) => !Object.hasOwn(configured, name));
+  const headers: Array<[string, string]> = [...fromClient, ...Object.entries(configured), ['host', backend.host]];
   if (body && contentLength !== null) headers.push(['content-length', contentLength]);
   return {
     url: `${backend.baseUrl}${request.path}${request.query ? `?${request.query}` : ''}`,
@@ -90,15 +102,23 @@ export function sageMakerSigning(backend: SageMakerBackend, credentials: Credent
   return async function sageMakerSigning(scope, next) {
     const request = scope.request;
     let body = scope.body;
-    if (!body && mayHaveBody(request)) body = scope.body = await readBodyWithCap(request, maxBodyBytes);
-    // The artifact stage may have counted the client's bytes already, before it changed the body.
-    if (scope.bytesIn === 0) scope.bytesIn = body?.byteLength ?? 0;
-    const cache = credentialCacheFor(scope.identity!, credentials);
-    const signWith = cache?.cached() ?? (await credentialsOf(cache));
-    const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope), body };
-    scope.outgoing = signForSageMaker(unsigned, backend, signWith, scope.receivedAt);
-    scope.outgoing.headers.push(['x-request-id', scope.requestId]);
-    return next(scope);
+    // A large body nobody has read yet goes to a private temp file while it is hashed, and is sent
+    // from there: one copy in flight instead of two (http/spill-body.ts).
+    const spilled = !body && shouldSpill(request) ? await spillBody(request, maxBodyBytes, scope.bodyLease) : undefined;
+    try {
+      if (!body && !spilled && mayHaveBody(request)) body = scope.body = await readBodyWithCap(request, maxBodyBytes, scope.bodyLease);
+      // The artifact stage may have counted the client's bytes already, before it changed the body.
+      if (scope.bytesIn === 0) scope.bytesIn = spilled?.bytes ?? body?.byteLength ?? 0;
+      const cache = credentialCacheFor(scope.identity!, credentials);
+      const signWith = cache?.cached() ?? (await credentialsOf(cache));
+      const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope), body };
+      scope.outgoing = signForSageMaker(unsigned, backend, signWith, scope.receivedAt, spilled ? { file: spilled.file, sha256: spilled.sha256 } : undefined);
+      scope.outgoing.headers.push(['x-request-id', scope.requestId]);
+      return await next(scope);
+    } finally {
+      // The upstream has answered (or the request failed): the file is no longer needed.
+      await spilled?.dispose();
+    }
   };
 }
 
@@ -111,8 +131,9 @@ export function plainMlflowPassing(backend: PlainMlflowBackend): Stage {
       scope.bytesIn = scope.body.byteLength;
       scope.outgoing = prepareForPlainMlflow(unsigned, scope.body, String(scope.body.byteLength), backend);
     } else {
+      if (request.body) refuseDeclaredTrailers(request);
+      // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
       const length = request.headers.get('content-length');
-      scope.bytesIn = length && /^\d+$/.test(length) ? Number(length) : 0;
       scope.outgoing = prepareForPlainMlflow(unsigned, request.body, length, backend);
     }
     scope.outgoing.headers.push(['x-request-id', scope.requestId]);

@@ -10,6 +10,7 @@ import type { KeyPath, ProblemList } from './problems.ts';
 import { sagemakerBackend } from '../backends/sagemaker.ts';
 import { plainMlflowBackend } from '../backends/mlflow.ts';
 import type { Backend } from '../backends/backend.ts';
+import { neverForwarded } from '../pipeline/headers.ts';
 import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '../auth/policy.ts';
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
@@ -97,7 +98,11 @@ function compileUi(rules: Rules, backend: Backend | undefined, problems: Problem
 }
 
 function compileBackend(rules: Rules, problems: ProblemList): Backend | undefined {
-  const { arn, url, endpoint, hostHeader, headers, assumeRoleArn } = rules.backend;
+  const { arn, url, endpoint, hostHeader, headers, assumeRoleArn, forwardHeaders } = rules.backend;
+  (forwardHeaders ?? []).forEach((name, i) => {
+    const why = neverForwarded(name);
+    if (why) problems.error(['backend', 'forwardHeaders', i], `${name} cannot be forwarded from a client: ${why}`);
+  });
   if (arn && url) {
     problems.error(['backend', 'url'], 'set either backend.arn (SageMaker) or backend.url (self-hosted MLflow), not both');
     return undefined;

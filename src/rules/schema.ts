@@ -40,6 +40,12 @@ const Backend = Type.Object(
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), {
       description: 'Static headers added to every request to a self-hosted MLflow (url), e.g. a shared secret.',
     })),
+    forwardHeaders: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), {
+      description:
+        'Client request headers passed upstream beyond the ones MLflow\'s clients send (Accept*, Cache-Control, Content-Type, ' +
+        'Content-Encoding, conditional and Range headers, Origin, User-Agent, X-MLflow-Client-Version, X-MLFLOW-WORKSPACE); ' +
+        'every other client header is dropped. Credentials, Host, x-amz-* and hop-by-hop headers cannot be listed.',
+    })),
     assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role to assume (STS AssumeRole) for signing, e.g. cross-account.' })),
     timeoutSeconds: Type.Number({
       exclusiveMinimum: 0,
@@ -100,6 +106,14 @@ const Limits = Type.Object(
       minimum: 0,
       default: 8 * 1024 * 1024,
       description: 'Largest request body accepted for a SageMaker backend (it is buffered to be hashed for SigV4); larger → 413.',
+    }),
+    maxBufferedBytes: Type.Integer({
+      minimum: 0,
+      default: 256 * 1024 * 1024,
+      description:
+        'Request-body bytes held in memory at once, by all requests together (bodies read whole: SageMaker signing, policy ' +
+        'conditions, GraphQL); a request that would pass it → 503 with Retry-After. The default (256 MiB, 32 bodies of the ' +
+        'default maxBodyBytes at once) keeps the gateway well inside a 2 GiB host (t3.small / t4g.small).',
     }),
     // Bun.serve answers 431 itself, before the gateway sees the request, once the request line and
     // headers pass 16 KiB (measured: a bare GET's query is cut at 16,338 characters; no Bun.serve

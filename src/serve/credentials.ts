@@ -2,7 +2,7 @@
 // role's), and the roles clients and groups name. The host's are fetched once before anything
 // listens, so a gateway that could sign nothing refuses to start instead of answering every request
 // with an error. A self-hosted MLflow backend is not signed: no credentials at all.
-import { cachedCredentials, defaultCredentialProvider, type CredentialCache } from '../aws/credentials.ts';
+import { cachedCredentials, defaultCredentialProvider, type CredentialCache, type RefreshEvent } from '../aws/credentials.ts';
 import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } from '../aws/client-roles.ts';
 import type { CompiledRules } from '../rules/compile.ts';
 import type { Logger } from '../observability/log.ts';
@@ -19,11 +19,15 @@ export type CredentialsOutcome = { ok: true; signing: SigningCredentials } | { o
 export async function buildCredentials(rules: CompiledRules, report: { log: Logger; metrics: GatewayMetrics }): Promise<CredentialsOutcome> {
   if (rules.backend.kind !== 'sagemaker') return { ok: true, signing: {} };
   const { log, metrics } = report;
-  // Host and client-role credential refreshes alike: counted, and logged with their own wording.
-  const reportRefresh = (refreshed: string, failed: string) => (event: { ok: boolean; expiration?: Date; error?: string }) => {
+  // Host and client-role credential refreshes alike: counted, and logged with their own wording,
+  // which follows what is true (issue 13 item 16): whether the credentials in hand still sign.
+  const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
     metrics.credentialRefresh(event.ok);
+    const retryInSeconds = Math.ceil((event.retryInMs ?? 0) / 1000);
     if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
-    else log.log('warn', failed, { error: event.error });
+    else if (event.expired) {
+      log.log('error', 'credential refresh failed and the credentials have expired: signed requests fail with 503 until a refresh succeeds', { error: event.error, retryInSeconds });
+    } else log.log('warn', failed, { error: event.error, retryInSeconds });
   };
   const region = rules.backend.region;
   const credentials = cachedCredentials(

@@ -74,4 +74,27 @@ describe('the recording upstream on its own', () => {
       await upstream.close();
     }
   });
+
+  test('reads a body slowly when told, resets on the head when told, and answers chunked when told', async () => {
+    const upstream = await startFaultUpstream();
+    try {
+      upstream.on('/slow', { readPauseMs: 20, chunkedPieceBytes: 4, body: 'abcdefghij' });
+      upstream.on('/gone', { resetOnHead: true });
+      const slow = await openRaw(upstream.port);
+      await slow.write(requestHead(upstream.port, 'PUT', '/slow', { 'content-length': String(64 * 1024) }));
+      for (let i = 0; i < 4; i++) await slow.write(Buffer.alloc(16 * 1024, 0x61));
+      const answer = await slow.response();
+      expect(answer).toMatchObject({ status: 200, complete: true, text: 'abcdefghij', headers: { 'transfer-encoding': 'chunked' } });
+      const [slowRequest] = await upstream.settled(1);
+      expect(slowRequest!.body.byteLength).toBe(64 * 1024);
+
+      const gone = await openRaw(upstream.port);
+      await gone.write(requestHead(upstream.port, 'GET', '/gone', {}));
+      await gone.closed;
+      await expect(gone.response()).rejects.toThrow('without a response head');
+      expect(upstream.requests[1]).toMatchObject({ path: '/gone', reset: true, completed: false });
+    } finally {
+      await upstream.close();
+    }
+  });
 });

@@ -147,7 +147,7 @@ describe('defaults', () => {
   test('fill in listen, limits, endpoints and the 120 s upstream timeout', () => {
     const rules = rulesFrom(minimal());
     expect(rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
-    expect(rules.source.limits).toEqual({ maxBodyBytes: 8 * 1024 * 1024, maxPathLength: 2048, maxQueryLength: 8192 });
+    expect(rules.source.limits).toEqual({ maxBodyBytes: 8 * 1024 * 1024, maxBufferedBytes: 256 * 1024 * 1024, maxPathLength: 2048, maxQueryLength: 8192 });
     expect(rules.source.endpoints).toEqual({ liveness: '/-/live', readiness: '/-/ready' });
     expect(rules.upstreamTimeoutMs).toBe(120_000);
     expect(rules.auth.anonymous).toBeUndefined();

@@ -8,6 +8,10 @@ export interface MetadataStandin {
   port: number;
   /** Access key ids handed out, in order. */
   issued: string[];
+  /** Makes the service fail (503 on every call, as during an IMDS outage) or serve again. */
+  setDown(down: boolean): void;
+  /** Calls received while down. */
+  callsWhileDown(): number;
   stop(): void;
 }
 
@@ -18,10 +22,16 @@ export function startInstanceMetadata(lifetimeMs: number): MetadataStandin {
   const issued: string[] = [];
   const tokens = new Set<string>();
   let current: ReturnType<typeof temporaryCredentials> | undefined;
+  let down = false;
+  let downCalls = 0;
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
     fetch(request) {
+      if (down) {
+        downCalls++;
+        return new Response('', { status: 503 });
+      }
       const path = new URL(request.url).pathname;
       if (request.method === 'PUT' && path === '/latest/api/token') {
         if (!request.headers.get('x-aws-ec2-metadata-token-ttl-seconds')) return new Response('missing ttl', { status: 400 });
@@ -53,5 +63,11 @@ export function startInstanceMetadata(lifetimeMs: number): MetadataStandin {
       return new Response('', { status: 404 });
     },
   });
-  return { port: server.port!, issued, stop: () => server.stop(true) };
+  return {
+    port: server.port!,
+    issued,
+    setDown: (value) => void (down = value),
+    callsWhileDown: () => downCalls,
+    stop: () => server.stop(true),
+  };
 }

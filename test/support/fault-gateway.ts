@@ -43,6 +43,8 @@ export interface FaultGateway {
   port: number;
   url: string;
   audit: AuditRecord[];
+  /** Requests that have entered the pipeline (their head parsed by the listener). */
+  requestsStarted(): number;
   /** The audit line of a request, waited for (streamed answers are logged when their body ends). */
   auditOf(requestId: string, timeoutMs?: number): Promise<AuditRecord>;
   /** The headers that authenticate as the suite's client. */
@@ -73,7 +75,9 @@ export async function startFaultGateway(mode: BackendMode, options: FaultGateway
   const upstream = await startFaultUpstream(mode === 'sagemaker' ? { sigv4: FAULT_SIGV4 } : {});
   const rules = rulesFrom(faultRulesYaml(mode, upstream.url, options));
   const audit: AuditRecord[] = [];
+  let started = 0;
   const app = createApp({
+    onRequest: () => void started++,
     rules: () => rules,
     audit: { write: (record) => audit.push(record) },
     ...(mode === 'sagemaker' ? { credentials: options.credentials ?? standinCredentialCache() } : {}),
@@ -87,6 +91,7 @@ export async function startFaultGateway(mode: BackendMode, options: FaultGateway
     port: listener.port,
     url: `http://127.0.0.1:${listener.port}`,
     audit,
+    requestsStarted: () => started,
     async auditOf(requestId, timeoutMs = 15_000) {
       await waitFor(() => audit.some((r) => r.requestId === requestId), timeoutMs);
       return audit.find((r) => r.requestId === requestId)!;

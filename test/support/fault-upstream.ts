@@ -27,6 +27,12 @@ export interface Behaviour {
   delayMs?: number;
   /** Send the head (with the full Content-Length) and this many body bytes, then reset the connection. */
   resetAfterBytes?: number;
+  /**
+   * Send the head (with the full Content-Length) and this many body bytes, then close the
+   * connection normally (FIN). Unlike a reset, the bytes sent are sure to be delivered (a RST makes
+   * the receiver's kernel drop what its application has not read yet).
+   */
+  endAfterBytes?: number;
   /** Reset the connection as soon as the request head arrives, answering nothing. */
   resetOnHead?: boolean;
   /** Add filler headers (`x-filler-N`) until the response header block is at least this many bytes. */
@@ -35,6 +41,10 @@ export interface Behaviour {
   readPauseMs?: number;
   /** Send the response body chunked, in pieces of this size, instead of with Content-Length. */
   chunkedPieceBytes?: number;
+  /** Write the response body in pieces of this size (default: all at once). */
+  bodyPieceBytes?: number;
+  /** Pause this long between response body pieces (a slow download). */
+  bodyPauseMs?: number;
 }
 
 export interface RecordedRequest {
@@ -278,21 +288,19 @@ async function answer(socket: Socket, behaviour: Behaviour, recorded: RecordedRe
   socket.write(head);
   // A HEAD answer is the GET answer's head, Content-Length included, without the content (RFC 9110 §9.3.2).
   if (recorded.method === 'HEAD') return;
-  if (behaviour.resetAfterBytes !== undefined) {
-    socket.write(body.subarray(0, behaviour.resetAfterBytes), () => socket.resetAndDestroy());
-    return;
+  // The body, in pieces (chunk-framed when chunked), paced when told, cut off when told.
+  const chunked = behaviour.chunkedPieceBytes !== undefined;
+  const limit = Math.min(body.byteLength, behaviour.resetAfterBytes ?? behaviour.endAfterBytes ?? body.byteLength);
+  const pieceBytes = behaviour.chunkedPieceBytes ?? behaviour.bodyPieceBytes ?? Math.max(1, limit);
+  for (let offset = 0; offset < limit && !socket.destroyed; offset += pieceBytes) {
+    const piece = body.subarray(offset, Math.min(offset + pieceBytes, limit));
+    socket.write(chunked ? Buffer.concat([Buffer.from(`${piece.byteLength.toString(16)}\r\n`), piece, CRLF]) : piece);
+    if (behaviour.bodyPauseMs && offset + pieceBytes < limit) await Bun.sleep(behaviour.bodyPauseMs);
   }
-  if (behaviour.chunkedPieceBytes) {
-    for (let offset = 0; offset < body.byteLength; offset += behaviour.chunkedPieceBytes) {
-      const piece = body.subarray(offset, offset + behaviour.chunkedPieceBytes);
-      socket.write(`${piece.byteLength.toString(16)}\r\n`);
-      socket.write(piece);
-      socket.write(CRLF);
-    }
-    socket.write('0\r\n\r\n');
-    return;
-  }
-  socket.write(body);
+  if (socket.destroyed) return;
+  if (behaviour.resetAfterBytes !== undefined) socket.write('', () => socket.resetAndDestroy());
+  else if (behaviour.endAfterBytes !== undefined) socket.end();
+  else if (chunked) socket.write('0\r\n\r\n');
 }
 
 function verify(recorded: RecordedRequest, expectation: Expectation): Verdict {

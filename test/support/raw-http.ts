@@ -117,8 +117,8 @@ function parseResponse(bytes: Buffer, closed: boolean): RawResponse | undefined 
   const result = (body: Buffer, complete: boolean): RawResponse => ({ status, headerList, headers, headBytes: headEnd + 4, body, text: body.toString('utf8'), complete });
   if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
     const dechunked = dechunk(rest);
-    if (dechunked) return result(dechunked, true);
-    return closed ? result(rest, false) : undefined;
+    if (dechunked.complete) return result(dechunked.body, true);
+    return closed ? result(dechunked.body, false) : undefined;
   }
   const length = headers['content-length'];
   if (length !== undefined) {
@@ -129,17 +129,18 @@ function parseResponse(bytes: Buffer, closed: boolean): RawResponse | undefined 
   return closed ? result(rest, true) : undefined;
 }
 
-/** The body of a complete chunked message, or undefined when the last chunk has not arrived. */
-function dechunk(bytes: Buffer): Buffer | undefined {
+/** The de-chunked body so far, and whether the last chunk (and the trailer section) has arrived. */
+function dechunk(bytes: Buffer): { body: Buffer; complete: boolean } {
   const pieces: Buffer[] = [];
+  const partial = (complete: boolean, last?: Buffer) => ({ body: Buffer.concat(last ? [...pieces, last] : pieces), complete });
   let offset = 0;
   for (;;) {
     const lineEnd = bytes.indexOf('\r\n', offset);
-    if (lineEnd < 0) return undefined;
+    if (lineEnd < 0) return partial(false);
     const size = parseInt(bytes.subarray(offset, lineEnd).toString('latin1').split(';')[0]!, 16);
-    if (Number.isNaN(size)) return undefined;
-    if (size === 0) return bytes.indexOf('\r\n\r\n', lineEnd) >= 0 ? Buffer.concat(pieces) : undefined;
-    if (bytes.length < lineEnd + 2 + size + 2) return undefined;
+    if (Number.isNaN(size)) return partial(false);
+    if (size === 0) return partial(bytes.indexOf('\r\n\r\n', lineEnd) >= 0);
+    if (bytes.length < lineEnd + 2 + size + 2) return partial(false, bytes.subarray(lineEnd + 2, Math.min(bytes.length, lineEnd + 2 + size)));
     pieces.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
     offset = lineEnd + 2 + size + 2;
   }
