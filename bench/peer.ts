@@ -26,6 +26,7 @@
 //   BENCH_EXECUTABLE=dist/sagemaker-mlflow-proxy
 //   BENCH_PEER_BIN=path   a built aws-sigv4-proxy; else .cache/peer/aws-sigv4-proxy-<PEER_VERSION>,
 //                         built by bench/build-peer.sh when missing (see there for where the source comes from)
+//   BENCH_SYSTEMS=gateway,baseline   only these systems (the others still start)
 //   BENCH_PROFILE=1       run the gateway under `bun --cpu-prof-md` (bench/results/profile/)
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,6 +63,8 @@ const CFG = {
   peerBin: resolve(ROOT, env.BENCH_PEER_BIN ?? `.cache/peer/aws-sigv4-proxy-${PEER_VERSION}`),
   profileDir: env.BENCH_PROFILE && env.BENCH_PROFILE !== '0' ? resolve(ROOT, 'bench/results/profile') : null,
   writeReadme: process.argv.includes('--write-readme'),
+  /** Which systems to run (default all); e.g. `gateway,baseline` for a quick paired before/after. */
+  systems: env.BENCH_SYSTEMS ? new Set(env.BENCH_SYSTEMS.split(',').map((s) => s.trim())) : null,
 };
 const BUN = process.execPath;
 const API_KEY = 'bench-' + randomBytes(24).toString('hex');
@@ -426,7 +429,9 @@ async function main() {
     process.exit(2);
   }, limitS * 1000).unref();
 
-  const { systems, upstream, peerBin } = await startSystems();
+  const started_ = await startSystems();
+  const { upstream, peerBin } = started_;
+  const systems = started_.systems.filter((s) => !CFG.systems || CFG.systems.has(s.name));
   await sanityCheck(systems, `http://127.0.0.1:${upstream.port}`);
   await warmUp(systems);
   const runs = await rounds(systems);
@@ -437,7 +442,7 @@ async function main() {
   }
   const gateway = systems.find((s) => s.name === 'gateway')!;
   if (CFG.profileDir) {
-    gateway.child.proc.kill('SIGTERM');
+    gateway.child.proc.kill('SIGINT'); // SIGINT skips the drain period; the profile is written at exit
     await Promise.race([gateway.child.proc.exited, Bun.sleep(15_000)]);
     log(`gateway CPU profile written to ${CFG.profileDir.replace(ROOT + '/', '')}/`);
   }

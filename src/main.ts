@@ -190,7 +190,10 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
   const log = createLogger(write, () => reloader.current().source.logging.level);
-  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
+  // Without a metrics listener nothing would ever read them: no metric work per request then.
+  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id), {
+    enabled: rules.source.metrics.enabled,
+  });
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   const found = await buildCredentials(rules, { log, metrics });
