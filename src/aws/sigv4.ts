@@ -42,9 +42,22 @@ export interface Signature {
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+// Bun's native one-shot hasher and HMAC cost about half of node:crypto's createHash/createHmac on
+// Bun (sha256 hex of a canonical request 0.17 against 0.34 µs, HMAC 0.33 against 0.46: bench/hot-path.ts);
+// Deno has no Bun global and keeps node:crypto. Both give the same bytes (AWS's vectors, test/aws).
+const BUN = (globalThis as { Bun?: typeof Bun }).Bun;
+
+export const sha256Hex: (data: string | Uint8Array) => string = BUN
+  ? (data) => BUN.SHA256.hash(data, 'hex')
+  : (data) => createHash('sha256').update(data).digest('hex');
+
+type Key = string | Uint8Array;
+const hmac: (key: Key, data: string) => Uint8Array = BUN
+  ? (key, data) => new BUN.CryptoHasher('sha256', key).update(data).digest()
+  : (key, data) => createHmac('sha256', key).update(data).digest();
+const hmacHex: (key: Key, data: string) => string = BUN
+  ? (key, data) => new BUN.CryptoHasher('sha256', key).update(data).digest('hex')
+  : (key, data) => createHmac('sha256', key).update(data).digest('hex');
 
 /** `20150830T123600Z`; the last value is kept, as consecutive requests share the same second. */
 let lastSecond = NaN;
@@ -120,17 +133,17 @@ function canonicalHeaderValue(value: string): string {
 }
 
 /** Signing keys change once a day per (secret, region, service); derive them once. */
-const signingKeyCache = new Map<string, Buffer>();
+const signingKeyCache = new Map<string, Uint8Array>();
 const SIGNING_KEY_CACHE_LIMIT = 64;
 
-function signingKey(secret: string, date: string, scope: SigningScope): Buffer {
+function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
   const cacheKey = `${secret}\n${date}\n${scope.region}\n${scope.service}`;
   const cached = signingKeyCache.get(cacheKey);
   if (cached) return cached;
-  const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
-  const kRegion = createHmac('sha256', kDate).update(scope.region).digest();
-  const kService = createHmac('sha256', kRegion).update(scope.service).digest();
-  const key = createHmac('sha256', kService).update('aws4_request').digest();
+  const kDate = hmac(`AWS4${secret}`, date);
+  const kRegion = hmac(kDate, scope.region);
+  const kService = hmac(kRegion, scope.service);
+  const key = hmac(kService, 'aws4_request');
   // Rotated credentials leave old keys behind; a small bound keeps the map from growing.
   if (signingKeyCache.size >= SIGNING_KEY_CACHE_LIMIT) signingKeyCache.clear();
   signingKeyCache.set(cacheKey, key);
@@ -162,7 +175,7 @@ export function sign(request: RequestToSign, credentials: AwsCredentials, scope:
   const canonicalRequest = `${request.method}\n${canonicalUri(request.path)}\n${request.query}\n${lines.join('\n')}\n\n${signedHeaders}\n${request.payloadHash}`;
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
-  const signature = createHmac('sha256', signingKey(credentials.secretAccessKey, day, scope)).update(stringToSign).digest('hex');
+  const signature = hmacHex(signingKey(credentials.secretAccessKey, day, scope), stringToSign);
   return {
     authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
     amzDate: date,
