@@ -12,7 +12,7 @@ import { hashApiKey } from './auth/api-key.ts';
 import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
-import { createMetrics } from './observability/metrics.ts';
+import { uncountedMetrics } from './observability/gateway-metrics.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
 import { buildArtifacts } from './serve/artifacts.ts';
@@ -190,10 +190,11 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const reloader = createReloader(initial, () => loadRulesWithHash(file, process.env));
   const write = stdoutWriter();
   const log = createLogger(write, () => reloader.current().source.logging.level);
-  // Without a metrics listener nothing would ever read them: no metric work per request then.
-  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id), {
-    enabled: rules.source.metrics.enabled,
-  });
+  // Without a metrics listener nothing would ever read them: no metric work per request then, and
+  // prom-client is not even loaded.
+  const metrics = rules.source.metrics.enabled
+    ? (await import('./observability/metrics.ts')).createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id))
+    : uncountedMetrics();
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   const found = await buildCredentials(rules, { log, metrics });

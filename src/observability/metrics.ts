@@ -6,33 +6,17 @@
 // prom-client (15.1.3) is used because it runs unchanged on Bun and, bundled, on Deno. Default
 // process metrics are not collected: they read /proc through Node APIs that differ per runtime.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditRecord, AuditSink } from './audit.ts';
+import type { AuditRecord } from './audit.ts';
+import { uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
+
+// What callers of this module used to find here; gateway-metrics.ts has them without prom-client.
+export { meteredAudit, uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
 
 const PREFIX = 'sagemaker_mlflow_proxy_';
 
 // Seconds. MLflow calls are mostly small JSON (ms), uploads and searches can take seconds, and the
 // backend timeout is 120 s.
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-
-export interface BuildInfo {
-  version: string;
-  commit: string;
-  runtime: string;
-}
-
-export interface GatewayMetrics {
-  /** A request entered the pipeline (it leaves when its audit record is written). */
-  requestStarted(): void;
-  /** Requests in the pipeline now (the drain logs it). */
-  inFlight(): number;
-  /** The request's one audit record: counts, latencies, bytes, failures. */
-  observe(record: AuditRecord): void;
-  credentialRefresh(ok: boolean): void;
-  rulesReload(ok: boolean): void;
-  draining(on: boolean): void;
-  /** The Prometheus text exposition and its content type. */
-  render(): Promise<{ body: string; contentType: string }>;
-}
 
 /**
  * The `client` label: a configured client id, `anonymous`, or `none` before authentication. A token
@@ -96,15 +80,12 @@ function tallyCounter<L extends string>(config: { name: string; help: string; la
 }
 
 export interface MetricsOptions {
-  /**
-   * False when no metrics listener is configured: nothing is counted per request but the number
-   * of requests in flight (the drain logs it), and render() answers an empty exposition.
-   */
+  /** False: uncountedMetrics() (no metrics listener; main.ts then does not even load this module). */
   enabled?: boolean;
 }
 
 export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true, options: MetricsOptions = {}): GatewayMetrics {
-  if (options.enabled === false) return inFlightOnly();
+  if (options.enabled === false) return uncountedMetrics();
   const registry = new Registry();
   const registers = [registry];
 
@@ -220,34 +201,5 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
-  };
-}
-
-/** Metrics off: the in-flight count alone (the drain logs it); no other work per request. */
-function inFlightOnly(): GatewayMetrics {
-  let inFlightNow = 0;
-  return {
-    requestStarted() {
-      inFlightNow++;
-    },
-    inFlight: () => inFlightNow,
-    observe() {
-      inFlightNow--;
-    },
-    credentialRefresh() {},
-    rulesReload() {},
-    draining() {},
-    render: async () => ({ body: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
-  };
-}
-
-/** An audit sink that also feeds the metrics: one observer of the one record per request. */
-export function meteredAudit(sink: AuditSink, metrics: GatewayMetrics): AuditSink {
-  return {
-    write(record) {
-      metrics.observe(record);
-      sink.write(record);
-    },
-    ...(sink.flush ? { flush: () => sink.flush!() } : {}),
   };
 }
