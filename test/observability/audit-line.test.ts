@@ -58,4 +58,22 @@ describe('the audit record of a finished request', () => {
     const line = (r: AuditRecord) => `{"level":"info","msg":"request",${JSON.stringify(r).slice(1)}\n`;
     expect(written).toEqual([line(a) + line(b)]);
   });
+
+  test('lines wait for company: one write for a window of lines, at once when 64 KiB are waiting', async () => {
+    const written: string[] = [];
+    const log = createAuditLog((text) => written.push(text));
+    const golden = JSON.parse(readFileSync(join(import.meta.dir, '..', 'fixtures', 'golden-audit.json'), 'utf8'));
+    const record = { ...golden['allowed GET'], totalMs: 1, upstreamMs: 0.5 } as AuditRecord;
+    log.write(record);
+    log.write(record);
+    expect(written).toHaveLength(0); // not one write per line
+    await Bun.sleep(50);
+    expect(written).toHaveLength(1);
+    expect(written[0]!.split('\n')).toHaveLength(3);
+    const perLine = written[0]!.length / 2;
+    for (let i = 0; i * perLine < 64 * 1024; i++) log.write(record);
+    expect(written).toHaveLength(2); // written as soon as the batch reached 64 KiB, without waiting
+    log.flush?.();
+    expect(written).toHaveLength(2); // nothing was left over
+  });
 });
