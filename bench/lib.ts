@@ -7,6 +7,35 @@ import { join, resolve } from 'node:path';
 export const ROOT = resolve(import.meta.dir, '..');
 export const log = (...a: unknown[]) => console.error('bench:', ...a);
 
+/** Runs a bench's main and exits: 0 when it finished, 1 with the error; children stopped either way. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => {
+      cleanup();
+      process.exit(0);
+    },
+    (e) => {
+      console.error('bench: FAILED:', (e as Error)?.stack ?? e);
+      cleanup();
+      process.exit(1);
+    },
+  );
+}
+
+// ───────────────────────────── settings ─────────────────────────────
+/** A positive number from the environment, or the default when unset. */
+export function envNumber(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+}
+/** A comma list from the environment, trimmed, empty items left out. */
+export function envList(name: string, dflt: string): string[] {
+  return (process.env[name] ?? dflt).split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 // ───────────────────────────── /proc readings ─────────────────────────────
 export function procStatus(pid: number): { rssKb: number; hwmKb: number } | null {
   try {

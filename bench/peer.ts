@@ -35,27 +35,22 @@ import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, BENCH_ARN, cleanup, f, freePort, gatewayRules, LoadWorker, log, mb, median, procCpuSeconds, procStatus,
   ROOT, SCENARIOS, startChild, table, type Child, type LoadResult, type ScenarioName,
+  envList, envNumber, runMain,
 } from './lib.ts';
 
 export const PEER_VERSION = 'v1.11.1';
 
 // ───────────────────────────── configuration ─────────────────────────────
 const env = process.env;
-const num = (name: string, dflt: number) => {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
+const num = envNumber;
 const CFG = {
   seconds: num('BENCH_SECONDS', 3),
   rounds: num('BENCH_ROUNDS', 3),
-  connections: (env.BENCH_CONNECTIONS ?? '1,32,128').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+  connections: envList('BENCH_CONNECTIONS', '1,32,128').map(Number).filter((n) => n > 0),
   rate: num('BENCH_RATE', 1000),
   pacedSeconds: num('BENCH_PACED_SECONDS', 4),
   coldStarts: num('BENCH_COLD_STARTS', 5),
-  skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  skip: new Set(envList('BENCH_SKIP', '')),
   out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/peer.json'),
   gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   baselineEntry: env.BENCH_BASELINE_ENTRY ? resolve(env.BENCH_BASELINE_ENTRY) : null,
@@ -455,16 +450,4 @@ async function main() {
   if (CFG.writeReadme) writeReadme(markdown);
 }
 
-if (import.meta.main) {
-  main().then(
-    () => {
-      cleanup();
-      process.exit(0);
-    },
-    (e) => {
-      console.error('bench: FAILED:', (e as Error)?.stack ?? e);
-      cleanup();
-      process.exit(1);
-    },
-  );
-}
+if (import.meta.main) runMain(main);

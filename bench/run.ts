@@ -29,28 +29,23 @@ import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, cleanup, f, gatewayRules, LoadWorker as Worker, log, lpad, mb, pad, procCpuSeconds, procStatus, resetPeakRss,
   ROOT, SCENARIOS, startChild, table, type Child, type LoadJob, type LoadResult, type ScenarioName,
+  envList, envNumber, runMain,
 } from './lib.ts';
 
 // ───────────────────────────── configuration ─────────────────────────────
 const env = process.env;
-const num = (name: string, dflt: number) => {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
+const num = envNumber;
 const CFG = {
   seconds: num('BENCH_SECONDS', 10),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 2),
-  connections: (env.BENCH_CONNECTIONS ?? '32,64').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+  connections: envList('BENCH_CONNECTIONS', '32,64').map(Number).filter((n) => n > 0),
   rate: num('BENCH_RATE', 1000),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 10),
   blobBytes: num('BENCH_BLOB_BYTES', 1024 * 1024 * 1024),
   client: (env.BENCH_CLIENT ?? (Bun.which('node') ? 'node' : 'bun')) as 'bun' | 'node' | 'inproc',
   gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/latest.json'),
-  skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  skip: new Set(envList('BENCH_SKIP', '')),
   profileDir: env.BENCH_PROFILE && env.BENCH_PROFILE !== '0' ? resolve(ROOT, 'bench/results/profile') : null,
   rssSampleMs: 100,
 };
@@ -612,14 +607,4 @@ async function main() {
   writeResults(results, saturated.ratios, addedLatency.added, verdict);
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (e) => {
-    console.error('bench: FAILED:', (e as Error)?.stack ?? e);
-    cleanup();
-    process.exit(1);
-  },
-);
+runMain(main);
