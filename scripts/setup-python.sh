@@ -2,7 +2,8 @@
 # Creates the Python virtual environments the end-to-end tests use: one per pinned MLflow version,
 # each with the real MLflow server and client, plus botocore for the SageMaker stand-in's
 # independent SigV4 verification and boto3 for the server's S3 artifact root (as SageMaker's is);
-# and one venv with moto in server mode, the real S3-compatible server the artifact tests use.
+# one venv with moto in server mode, the real S3-compatible server the artifact tests use; and one
+# with cfn-lint, for the CloudFormation templates of infra/.
 # Idempotent: a venv whose marker (.pins) matches its pins is kept; any other (an older cache, a
 # changed pin, a half-built venv without a marker) is rebuilt from scratch.
 #
@@ -17,6 +18,8 @@ BOTOCORE_VERSION=1.43.11
 # boto3 releases share botocore's version number; the pair must match.
 BOTO3_VERSION=1.43.11
 MOTO_VERSION=5.2.5
+# cfn-lint checks every template the infra/ CDK app synthesizes (test/infra).
+CFN_LINT_VERSION=1.58.0
 ROOT=${PROXY_VENV_ROOT:-.cache/venvs}
 PYTHON=${PYTHON:-python3}
 
@@ -46,3 +49,4 @@ for version in $MLFLOW_VERSIONS; do
 done
 # moto's server mode (`moto_server`) needs its [server] extra (flask, flask-cors).
 ensure_venv "$ROOT/moto" "moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION botocore==$BOTOCORE_VERSION"
+ensure_venv "$ROOT/cfn-lint" "cfn-lint==$CFN_LINT_VERSION"

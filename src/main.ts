@@ -1,6 +1,7 @@
 // The command line: serve | check | explain | hash-key | version.
 // The only file that reads argv, the environment, stdin and files; everything else gets them passed in.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import type { LoadResult } from './rules/load.ts';
 import { createReloader, loadRulesWithHash } from './rules/reload.ts';
 import { formatProblem } from './rules/problems.ts';
@@ -22,6 +23,7 @@ import { startListeners } from './serve/listeners.ts';
 import { watchRules } from './serve/reload.ts';
 import { listeningSummary } from './serve/summary.ts';
 import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
+import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
 
 const USAGE = `sagemaker-mlflow-proxy ${VERSION}
 
@@ -208,12 +210,14 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   let draining = false;
   const readiness = await buildReadiness(rules, signing.credentials, () => draining, log);
   const audit = buildAudit(write, reloader.current, metrics);
+  const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
 
   // Everything the gateway is given, in one place.
   const app = createApp({
     rules: reloader.current,
     ...signing,
     ...(artifacts ? { artifacts } : {}),
+    ...(limits.store ? { rateLimits: limits.store } : {}),
     audit,
     onRequest: metrics.requestStarted,
     readiness,
@@ -226,7 +230,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const signal = await nextStopSignal(process);
   draining = true;
   const { drainSeconds, finishSeconds } = rules.source.shutdown;
-  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics });
+  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds }, { log, metrics }).finally(() => limits.close());
 }
 
 /** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */

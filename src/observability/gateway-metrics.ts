@@ -20,6 +20,8 @@ export interface GatewayMetrics {
   credentialRefresh(ok: boolean): void;
   rulesReload(ok: boolean): void;
   draining(on: boolean): void;
+  /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
+  rateLimitStoreShared(shared: boolean): void;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -41,6 +43,7 @@ export function uncountedMetrics(): GatewayMetrics {
     credentialRefresh() {},
     rulesReload() {},
     draining() {},
+    rateLimitStoreShared() {},
     render: async () => ({ body: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   };
 }

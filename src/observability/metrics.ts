@@ -169,6 +169,22 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     reloads.inc({ result }, 0);
   }
   drainingGauge.set(0);
+  // Registered on first use (limits.store is valkey): an unlabelled gauge would otherwise read 0,
+  // "fell back", on hosts whose buckets were never meant to be shared.
+  let store: { shared: Gauge; fallbacks: Counter } | undefined;
+  const storeMetrics = () =>
+    (store ??= {
+      shared: new Gauge({
+        name: `${PREFIX}rate_limit_store_shared`,
+        help: '1 while rate limits and failed sign-ins are counted in the shared store (limits.store); 0 while this host counts them alone (the store is unreachable and limits fail open).',
+        registers,
+      }),
+      fallbacks: new Counter({
+        name: `${PREFIX}rate_limit_store_fallbacks_total`,
+        help: 'Times the shared rate-limit store stopped answering and this host fell back to its own buckets.',
+        registers,
+      }),
+    });
 
   // The histogram's child per status class, made once: no label object is built per request.
   const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -200,6 +216,12 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     credentialRefresh: (ok) => refreshes.inc({ result: ok ? 'ok' : 'failed' }),
     rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
+    rateLimitStoreShared(shared) {
+      const { shared: gauge, fallbacks } = storeMetrics();
+      gauge.set(shared ? 1 : 0);
+      // Every report of false is a fall-back, the one at start-up (store not answering) included.
+      if (!shared) fallbacks.inc();
+    },
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
   };
 }

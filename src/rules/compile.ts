@@ -16,6 +16,7 @@ import { escapeRegExp, expandOperationPattern, suggestOperations } from './opera
 import { compileArtifacts } from './compile-artifacts.ts';
 import type { ArtifactSettings } from '../artifacts/config.ts';
 import type { UiSettings } from '../ui/entry.ts';
+import { checkLimitStore } from '../limits/store-settings.ts';
 
 export type { Backend } from '../backends/backend.ts';
 export type { CompiledAuth } from '../auth/directory.ts';
@@ -44,6 +45,7 @@ export function compileRules(rules: Rules, problems: ProblemList, now: Date = ne
   const rewrites = rules.rewrites.map((rule, i) => compileRewrite(rule, ['rewrites', i], problems));
   const policies = compilePolicies(rules.policies, problems);
   checkEndpoints(rules, problems);
+  checkLimitStore(rules.limits.store, problems);
   if (rules.readiness.checkBackendStatus && backend && backend.kind !== 'sagemaker') {
     problems.error(['readiness', 'checkBackendStatus'], 'only for a SageMaker backend (backend.arn): it asks SageMaker whether the server runs; use checkUpstream for a self-hosted MLflow');
   }

@@ -35,6 +35,8 @@ const RESTART_ONLY: Array<[string, (r: Rules) => unknown]> = [
   ['readiness', (r) => r.readiness],
   // The S3 store behind the artifact API is built at start-up (its root may even be discovered).
   ['artifacts', (r) => r.artifacts],
+  // The connection to a shared rate-limit store is opened at start-up (limits/store-from-rules.ts).
+  ['limits.store', (r) => r.limits.store],
 ];
 
 /** Keys whose change a reload cannot apply (pure). */

@@ -50,6 +50,50 @@ const Backend = Type.Object(
   { additionalProperties: false },
 );
 
+// limits.store (issue 14): where the rate-limit and failed-sign-in buckets live. `local` keeps them
+// in each process; `valkey` shares them across a fleet through Valkey / Redis (ElastiCache), failing
+// open to the local buckets while it cannot be reached (src/limits/store-from-rules.ts).
+const LimitStore = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('local'), Type.Literal('valkey')], {
+      default: 'local',
+      description: 'local: buckets in each gateway process (N hosts allow N times a limit). valkey: one set of buckets for the fleet, in Valkey / Redis.',
+    }),
+    url: Type.Optional(Type.String({
+      pattern: '^rediss?://',
+      description: 'redis://HOST:PORT, or rediss://HOST:PORT for TLS (ElastiCache Serverless requires it). No password in the URL: use passwordFile or passwordEnv.',
+    })),
+    cluster: Type.Boolean({
+      default: false,
+      description: 'Speak the cluster protocol (follow MOVED redirects). ElastiCache Serverless and cluster-mode-enabled caches need true.',
+    }),
+    username: Type.Optional(Type.String({ minLength: 1, description: 'User for AUTH (an ElastiCache RBAC user); default: the server\'s default user.' })),
+    passwordFile: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'File holding the AUTH token / RBAC password (e.g. ${CREDENTIALS_DIRECTORY}/valkey with systemd LoadCredential=).',
+    })),
+    passwordEnv: Type.Optional(Type.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      description: 'Instead of passwordFile: the environment variable holding it (e.g. from the unit\'s EnvironmentFile).',
+    })),
+    caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle for rediss:// when the server\'s certificate is not from a public CA.' })),
+    keyPrefix: Type.String({ default: 'smp:rl:', description: 'Prefix of the bucket keys, so several gateways\' fleets can share one cache.' }),
+    timeoutMs: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 50,
+      description: 'Longest a request waits for the store; then (and on any error) the gateway switches to local buckets.',
+    }),
+    probeSeconds: Type.Number({
+      minimum: 0.1,
+      maximum: 60,
+      default: 2,
+      description: 'While on local buckets, how often the store is probed in the background; the first answer switches back.',
+    }),
+  },
+  { additionalProperties: false, description: 'Absent: kind local.' },
+);
+
 const Limits = Type.Object(
   {
     maxBodyBytes: Type.Integer({
@@ -59,6 +103,7 @@ const Limits = Type.Object(
     }),
     maxPathLength: Type.Integer({ minimum: 1, default: 2048, description: 'Longest request path accepted; longer → 400.' }),
     maxQueryLength: Type.Integer({ minimum: 0, default: 16384, description: 'Longest query string accepted; longer → 400.' }),
+    store: Type.Optional(LimitStore),
   },
   { additionalProperties: false, default: {} },
 );
@@ -415,3 +460,4 @@ export type JwtIssuerSpec = Static<typeof JwtIssuer>;
 export type AlbOidcSpec = Static<typeof AlbOidc>;
 export type ArtifactsSpec = Static<typeof Artifacts>;
 export type UiSpec = Static<typeof Ui>;
+export type LimitStoreSpec = Static<typeof LimitStore>;

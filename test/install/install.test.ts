@@ -2,11 +2,11 @@
 // host: fresh install, an idempotent second run, edited configuration kept, upgrade and rollback,
 // uninstall and purge, refusals with clear errors. The installed unit must pass
 // `systemd-analyze verify` and rate 2.0 or lower in `systemd-analyze security`.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, tempDir as makeTempDir } from '../support/processes.ts';
+import { REPO, scratchTempDirs } from '../support/processes.ts';
 import { buildArtifacts } from '../support/build.ts';
 
 setDefaultTimeout(120_000);
@@ -17,15 +17,7 @@ const NAME = 'sagemaker-mlflow-proxy';
 const ENV_ARGS = ['--env', `MLFLOW_ARN=${ARN}`, '--env', `PROXY_API_KEY_SHA256=${HASH}`];
 
 // Every staging root holds a ~110 MB executable or two: removed when the file's tests end.
-const scratch: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  scratch.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = scratchTempDirs();
 
 let executable: string;
 let upgrade: string;

@@ -2,7 +2,8 @@
 // gateway itself), each on an ephemeral loopback port, each killed when the test file ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'bun:test';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -18,6 +19,22 @@ export interface Started {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `smp-${prefix}-`));
+}
+
+/**
+ * A tempDir that is removed when the calling test file's tests end: for staging roots, which hold
+ * the ~110 MB executable once or twice. Call it at the top level of a test file.
+ */
+export function scratchTempDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = tempDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 /** A port that was free a moment ago (for servers, like mlflow, that cannot take port 0). */

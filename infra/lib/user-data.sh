@@ -1,0 +1,114 @@
+#!/bin/bash
+# User data of the gateway hosts (Amazon Linux 2023), run once as root at first boot. The Gateway
+# stack puts three assignments in front of this file:
+#   KIT_URL      s3:// URL of the release kit (a CDK asset: the executable built by scripts/build.sh,
+#                install.sh, the rules file as rules.yaml, systemd/)
+#   LOG_GROUP    the CloudWatch Logs group for the gateway's JSON lines (audit and operational)
+#   GATEWAY_ENV  the environment file's settings, one KEY=VALUE a line (install.sh --env)
+# Steps: OS packages, the kit to /opt/sagemaker-mlflow-proxy/kit (kept: install.sh --rollback and
+# re-runs need it), stdout to a file the CloudWatch agent ships (a drop-in: the unit is unchanged),
+# logrotate, install.sh (validates the rules, starts the service, waits for /-/ready), the agent.
+#
+# For tests and image builds: USERDATA_ROOT=DIR lays everything out under DIR instead of / and
+# starts nothing (install.sh --root DIR --no-start), USERDATA_KIT_DIR=DIR takes an unpacked kit
+# instead of downloading KIT_URL; neither installs packages.
+set -euo pipefail
+
+: "${KIT_URL:?KIT_URL is not set}"
+: "${LOG_GROUP:?LOG_GROUP is not set}"
+: "${GATEWAY_ENV:?GATEWAY_ENV is not set}"
+root=${USERDATA_ROOT:-}
+NAME=sagemaker-mlflow-proxy
+KIT=$root/opt/$NAME/kit
+LOG_DIR=/var/log/$NAME
+LOG_FILE=$LOG_DIR/gateway.log
+AGENT_CONFIG=$root/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+
+say() { echo "user-data: $*"; }
+
+# retry N COMMAND...: the package repositories and S3 can be briefly unreachable at first boot
+# (network interfaces, endpoints' DNS still settling).
+retry() {
+  local attempts=$1 n=1
+  shift
+  until "$@"; do
+    if [ "$n" -ge "$attempts" ]; then return 1; fi
+    say "attempt $n of $* failed; retrying in $((n * 5)) s"
+    sleep $((n * 5))
+    n=$((n + 1))
+  done
+}
+
+if [ -z "$root" ]; then
+  retry 5 dnf install -y -q amazon-cloudwatch-agent unzip diffutils logrotate
+fi
+
+# The kit.
+rm -rf "$KIT"
+mkdir -p "$KIT"
+if [ -n "${USERDATA_KIT_DIR:-}" ]; then
+  cp -R "$USERDATA_KIT_DIR/." "$KIT/"
+else
+  zip=$(mktemp)
+  retry 5 aws s3 cp --only-show-errors "$KIT_URL" "$zip"
+  unzip -q -o "$zip" -d "$KIT"
+  rm -f "$zip"
+fi
+chmod 0755 "$KIT/install.sh" "$KIT/$NAME"
+say "release kit in $KIT: $("$KIT/$NAME" version)"
+
+# The service's standard output (one JSON line per request, plus operational lines) goes to a file
+# for the CloudWatch agent, which reads files, not the journal. systemd opens the file as root
+# before it starts the sandboxed DynamicUser process, so the unit's hardening stays as it is.
+mkdir -p "$root$LOG_DIR"
+chmod 0750 "$root$LOG_DIR"
+install -D -m 0644 /dev/stdin "$root/etc/systemd/system/$NAME.service.d/10-cloudwatch-log.conf" <<EOF
+# Written by the Gateway stack's user data: stdout to $LOG_FILE (shipped to CloudWatch Logs
+# group $LOG_GROUP by the CloudWatch agent); errors stay in the journal.
+[Service]
+StandardOutput=append:$LOG_FILE
+StandardError=journal
+EOF
+install -D -m 0644 /dev/stdin "$root/etc/logrotate.d/$NAME" <<EOF
+# The agent has shipped the lines within seconds; keep a week on the host. copytruncate: systemd
+# holds the file open in append mode, so truncating in place is safe.
+$LOG_FILE {
+  daily
+  rotate 7
+  maxsize 200M
+  compress
+  delaycompress
+  missingok
+  notifempty
+  copytruncate
+}
+EOF
+install -D -m 0644 /dev/stdin "$AGENT_CONFIG" <<EOF
+{
+  "agent": { "run_as_user": "root" },
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          { "file_path": "$LOG_FILE", "log_group_name": "$LOG_GROUP", "log_stream_name": "{instance_id}", "timezone": "UTC" }
+        ]
+      }
+    }
+  }
+}
+EOF
+
+# install.sh: executable, rules, environment file, unit; `check` with that environment before
+# anything starts; then enable, start and wait for readiness (not under USERDATA_ROOT).
+env_args=()
+while IFS= read -r setting; do
+  [ -n "$setting" ] && env_args+=(--env "$setting")
+done <<<"$GATEWAY_ENV"
+install_args=(--binary "$KIT/$NAME" "${env_args[@]}")
+if [ -n "$root" ]; then install_args+=(--root "$root" --no-start); fi
+"$KIT/install.sh" "${install_args[@]}"
+
+if [ -z "$root" ]; then
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:$AGENT_CONFIG"
+fi
+say "done"
