@@ -22,33 +22,30 @@
 //   BENCH_SKIP=download,rate,saturated   skip phases (comma list)
 //   BENCH_PROFILE=1             run the gateway under `bun --cpu-prof-md`; the profile of the whole
 //                               run lands in bench/results/profile/ (slows the gateway a little)
-import { spawn, type Subprocess } from 'bun';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import {
+  atCleanup, awsEnv, baseEnv, cleanup, f, gatewayRules, LoadWorker as Worker, log, lpad, mb, pad, procCpuSeconds, procStatus, resetPeakRss,
+  ROOT, SCENARIOS, startChild, table, type Child, type LoadJob, type LoadResult, type ScenarioName,
+  envList, envNumber, runMain,
+} from './lib.ts';
 
 // ───────────────────────────── configuration ─────────────────────────────
-const ROOT = resolve(import.meta.dir, '..');
 const env = process.env;
-const num = (name: string, dflt: number) => {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
+const num = envNumber;
 const CFG = {
   seconds: num('BENCH_SECONDS', 10),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 2),
-  connections: (env.BENCH_CONNECTIONS ?? '32,64').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+  connections: envList('BENCH_CONNECTIONS', '32,64').map(Number).filter((n) => n > 0),
   rate: num('BENCH_RATE', 1000),
   rateConnections: num('BENCH_RATE_CONNECTIONS', 10),
   blobBytes: num('BENCH_BLOB_BYTES', 1024 * 1024 * 1024),
   client: (env.BENCH_CLIENT ?? (Bun.which('node') ? 'node' : 'bun')) as 'bun' | 'node' | 'inproc',
   gatewayEntry: resolve(ROOT, env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   out: resolve(ROOT, env.BENCH_OUT ?? 'bench/results/latest.json'),
-  skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  skip: new Set(envList('BENCH_SKIP', '')),
   profileDir: env.BENCH_PROFILE && env.BENCH_PROFILE !== '0' ? resolve(ROOT, 'bench/results/profile') : null,
   rssSampleMs: 100,
 };
@@ -61,266 +58,10 @@ const TARGETS = {
 };
 
 const API_KEY = 'bench-' + randomBytes(24).toString('hex');
-const SCENARIOS = {
-  get: {
-    label: 'GET experiments/get',
-    method: 'GET',
-    path: '/api/2.0/mlflow/experiments/get?experiment_id=1',
-    body: undefined as string | undefined,
-    headers: {} as Record<string, string>,
-  },
-  post: {
-    label: 'POST runs/log-metric',
-    method: 'POST',
-    path: '/api/2.0/mlflow/runs/log-metric',
-    body: JSON.stringify({ run_id: 'abc', key: 'm', value: 1.5, timestamp: 1700000000000, step: 1 }),
-    headers: { 'content-type': 'application/json' } as Record<string, string>,
-  },
-};
-type ScenarioName = keyof typeof SCENARIOS;
 type TargetName = 'direct' | 'gateway';
 
-// ───────────────────────────── child processes ─────────────────────────────
-interface Child {
-  name: string;
-  proc: Subprocess<'pipe', 'pipe', 'pipe'>;
-  pid: number;
-  port: number;
-  stdoutLines: () => number;
-  stderrTail: () => string;
-  exited: boolean;
-}
-const children: Child[] = [];
-let tmp = '';
-
-function cleanup() {
-  for (const w of workers) {
-    try {
-      w.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const c of children) {
-    if (!c.exited) {
-      try {
-        c.proc.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  if (tmp) {
-    try {
-      rmSync(tmp, { recursive: true, force: true });
-    } catch {
-      // ignore
-    }
-  }
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping children`);
-    cleanup();
-    process.exit(130);
-  });
-}
-
-async function startChild(name: string, cmd: string[], opts: { env: Record<string, string>; cwd: string }): Promise<Child> {
-  const proc = spawn(cmd, { cwd: opts.cwd, env: opts.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
-  let lines = 0;
-  let stderr = '';
-  let pending = '';
-  let portResolve!: (p: number) => void;
-  let portReject!: (e: Error) => void;
-  const portPromise = new Promise<number>((res, rej) => {
-    portResolve = res;
-    portReject = rej;
-  });
-  let found = false;
-  const child: Child = {
-    name,
-    proc,
-    pid: proc.pid,
-    port: 0,
-    stdoutLines: () => lines,
-    stderrTail: () => stderr,
-    exited: false,
-  };
-  children.push(child);
-  // Drain stdout (audit lines) so the child never blocks on a full pipe; count lines.
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of chunksOf(proc.stdout)) {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
-      if (!found) {
-        pending += dec.decode(chunk, { stream: true });
-        let nl: number;
-        while (!found && (nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          if (line.includes('"listening"')) {
-            try {
-              const ev = JSON.parse(line);
-              if (ev.event === 'listening' && Number.isInteger(ev.port)) {
-                found = true;
-                pending = '';
-                portResolve(ev.port);
-              }
-            } catch {
-              // not JSON: keep looking
-            }
-          }
-        }
-        if (pending.length > 1 << 20) pending = pending.slice(-65536);
-      }
-    }
-  })();
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of chunksOf(proc.stderr)) {
-      stderr = (stderr + dec.decode(chunk, { stream: true })).slice(-8192);
-    }
-  })();
-  proc.exited.then((code) => {
-    child.exited = true;
-    if (!found) portReject(new Error(`${name} exited (code ${code}) before printing its listening line.\n${stderr}`));
-  });
-  const timer = setTimeout(() => portReject(new Error(`${name}: no listening line within 30 s.\n${stderr}`)), 30_000);
-  try {
-    child.port = await portPromise;
-  } finally {
-    clearTimeout(timer);
-  }
-  return child;
-}
-
-// ───────────────────────────── /proc readings ─────────────────────────────
-function procStatus(pid: number): { rssKb: number; hwmKb: number } | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rss = /^VmRSS:\s+(\d+) kB/m.exec(s);
-    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(s);
-    return { rssKb: rss ? Number(rss[1]) : NaN, hwmKb: hwm ? Number(hwm[1]) : NaN };
-  } catch {
-    return null;
-  }
-}
-const CLK_TCK = 100; // USER_HZ on Linux
-function procCpuSeconds(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime is field 14, stime field 15
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-/** Reset the peak-RSS counter (VmHWM) of a process: `echo 5 > /proc/PID/clear_refs` (Linux ≥ 4.0). */
-function resetPeakRss(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
-const mb = (kb: number) => kb / 1024;
-
-/** Iterate a web ReadableStream (the DOM lib types lack Symbol.asyncIterator on it). */
-async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 // ───────────────────────────── load runs ─────────────────────────────
-interface LoadJob {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-  connections: number;
-  duration: number;
-  overallRate?: number;
-  paced?: boolean;
-  rate?: number;
-}
-interface LoadResult {
-  ok2xx: number;
-  total: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  seconds: number;
-  rps: number;
-  latencyMs: { mean: number; p50: number; p90: number; p99: number; p999: number; max: number } | null;
-  clientCpuSeconds: number;
-  clientRuntime: string;
-  skipped?: number;
-  maxLagMs?: number;
-}
-
-
-/** A persistent load-worker process: jobs go in as JSON lines on stdin, results come back in order. */
-class Worker {
-  private proc: Subprocess<'pipe', 'pipe', 'pipe'>;
-  private lines: AsyncIterator<string>;
-  private stderr = '';
-  constructor(readonly runtime: string) {
-    this.proc = spawn([runtime, join(import.meta.dir, 'load-worker.mjs'), '--serve'], {
-      cwd: ROOT,
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
-    workers.push(this.proc);
-    const proc = this.proc;
-    this.lines = (async function* () {
-      const dec = new TextDecoder();
-      let buf = '';
-      for await (const chunk of chunksOf(proc.stdout)) {
-        buf += dec.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          yield buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-        }
-      }
-    })();
-    (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of chunksOf(proc.stderr)) this.stderr = (this.stderr + dec.decode(chunk, { stream: true })).slice(-4096);
-    })();
-  }
-  async run(job: LoadJob): Promise<LoadResult> {
-    this.proc.stdin.write(JSON.stringify(job) + '\n');
-    this.proc.stdin.flush();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`load worker (${this.runtime}) gave no result within ${job.duration + 60} s`)), (job.duration + 60) * 1000);
-    });
-    try {
-      const next = await Promise.race([this.lines.next(), timeout]);
-      if (next.done) throw new Error(`load worker (${this.runtime}) exited: ${this.stderr}`);
-      const reply = JSON.parse(next.value);
-      if (!reply.ok) throw new Error(`load worker (${this.runtime}) failed: ${reply.error}`);
-      return reply.result;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-const workers: Subprocess[] = [];
+let tmp = '';
 let autocannonWorker: Worker | null = null;
 let pacedWorker: Worker | null = null;
 let inproc: { runLoad: (j: LoadJob) => Promise<LoadResult>; runPaced: (j: LoadJob) => Promise<LoadResult> } | null = null;
@@ -350,15 +91,7 @@ interface Measured {
 }
 
 // ───────────────────────────── helpers ─────────────────────────────
-const f = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
-const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
-const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 const mark = (ok: boolean | null) => (ok === null ? 'n/a ' : ok ? 'PASS' : 'MISS');
-function table(rows: string[][], alignRight: boolean[]): string {
-  const w = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (alignRight[i] ? lpad(c, w[i] ?? 0) : pad(c, w[i] ?? 0))).join('  ')).join('\n');
-}
-const log = (...a: unknown[]) => console.error('bench:', ...a);
 
 // ───────────────────────────── the two servers ─────────────────────────────
 /** The upstream and the gateway under test, and their base URLs. */
@@ -384,29 +117,6 @@ function armOverallTimeLimit(): void {
   }, hardLimitS * 1000);
 }
 
-/** The gateway's rules: the upstream as a SageMaker tracking server's endpoint, one API-key client allowed everything. */
-function gatewayRules(upstreamBase: string): string {
-  const keyHash = createHash('sha256').update(API_KEY).digest('hex');
-  return [
-    'version: 1',
-    'listen: { host: 127.0.0.1, port: 0 }',
-    'backend:',
-    '  arn: arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/bench',
-    `  endpoint: ${upstreamBase}`,
-    'clients:',
-    '  - id: bench',
-    `    apiKeySha256: ${keyHash}`,
-    '    policies: [bench-all]',
-    'policies:',
-    '  bench-all:',
-    '    description: everything, including the non-MLflow /bench/blob path',
-    '    allow:',
-    '      - methods: ["*"]',
-    '        paths: ["/**"]',
-    '',
-  ].join('\n');
-}
-
 async function startServers(): Promise<Bench> {
   if (!existsSync(CFG.gatewayEntry)) {
     throw new Error(`gateway entry ${CFG.gatewayEntry} not found (set BENCH_GATEWAY_ENTRY to try another)`);
@@ -414,33 +124,18 @@ async function startServers(): Promise<Bench> {
   tmp = mkdtempSync(join(tmpdir(), 'mlflow-proxy-bench-'));
   const emptyAws = join(tmp, 'aws-empty');
   writeFileSync(emptyAws, '');
-  const baseEnv: Record<string, string> = {
-    PATH: env.PATH ?? '/usr/bin:/bin',
-    HOME: tmp,
-    TMPDIR: env.TMPDIR ?? tmpdir(),
-    LANG: env.LANG ?? 'C.UTF-8',
-    NO_COLOR: '1',
-  };
+  atCleanup(() => rmSync(tmp, { recursive: true, force: true }));
 
   log(`starting upstream (bench/upstream.ts)`);
   const upstream = await startChild('upstream', [process.execPath, join(import.meta.dir, 'upstream.ts')], {
     cwd: tmp,
-    env: baseEnv,
+    env: baseEnv(tmp),
   });
   const upstreamBase = `http://127.0.0.1:${upstream.port}`;
 
   const rulesFile = join(tmp, 'rules.yaml');
-  writeFileSync(rulesFile, gatewayRules(upstreamBase));
-  const gatewayEnv: Record<string, string> = {
-    ...baseEnv,
-    AWS_ACCESS_KEY_ID: 'AKIABENCHEXAMPLE0001',
-    AWS_SECRET_ACCESS_KEY: 'benchSecretKeyExample0000000000000000000',
-    AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: emptyAws,
-    AWS_SHARED_CREDENTIALS_FILE: emptyAws,
-  };
+  writeFileSync(rulesFile, gatewayRules(upstreamBase, API_KEY));
+  const gatewayEnv = { ...baseEnv(tmp), ...awsEnv(emptyAws) };
   log(`starting gateway: bun ${CFG.gatewayEntry} serve --rules ${rulesFile}`);
   if (CFG.profileDir) mkdirSync(CFG.profileDir, { recursive: true });
   const profileFlags = CFG.profileDir ? ['--cpu-prof-md', `--cpu-prof-dir=${CFG.profileDir}`] : [];
@@ -912,14 +607,4 @@ async function main() {
   writeResults(results, saturated.ratios, addedLatency.added, verdict);
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (e) => {
-    console.error('bench: FAILED:', (e as Error)?.stack ?? e);
-    cleanup();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -14,7 +14,7 @@ import { createApp } from './server.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { isJournal, priorityPrefix } from './observability/journal.ts';
-import { createMetrics } from './observability/metrics.ts';
+import { uncountedMetrics } from './observability/gateway-metrics.ts';
 import { bufferBudget } from './limits/buffer-budget.ts';
 import { COMMIT, VERSION, VERSION_LINE } from './version.ts';
 import { buildCredentials } from './serve/credentials.ts';
@@ -191,7 +191,11 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const write = stdoutWriter();
   const journal = isJournal(process.env.JOURNAL_STREAM, () => fstatSync(1));
   const log = createLogger(write, () => reloader.current().source.logging.level, { journal });
-  const metrics = createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id));
+  // Without a metrics listener nothing would ever read them: no metric work per request then, and
+  // prom-client is not even loaded.
+  const metrics = rules.source.metrics.enabled
+    ? (await import('./observability/metrics.ts')).createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id))
+    : uncountedMetrics();
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
 
   const found = await buildCredentials(rules, { log, metrics });

@@ -26,3 +26,24 @@ test('importing the server loads neither the SageMaker SDK nor the GraphQL parse
   expect(added.sdk).toBeGreaterThan(10_000);
   expect(added.parser).toBeGreaterThan(1_000);
 });
+
+// prom-client is loaded only when a metrics listener is configured (main.ts imports
+// observability/metrics.ts then); what the server and the serve builders import leaves it out.
+const METRICS_SCRIPT = `
+const { heapStats } = await import('bun:jsc');
+const objects = () => { Bun.gc(true); return heapStats().objectCount; };
+await import('./src/server.ts');
+await import('./src/serve/audit.ts');
+await import('./src/serve/listeners.ts');
+await import('./src/observability/gateway-metrics.ts');
+const before = objects();
+await import('prom-client');
+console.log(JSON.stringify({ promClient: objects() - before }));
+`;
+
+test('without metrics, neither the server nor the serve builders load prom-client', () => {
+  const run = spawnSync(BUN, ['-e', METRICS_SCRIPT], { cwd: REPO, encoding: 'utf8' });
+  expect(run.status).toBe(0);
+  const added = JSON.parse(run.stdout.trim().split('\n').pop()!);
+  expect(added.promClient).toBeGreaterThan(1_000);
+});

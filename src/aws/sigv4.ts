@@ -6,7 +6,7 @@
 // algorithm (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) with the
 // signing key cached per day, and test/aws/sigv4.test.ts checks it against AWS's published test
 // vectors and against @smithy/signature-v4 on generated requests.
-import { createHash, createHmac } from 'node:crypto';
+import { hmac, hmacHex, sha256Hex } from '../runtime/hash.ts';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -42,9 +42,7 @@ export interface Signature {
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256Hex };
 
 /** `20150830T123600Z`; the last value is kept, as consecutive requests share the same second. */
 let lastSecond = NaN;
@@ -120,17 +118,28 @@ function canonicalHeaderValue(value: string): string {
 }
 
 /** Signing keys change once a day per (secret, region, service); derive them once. */
-const signingKeyCache = new Map<string, Buffer>();
+const signingKeyCache = new Map<string, Uint8Array>();
 const SIGNING_KEY_CACHE_LIMIT = 64;
 
-function signingKey(secret: string, date: string, scope: SigningScope): Buffer {
+// The key of the last signature: one gateway signs for one scope with one secret all day, so this
+// answers almost every call without building the map's key string.
+let last: { secret: string; date: string; scope: SigningScope; key: Uint8Array } | undefined;
+
+function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
+  if (last && last.secret === secret && last.date === date && last.scope.region === scope.region && last.scope.service === scope.service) return last.key;
+  const key = derivedKey(secret, date, scope);
+  last = { secret, date, scope: { region: scope.region, service: scope.service }, key };
+  return key;
+}
+
+function derivedKey(secret: string, date: string, scope: SigningScope): Uint8Array {
   const cacheKey = `${secret}\n${date}\n${scope.region}\n${scope.service}`;
   const cached = signingKeyCache.get(cacheKey);
   if (cached) return cached;
-  const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
-  const kRegion = createHmac('sha256', kDate).update(scope.region).digest();
-  const kService = createHmac('sha256', kRegion).update(scope.service).digest();
-  const key = createHmac('sha256', kService).update('aws4_request').digest();
+  const kDate = hmac(`AWS4${secret}`, date);
+  const kRegion = hmac(kDate, scope.region);
+  const kService = hmac(kRegion, scope.service);
+  const key = hmac(kService, 'aws4_request');
   // Rotated credentials leave old keys behind; a small bound keeps the map from growing.
   if (signingKeyCache.size >= SIGNING_KEY_CACHE_LIMIT) signingKeyCache.clear();
   signingKeyCache.set(cacheKey, key);
@@ -162,7 +171,7 @@ export function sign(request: RequestToSign, credentials: AwsCredentials, scope:
   const canonicalRequest = `${request.method}\n${canonicalUri(request.path)}\n${request.query}\n${lines.join('\n')}\n\n${signedHeaders}\n${request.payloadHash}`;
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = `AWS4-HMAC-SHA256\n${date}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
-  const signature = createHmac('sha256', signingKey(credentials.secretAccessKey, day, scope)).update(stringToSign).digest('hex');
+  const signature = hmacHex(signingKey(credentials.secretAccessKey, day, scope), stringToSign);
   return {
     authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
     amzDate: date,

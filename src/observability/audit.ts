@@ -1,6 +1,6 @@
 // One JSON line per request, whatever the outcome. Never a secret: no Authorization, keys, tokens,
 // signatures, query strings (they can carry anything) or bodies. Lines are batched into one write
-// per tick so logging stays off the hot path's critical section.
+// per 10 ms window (or 64 KiB) so logging stays off the hot path's critical section.
 
 export interface AuditRecord {
   ts: string;
@@ -57,26 +57,37 @@ export function stdoutWriter(): LineWriter {
   };
 }
 
-/** Batches lines and writes them once per macrotask. */
+// How long a line may wait for company, and how much may wait. One write(2) and one timer per
+// request cost ~20 µs of CPU at one request in flight (a Bun.serve pass-through that also logged
+// each line on the next macrotask went from ~60 to ~80 µs per request; with a 10 ms window, ~62):
+// at low concurrency every request had been its own macrotask, so its own write. Under load the
+// window fills by size instead. Lines are never lost to the window: flush() runs at shutdown.
+const FLUSH_AFTER_MS = 10;
+const FLUSH_AT_CHARS = 64 * 1024;
+
+/** Batches lines and writes them at most FLUSH_AFTER_MS later, or as soon as FLUSH_AT_CHARS are waiting. */
 export function createAuditLog(writeLines: LineWriter): AuditSink {
   let pending: string[] = [];
-  let scheduled = false;
+  let pendingChars = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
-    scheduled = false;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
+    pendingChars = 0;
     writeLines(text);
   };
   return {
     flush,
     write(record) {
       // Splicing the prefix in saves copying the record into a new object on every request.
-      pending.push(`{"level":"info","msg":"request",${JSON.stringify(record).slice(1)}\n`);
-      if (!scheduled) {
-        scheduled = true;
-        setTimeout(flush, 0);
-      }
+      const line = `{"level":"info","msg":"request",${JSON.stringify(record).slice(1)}\n`;
+      pending.push(line);
+      pendingChars += line.length;
+      if (pendingChars >= FLUSH_AT_CHARS) flush();
+      else timer ??= setTimeout(flush, FLUSH_AFTER_MS);
     },
   };
 }

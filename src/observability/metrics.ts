@@ -10,37 +10,17 @@
 // request. Both runtimes provide them (checked on Bun 1.4 and Deno 2.9, without --allow-read: what a
 // runtime cannot read, prom-client leaves out rather than fail the scrape).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditRecord, AuditSink } from './audit.ts';
+import type { AuditRecord } from './audit.ts';
+import { uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
+
+// What callers of this module used to find here; gateway-metrics.ts has them without prom-client.
+export { meteredAudit, uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
 
 const PREFIX = 'sagemaker_mlflow_proxy_';
 
 // Seconds. MLflow calls are mostly small JSON (ms), uploads and searches can take seconds, and the
 // backend timeout is 120 s.
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-
-export interface BuildInfo {
-  version: string;
-  commit: string;
-  runtime: string;
-}
-
-export interface GatewayMetrics {
-  /** A request entered the pipeline (it leaves when its audit record is written). */
-  requestStarted(): void;
-  /** Requests in the pipeline now (the drain logs it). */
-  inFlight(): number;
-  /** The request's one audit record: counts, latencies, bytes, failures. */
-  observe(record: AuditRecord): void;
-  credentialRefresh(ok: boolean): void;
-  rulesReload(ok: boolean): void;
-  draining(on: boolean): void;
-  /** Reports the buffered request-body bytes held now (limits.maxBufferedBytes) on each scrape. */
-  watchBufferedBytes(held: () => number): void;
-  /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
-  rateLimitStoreShared(shared: boolean): void;
-  /** The Prometheus text exposition and its content type. */
-  render(): Promise<{ body: string; contentType: string }>;
-}
 
 /**
  * The `client` label: a configured client id, `anonymous`, or `none` before authentication. A token
@@ -53,14 +33,70 @@ export function clientLabel(record: Pick<AuditRecord, 'clientId' | 'authMethod'>
   return `unlisted-${record.authMethod ?? 'unknown'}`;
 }
 
-export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true): GatewayMetrics {
+/**
+ * Counts kept in plain numbers on the hot path and handed to a prom-client Counter when it is
+ * scraped (its `collect` hook): `Counter.inc(labels)` hashes the label object on every call, which
+ * cost more than the rest of a request's metric work together (bench/hot-path.ts).
+ */
+class Tally<L extends string> {
+  private readonly series = new Map<string, { labels: Record<L, string>; value: number }>();
+  constructor(private readonly names: ReadonlyArray<L>) {}
+  add(value: number, ...labelValues: string[]): void {
+    const key = labelValues.join('\u0000');
+    const entry = this.series.get(key);
+    if (entry) entry.value += value;
+    else {
+      const labels = {} as Record<L, string>;
+      this.names.forEach((name, i) => (labels[name] = labelValues[i]!));
+      this.series.set(key, { labels, value });
+    }
+  }
+  /** Writes the totals into the counter (called from its collect hook, at scrape time). */
+  flushInto(counter: Counter<L>): void {
+    counter.reset();
+    for (const { labels, value } of this.series.values()) counter.inc(labels, value);
+  }
+}
+
+/** A counter without labels: a number, handed over at scrape time. */
+function plainCounter(config: { name: string; help: string; registers: Registry[] }): { add(n: number): void } {
+  let total = 0;
+  new Counter({
+    ...config,
+    collect() {
+      this.reset();
+      this.inc(total);
+    },
+  });
+  return { add: (n) => void (total += n) };
+}
+
+/** Labelled counts, tallied in plain numbers and handed over at scrape time. */
+function tallyCounter<L extends string>(config: { name: string; help: string; labelNames: ReadonlyArray<L>; registers: Registry[] }): Tally<L> {
+  const tally = new Tally<L>(config.labelNames);
+  new Counter<L>({
+    ...config,
+    collect() {
+      tally.flushInto(this);
+    },
+  });
+  return tally;
+}
+
+export interface MetricsOptions {
+  /** False: uncountedMetrics() (no metrics listener; main.ts then does not even load this module). */
+  enabled?: boolean;
+}
+
+export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string) => boolean = () => true, options: MetricsOptions = {}): GatewayMetrics {
+  if (options.enabled === false) return uncountedMetrics();
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
   // Labels stay bounded: operation is from the fixed MLflow table (or "none"), client see
   // clientLabel, decision and status class are enums.
-  const requests = new Counter({
+  const requests = tallyCounter({
     name: `${PREFIX}requests_total`,
     help: 'Requests by MLflow operation, status class, client and decision.',
     labelNames: ['operation', 'status_class', 'client', 'decision'] as const,
@@ -79,32 +115,40 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
     buckets: LATENCY_BUCKETS,
     registers,
   });
-  const bytesIn = new Counter({ name: `${PREFIX}request_bytes_total`, help: 'Request body bytes received from clients.', registers });
-  const bytesOut = new Counter({ name: `${PREFIX}response_bytes_total`, help: 'Response body bytes sent to clients.', registers });
-  const inFlight = new Gauge({ name: `${PREFIX}requests_in_flight`, help: 'Requests being handled now.', registers });
-  const authFailures = new Counter({
+  const bytesIn = plainCounter({ name: `${PREFIX}request_bytes_total`, help: 'Request body bytes received from clients.', registers });
+  const bytesOut = plainCounter({ name: `${PREFIX}response_bytes_total`, help: 'Response body bytes sent to clients.', registers });
+  let inFlightNow = 0;
+  new Gauge({
+    name: `${PREFIX}requests_in_flight`,
+    help: 'Requests being handled now.',
+    registers,
+    collect() {
+      this.set(inFlightNow);
+    },
+  });
+  const authFailures = plainCounter({
     name: `${PREFIX}auth_failures_total`,
     help: 'Requests whose credentials were missing, wrong, or could not be checked (identity provider unreachable).',
     registers,
   });
-  const denials = new Counter({
+  const denials = tallyCounter({
     name: `${PREFIX}denied_requests_total`,
     help: 'Requests refused by the client\'s policies (403), by client and operation.',
     labelNames: ['client', 'operation'] as const,
     registers,
   });
-  const rateLimited = new Counter({
+  const rateLimited = tallyCounter({
     name: `${PREFIX}rate_limited_requests_total`,
     help: 'Requests refused with 429 because the client is over its rate limit.',
     labelNames: ['client'] as const,
     registers,
   });
-  const signingFailures = new Counter({
+  const signingFailures = plainCounter({
     name: `${PREFIX}signing_failures_total`,
     help: 'Requests that could not be signed (no usable credentials; answered 503).',
     registers,
   });
-  const bufferRefusals = new Counter({
+  const bufferRefusals = plainCounter({
     name: `${PREFIX}buffer_budget_refusals_total`,
     help: 'Requests refused with 503 because buffered request bodies were at limits.maxBufferedBytes.',
     registers,
@@ -161,33 +205,34 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       }),
     });
 
-  let inFlightNow = 0;
+  // The histogram's child per status class, made once: no label object is built per request.
+  const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+  const durationOf = STATUS_CLASSES.map((status_class) => duration.labels({ status_class }));
   return {
     requestStarted() {
       inFlightNow++;
-      inFlight.inc();
     },
     inFlight: () => inFlightNow,
     observe(record) {
       inFlightNow--;
-      inFlight.dec();
-      const statusClass = `${Math.floor(record.status / 100)}xx`;
+      const classIndex = Math.floor(record.status / 100) - 1;
+      const statusClass = STATUS_CLASSES[classIndex] ?? `${Math.floor(record.status / 100)}xx`;
       const client = clientLabel(record, isConfiguredClient);
       // A GraphQL request's audit operation lists what it asked (`GraphQL:GetRun,SearchRuns`); one
       // label for all of them keeps the series count bounded.
       const operation = record.operation?.startsWith('GraphQL') ? 'GraphQL' : record.operation ?? 'none';
-      requests.inc({ operation, status_class: statusClass, client, decision: record.decision });
-      duration.observe({ status_class: statusClass }, record.totalMs / 1000);
+      requests.add(1, operation, statusClass, client, record.decision);
+      (durationOf[classIndex] ?? duration.labels({ status_class: statusClass })).observe(record.totalMs / 1000);
       if (record.upstreamMs !== undefined) upstream.observe(record.upstreamMs / 1000);
-      if (record.bytesIn > 0) bytesIn.inc(record.bytesIn);
-      if (record.bytesOut > 0) bytesOut.inc(record.bytesOut);
-      if (record.decision === 'unauthenticated') authFailures.inc();
-      else if (record.decision === 'denied') denials.inc({ client, operation });
-      else if (record.decision === 'rate-limited') rateLimited.inc({ client });
+      if (record.bytesIn > 0) bytesIn.add(record.bytesIn);
+      if (record.bytesOut > 0) bytesOut.add(record.bytesOut);
+      if (record.decision === 'unauthenticated') authFailures.add(1);
+      else if (record.decision === 'denied') denials.add(1, client, operation);
+      else if (record.decision === 'rate-limited') rateLimited.add(1, client);
       // The buffer budget's 503 is told apart by its error code, wherever in the pipeline it happened.
-      else if (record.status === 503 && record.errorCode === 'RESOURCE_EXHAUSTED') bufferRefusals.inc();
+      else if (record.status === 503 && record.errorCode === 'RESOURCE_EXHAUSTED') bufferRefusals.add(1);
       // Past authentication (whose 503s count as auth failures), SigningFailed is the gateway's other 503.
-      else if (record.decision === 'gateway' && record.status === 503) signingFailures.inc();
+      else if (record.decision === 'gateway' && record.status === 503) signingFailures.add(1);
     },
     credentialRefresh: (ok) => refreshes.inc({ result: ok ? 'ok' : 'failed' }),
     rulesReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'failed' }),
@@ -200,16 +245,5 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       if (!shared) fallbacks.inc();
     },
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
-  };
-}
-
-/** An audit sink that also feeds the metrics: one observer of the one record per request. */
-export function meteredAudit(sink: AuditSink, metrics: GatewayMetrics): AuditSink {
-  return {
-    write(record) {
-      metrics.observe(record);
-      sink.write(record);
-    },
-    ...(sink.flush ? { flush: () => sink.flush!() } : {}),
   };
 }

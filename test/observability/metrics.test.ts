@@ -104,6 +104,39 @@ policies:
     expect(sampleValue(samples, `${P}requests_total`, { client: 'limited', decision: 'rate-limited', status_class: '4xx' })).toBe(1);
   });
 
+  test('counts are the same on every scrape, and keep growing between scrapes', async () => {
+    const { call, samples } = gateway(`{url: "http://127.0.0.1:${upstream.port}"}`);
+    const search = () => call('/api/2.0/mlflow/experiments/search', { method: 'POST', body: '{}', headers: { 'content-length': '2' } });
+    expect((await search()).status).toBe(200);
+    const labels = { operation: 'SearchExperiments', status_class: '2xx', client: 'ci', decision: 'allowed' };
+    expect(sampleValue(await samples(), `${P}requests_total`, labels)).toBe(1);
+    expect(sampleValue(await samples(), `${P}requests_total`, labels)).toBe(1);
+    expect((await search()).status).toBe(200);
+    const s = await samples();
+    expect(sampleValue(s, `${P}requests_total`, labels)).toBe(2);
+    expect(sampleValue(s, `${P}request_bytes_total`)).toBe(4);
+  });
+
+  test('with no metrics listener, nothing is counted per request but the requests in flight', async () => {
+    const metrics = createMetrics({ version: '9.9.9', commit: 'abc', runtime: 'test' }, () => true, { enabled: false });
+    const records: AuditRecord[] = [];
+    const rules = rulesFrom(`version: 1
+backend: {url: "http://127.0.0.1:${upstream.port}"}
+clients:
+  - {id: ci, apiKeySha256: "${hashApiKey(KEY)}", policies: [reader]}
+policies:
+  reader: {operations: [SearchExperiments]}
+`);
+    const app = createApp({ rules: () => rules, audit: meteredAudit({ write: (r) => records.push(r) }, metrics), onRequest: metrics.requestStarted });
+    metrics.requestStarted();
+    expect(metrics.inFlight()).toBe(1);
+    const response = await app.handle(new Request('http://gateway.local/api/2.0/mlflow/experiments/search', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${KEY}` } }));
+    expect(response.status).toBe(200);
+    expect(records).toHaveLength(1); // the audit line is still written
+    expect(metrics.inFlight()).toBe(1);
+    expect((await metrics.render()).body).toBe('');
+  });
+
   test('the client label is bounded: token subjects no client lists are labelled by sign-in method', () => {
     const configured = (id: string) => id === 'ci';
     expect(clientLabel({ clientId: 'ci', authMethod: 'api-key' }, configured)).toBe('ci');
