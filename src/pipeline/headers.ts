@@ -27,6 +27,9 @@ export const HOP_BY_HOP = new Set([
 //     browser's Accept-Language, Origin (cross-site only, see isSameOrigin), Cache-Control, and the
 //     conditional and range headers of static files and artifact downloads a self-hosted MLflow
 //     serves (If-None-Match, If-Modified-Since, Range, If-Range);
+//   - the OTLP span export to /v1/traces (mlflow/tracing/utils/otlp.py, read by
+//     mlflow/server/otel_api.py): X-Mlflow-Experiment-Id, which the server requires (422 without it,
+//     and the client drops the spans at debug level), and X-Mlflow-Run-Id;
 //   - Content-Encoding, which says how the body it travels with is encoded.
 // Everything else is dropped; the stage that selects them logs the dropped names at debug level.
 export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
@@ -43,6 +46,8 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'range',
   'user-agent',
   'x-mlflow-client-version',
+  'x-mlflow-experiment-id',
+  'x-mlflow-run-id',
   'x-mlflow-workspace',
 ]);
 

@@ -41,6 +41,9 @@ const MLFLOW_CLIENT_HEADERS = {
   'user-agent': 'mlflow-python-client/3.17.2',
   'x-mlflow-client-version': '3.17.2',
   'x-mlflow-workspace': 'team-a',
+  // The OTLP span export's (the server refuses /v1/traces without the experiment id).
+  'x-mlflow-experiment-id': '7',
+  'x-mlflow-run-id': 'abc123',
   accept: '*/*',
   'accept-encoding': 'gzip, deflate',
   'accept-language': 'en',
