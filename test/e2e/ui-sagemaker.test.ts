@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { hashPassword } from '../../src/auth/password.ts';
 import { startMlflow } from '../support/mlflow.ts';
-import { auditLines, cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
+import { auditLines, cleanAwsEnv, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import { launchChromium, newContext, screenshot } from '../support/browser.ts';
 import { startSageMakerControlPlane, type ControlPlaneStandin } from '../standins/sagemaker-control-plane.ts';
@@ -220,7 +220,10 @@ for (const { mode, arn, operation, identifies } of MODES) {
     });
 
     test('the audit trail records each visit, and no sign-in link ever reaches the log', async () => {
-      const lines = auditLines(gateway.output()).filter((line) => line.path === '/ui');
+      // Audit lines are written in batches (up to 10 ms after the answer): wait for the last visit's.
+      const uiLines = () => auditLines(gateway.output()).filter((line) => line.path === '/ui');
+      await waitFor(() => uiLines().some((line) => line.status === 502));
+      const lines = uiLines();
       expect(lines.some((line) => line.operation === 'AccessUI' && line.decision === 'allowed' && line.status === 302 && line.clientId === PERSON.username)).toBe(true);
       expect(lines.some((line) => line.decision === 'denied' && line.clientId === 'robot')).toBe(true);
       expect(lines.some((line) => line.status === 502 && String(line.reason).includes('AccessDeniedException'))).toBe(true);
