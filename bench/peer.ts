@@ -24,8 +24,8 @@
 //   BENCH_COLD_STARTS=5  BENCH_SKIP=saturated,paced,cold  BENCH_OUT=bench/results/peer.json
 //   BENCH_GATEWAY_ENTRY=src/main.ts  BENCH_BASELINE_ENTRY=/other/checkout/src/main.ts
 //   BENCH_EXECUTABLE=dist/sagemaker-mlflow-proxy
-//   BENCH_PEER_BIN=path   a built aws-sigv4-proxy; else .cache/peer/aws-sigv4-proxy-<PEER_VERSION>,
-//                         built by bench/build-peer.sh when missing (see there for where the source comes from)
+//   BENCH_PEER_BIN=path   a built aws-sigv4-proxy (default .cache/peer/aws-sigv4-proxy-<PEER_VERSION>);
+//                         without one the peer is left out of the run (see ensurePeer for why)
 //   BENCH_SYSTEMS=gateway,baseline   only these systems (the others still start)
 //   BENCH_PROFILE=1       run the gateway under `bun --cpu-prof-md` (bench/results/profile/)
 import { randomBytes } from 'node:crypto';
@@ -82,13 +82,16 @@ interface System {
 }
 
 // ───────────────────────────── the peer ─────────────────────────────
-/** The peer binary, built when missing (bench/build-peer.sh); null when it cannot be had here. */
+/**
+ * The peer binary, or null when there is none. It is not built here: the Go module proxy cannot
+ * serve it (its go.mod names the module `aws-sigv4-proxy`, not its repository path, so `go install
+ * github.com/awslabs/aws-sigv4-proxy@VERSION` is refused for every version), and this repository
+ * carries no recipe that builds another project's source. Build it from its repository (it vendors
+ * its dependencies: `go build ./cmd/aws-sigv4-proxy` at the tag) and pass it as BENCH_PEER_BIN.
+ */
 function ensurePeer(): string | null {
   if (existsSync(CFG.peerBin)) return CFG.peerBin;
-  log(`building aws-sigv4-proxy ${PEER_VERSION} (bench/build-peer.sh)`);
-  const r = Bun.spawnSync(['bash', join(import.meta.dir, 'build-peer.sh'), CFG.peerBin], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' });
-  if (r.exitCode === 0 && existsSync(CFG.peerBin)) return CFG.peerBin;
-  log('aws-sigv4-proxy could not be built: the peer is left out of this run');
+  log(`no aws-sigv4-proxy ${PEER_VERSION} at ${CFG.peerBin} (set BENCH_PEER_BIN): the peer is left out of this run`);
   return null;
 }
 
