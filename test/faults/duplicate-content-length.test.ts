@@ -2,20 +2,16 @@
 // but the framing is then one a peer might read differently; a proxy is the place to refuse it, as
 // nginx and Envoy do with 400). The gateway answers 400 in both backend modes, before anything is
 // sent upstream, and the audit line says so.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw } from '../support/raw-http.ts';
-import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { BACKEND_MODES, faultGatewaysOfThisFile, requestIdFor } from '../support/fault-gateway.ts';
 
 setDefaultTimeout(30_000);
-const gateways: FaultGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
+const startFaultGateway = faultGatewaysOfThisFile();
 
 describe.each(BACKEND_MODES)('%s backend', (mode) => {
   test('two equal Content-Length headers get 400 BAD_REQUEST and a closed connection, nothing reaches the upstream, and the audit line records 400', async () => {
     const gateway = await startFaultGateway(mode);
-    gateways.push(gateway);
     const id = requestIdFor('two-content-lengths');
     const body = '{"experiment_id":"1"}';
     const connection = await openRaw(gateway.port);

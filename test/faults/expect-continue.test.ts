@@ -5,15 +5,12 @@
 // answering before it has read the content should say whether it closes or reads and discards it;
 // reading it means taking the whole upload for nothing (300 MiB were read before this fix). The
 // refusal carries `Connection: close` and the runtime stops reading.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead } from '../support/raw-http.ts';
-import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { BACKEND_MODES, faultGatewaysOfThisFile, requestIdFor, type FaultGateway } from '../support/fault-gateway.ts';
 
 setDefaultTimeout(60_000);
-const gateways: FaultGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
+const startFaultGateway = faultGatewaysOfThisFile();
 
 const ANNOUNCED = 64 * 1024 * 1024;
 const PIECE = Buffer.alloc(1024 * 1024, 0x61);
@@ -38,7 +35,6 @@ async function refusedUpload(gateway: FaultGateway, target: string, headers: Rec
 describe.each(BACKEND_MODES)('%s backend', (mode) => {
   test(`a refused caller announcing 64 MiB with Expect: 100-continue gets its 401, 403${mode === 'sagemaker' ? ' or 413 (over maxBodyBytes)' : ''} and a closed connection, the upload is not read, and nothing reaches the upstream`, async () => {
     const gateway = await startFaultGateway(mode, { clientPolicy: '{operations: [GetExperiment, LogBatch]}' });
-    gateways.push(gateway);
     const refusals: Array<[string, string, Record<string, string>, number]> = [
       ['no credentials', '/api/2.0/mlflow/runs/log-batch', {}, 401],
       ['not allowed', '/api/2.0/mlflow/runs/delete', gateway.auth, 403],

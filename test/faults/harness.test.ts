@@ -1,22 +1,18 @@
 // The fault suite's own instruments, checked before anything is concluded from them: the recording
 // upstream sees what was really sent (body bytes, trailers, a reset), its SigV4 check accepts what
 // the gateway signs, and its faults (early answer, reset after N bytes, oversized head) happen.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead } from '../support/raw-http.ts';
 import { startFaultUpstream } from '../support/fault-upstream.ts';
 import { waitFor } from '../support/processes.ts';
-import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { BACKEND_MODES, faultGatewaysOfThisFile, requestIdFor } from '../support/fault-gateway.ts';
 
 setDefaultTimeout(30_000);
-const gateways: FaultGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
+const startFaultGateway = faultGatewaysOfThisFile();
 
 describe.each(BACKEND_MODES)('%s backend', (mode) => {
   test('an allowed POST reaches the recording upstream with its exact body (and a valid signature for SageMaker)', async () => {
     const gateway = await startFaultGateway(mode);
-    gateways.push(gateway);
     const id = requestIdFor('harness');
     const body = JSON.stringify({ run_id: 'r1', key: 'm', value: 1, timestamp: 1, step: 0 });
     const response = await fetch(`${gateway.url}/api/2.0/mlflow/runs/log-metric`, {

@@ -2,20 +2,16 @@
 // HEAD to every rule that allows GET (werkzeug.routing.Rule: "if GET is present in the methods,
 // HEAD is added automatically"), so HEAD /api/2.0/mlflow/experiments/get is GetExperiment without a
 // body. The gateway decides it as that operation, sends HEAD upstream, and passes the head back.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead } from '../support/raw-http.ts';
-import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { BACKEND_MODES, faultGatewaysOfThisFile, requestIdFor } from '../support/fault-gateway.ts';
 
 setDefaultTimeout(30_000);
-const gateways: FaultGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
+const startFaultGateway = faultGatewaysOfThisFile();
 
 describe.each(BACKEND_MODES)('%s backend', (mode) => {
   test('HEAD on an allowed GET operation is that operation: sent upstream as HEAD, answered with the head and no body, audited as allowed; HEAD on an operation not allowed is still 403', async () => {
     const gateway = await startFaultGateway(mode, { clientPolicy: '{operations: [GetExperiment]}' });
-    gateways.push(gateway);
     gateway.upstream.on('/api/2.0/mlflow/experiments/get', { body: '{"experiment":{"experiment_id":"1"}}' });
     const id = requestIdFor('head-allowed');
     const connection = await openRaw(gateway.port);

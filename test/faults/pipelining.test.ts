@@ -7,20 +7,16 @@
 // refused, and nothing is forwarded for a request whose connection has already gone. The audit
 // line says what happened (499, the connection closed before the request was forwarded). Deno's
 // server does answer pipelined requests in order; the single-file smoke suite checks both builds.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { openRaw, requestHead } from '../support/raw-http.ts';
-import { BACKEND_MODES, requestIdFor, startFaultGateway, type FaultGateway } from '../support/fault-gateway.ts';
+import { BACKEND_MODES, faultGatewaysOfThisFile, requestIdFor } from '../support/fault-gateway.ts';
 
 setDefaultTimeout(30_000);
-const gateways: FaultGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
+const startFaultGateway = faultGatewaysOfThisFile();
 
 describe.each(BACKEND_MODES)('%s backend', (mode) => {
   test('two allowed requests (a GET and a write) pipelined in one write: the connection is closed, nothing reaches the upstream, and the request the gateway started is audited as 499 not forwarded', async () => {
     const gateway = await startFaultGateway(mode);
-    gateways.push(gateway);
     const first = requestIdFor('pipelined-first');
     const second = requestIdFor('pipelined-second');
     const body = '{"run_id":"r1","key":"m","value":1,"timestamp":1,"step":0}';

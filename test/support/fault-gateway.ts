@@ -5,6 +5,7 @@
 // runs in both: SageMaker (signed; the upstream checks SigV4 with aws4) and self-hosted MLflow.
 //
 // API stability: shared with later fault work; add, do not rename.
+import { afterAll } from 'bun:test';
 import { createApp, type GatewayDeps } from '../../src/server.ts';
 import { listen, type Listener } from '../../src/listen.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
@@ -101,6 +102,19 @@ export async function startFaultGateway(mode: BackendMode, options: FaultGateway
       await listener.stop(true);
       await upstream.close();
     },
+  };
+}
+
+/** startFaultGateway for one test file: every gateway it starts is stopped when the file ends. */
+export function faultGatewaysOfThisFile(): (mode: BackendMode, options?: FaultGatewayOptions) => Promise<FaultGateway> {
+  const started: FaultGateway[] = [];
+  afterAll(async () => {
+    for (const gateway of started) await gateway.stop();
+  });
+  return async (mode, options) => {
+    const gateway = await startFaultGateway(mode, options);
+    started.push(gateway);
+    return gateway;
   };
 }
 
