@@ -13,10 +13,11 @@ const terminal: Stage = async () => answer;
 const passSync: Stage = (scope, next) => next(scope);
 const passAsync: Stage = async (scope, next) => await next(scope);
 // The real list's shape, in order: auditLine, errorPage (async), requestFraming, hostCheck (sync),
-// authentication, rateLimiting, uiEntry (async), rewriting (sync), bodyBudgeting, authorization
-// (async), upstreamHeaderSelection (sync), artifactApi, sageMakerSigning (async), forwarding.
+// authentication (async), rateLimiting, uiEntry, rewriting (sync when they pass a request on),
+// bodyBudgeting, authorization (async), upstreamHeaderSelection (sync), artifactApi,
+// sageMakerSigning (async), forwarding.
 const stages: Stage[] = [
-  passAsync, passAsync, passSync, passSync, passAsync, passAsync, passAsync, passSync, passAsync, passAsync, passSync, passAsync, passAsync, terminal,
+  passAsync, passAsync, passSync, passSync, passAsync, passSync, passSync, passSync, passAsync, passAsync, passSync, passAsync, passAsync, terminal,
 ];
 const composed = chain(stages);
 const request = new Request('http://gw/api/2.0/mlflow/experiments/get?experiment_id=1');

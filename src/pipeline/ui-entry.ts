@@ -2,6 +2,7 @@
 // before rewrites. It authorizes `AccessUI` and answers with a redirect to a fresh presigned URL
 // (ui/entry.ts) instead of a forwarded call; every other path goes on down the list.
 import type { Stage } from './chain.ts';
+import type { RequestScope } from './scope.ts';
 import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { PolicyDirectory } from '../auth/identity.ts';
 import { isUiEntry, redirectToSageMakerUi, type UiSettings } from '../ui/entry.ts';
@@ -23,8 +24,11 @@ export interface UiEntryOptions {
 export function uiEntry(options: UiEntryOptions): Stage {
   const { settings, backend, directory, credentials } = options;
   const timeoutMs = Math.min(options.upstreamTimeoutMs, UI_ENTRY_TIMEOUT_MS);
-  return async function uiEntry(scope, next) {
-    if (!isUiEntry(settings, scope.path)) return next(scope);
+  // Every other path passes on synchronously; only the entry itself waits for the control plane.
+  return function uiEntry(scope, next) {
+    return isUiEntry(settings, scope.path) ? openUi(scope) : next(scope);
+  };
+  async function openUi(scope: RequestScope): Promise<Response> {
     if (scope.method !== 'GET') throw new MethodNotAllowed(['GET'], `The UI entry ${settings.path} is opened with GET (a browser visit).`);
     const identity = scope.identity!;
     const decision = authorize(identity, scope.method, scope.path, {}, 'AccessUI');
@@ -43,5 +47,5 @@ export function uiEntry(options: UiEntryOptions): Stage {
     } finally {
       scope.upstreamMs = performance.now() - started;
     }
-  };
+  }
 }
