@@ -214,6 +214,30 @@ const Conditions = Type.Object(
   { additionalProperties: false },
 );
 
+// Scopes (issue 19): which experiments and registry entries a policy's operations apply to, so teams
+// sharing one MLflow server stay apart. Patterns are matched against names; every id in a request is
+// resolved to the experiment (or registered model) it belongs to (src/scopes/).
+const NamePatterns = (what: string) => Type.Array(Type.String({ minLength: 1 }), {
+  description:
+    `${what} names this policy applies to: \`*\` is any run of characters but \`/\`, \`**\` any run at all; ` +
+    '`{client}` is the caller\'s client id (or token subject), `{group}` any of the caller\'s groups.',
+});
+
+const Scope = Type.Object(
+  {
+    experiments: Type.Optional(NamePatterns('Experiment')),
+    registeredModels: Type.Optional(NamePatterns('Registered model (not prompt)')),
+    prompts: Type.Optional(NamePatterns('Prompt (a registered model tagged mlflow.prompt.is_prompt=true)')),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Limits the policy\'s operations (its own and included ones) to these experiments (with their runs, metrics, params, ' +
+      'tags, traces, assessments, logged models, datasets, scorers and artifacts) and registry entries (with their versions, ' +
+      'aliases and tags). A kind left out is not covered at all. Without a scope, a policy applies everywhere.',
+  },
+);
+
 export const Policy = Type.Object(
   {
     description: Type.Optional(Type.String()),
@@ -224,6 +248,7 @@ export const Policy = Type.Object(
     })),
     allow: Type.Optional(Type.Array(PathRule, { description: 'Method + path patterns, for paths that are not MLflow operations.' })),
     conditions: Type.Optional(Conditions),
+    scope: Type.Optional(Scope),
   },
   { additionalProperties: false },
 );
@@ -443,6 +468,33 @@ const Auth = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+// lookups (issue 19): how scoped policies learn whose an id is. The gateway asks the backend itself
+// (signed with the host's credentials) and remembers the answers.
+const Lookups = Type.Object(
+  {
+    cacheEntries: Type.Integer({
+      minimum: 100,
+      default: 100_000,
+      description: 'Most ids (run, trace, logged model, dataset → experiment; experiment id → name) remembered at once; the least recently used go first.',
+    }),
+    nameSeconds: Type.Number({
+      minimum: 0,
+      default: 30,
+      description:
+        'How long an experiment\'s name (and whether a registry entry is a prompt) is trusted before it is asked again; a rename ' +
+        'through this gateway forgets it at once. Links that never change (a run\'s experiment) are kept until evicted.',
+    }),
+    timeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'How long one lookup waits; a failed or slow lookup refuses the request (503, retryable).' }),
+    maxSearchPages: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 10,
+      description: 'A scoped search reads at most this many backend pages to fill one page of in-scope rows (then answers a shorter page with a next_page_token).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'How scoped policies (policies.*.scope) resolve ids to the experiment or model they belong to.' },
+);
+
 export const RulesSchema = Type.Object(
   {
     version: Type.Literal(1, { description: 'Rules format version.' }),
@@ -461,6 +513,7 @@ export const RulesSchema = Type.Object(
       description: 'Groups named in JWT / ALB-OIDC tokens, and what their members may do.',
     }),
     policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
+    lookups: Lookups,
     metrics: Metrics,
     readiness: Readiness,
     shutdown: Shutdown,
@@ -472,6 +525,8 @@ export const RulesSchema = Type.Object(
 export type Rules = Static<typeof RulesSchema>;
 export type RewriteRuleSpec = Static<typeof RewriteRule>;
 export type PolicySpec = Static<typeof Policy>;
+export type ScopeSpec = Static<typeof Scope>;
+export type LookupsSpec = Static<typeof Lookups>;
 export type ClientSpec = Static<typeof Client>;
 export type GroupSpec = Static<typeof Group>;
 export type RateLimitSpec = Static<typeof RateLimit>;

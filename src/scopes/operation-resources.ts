@@ -1,0 +1,108 @@
+// Every resource an MLflow operation touches, declared per operation, beside the generated operation
+// table (rules/mlflow-operations.ts): where its ids and names are in a request, and what they are.
+// Scoped policies (policies.*.scope, issue 19) are decided from this table alone, so a route missing
+// here is a route a scoped caller cannot use (test/scopes/operation-resources.test.ts fails on an
+// operation of the table without a declaration here).
+//
+// How MLflow reads a request, which is where the ids must be looked for (mlflow/server/handlers.py,
+// _get_request_message, 2.16 and 3.17): a GET with a query string takes its parameters from the
+// query (the proto field name, first value of a non-repeated field); any other request, and a GET
+// *without* a query, takes a JSON body, parsed with protobuf's ParseDict, which accepts the field's
+// proto name (`run_id`) and its JSON name (`runId`), and a body that is a JSON string holding the
+// JSON (older clients double-encode). Routes outside the protos read `request.args` / `request.json`
+// by hand. So the gateway reads every place a value could come from: the query and the body, both
+// spellings of every field on the way, every array element, every copy; a request is in scope only
+// when every value found is.
+
+/** What an id or name found in a request names; each kind ends at an experiment or a registry entry. */
+export type ResourceKind =
+  /** An experiment by id. */
+  | 'experimentId'
+  /** An experiment by name (CreateExperiment, GetExperimentByName, the new name of UpdateExperiment). */
+  | 'experimentName'
+  /** A run → its experiment (runs/get). */
+  | 'runId'
+  /** A trace (v3 `tr-…`, or a v2 request id) → its experiment (traces/{id}, or traces/{id}/info on 2.x). */
+  | 'traceId'
+  /** A logged model (`m-…`, 3.x) → its experiment (logged-models/{id}). */
+  | 'loggedModelId'
+  /** An evaluation dataset (`d-…`, 3.x) → every experiment it is linked to (datasets/{id}/experiment-ids). */
+  | 'datasetId'
+  /** A registered model or prompt by name; which of the two decides whether `registeredModels` or `prompts` must cover it. */
+  | 'modelName'
+  /**
+   * The name of a registered model or prompt being created (CreateRegisteredModel): a prompt when the
+   * request's own `tags` hold `mlflow.prompt.is_prompt: "true"`, as MLflow decides it.
+   */
+  | 'newModelName'
+  /**
+   * A model source URI (CreateModelVersion `source`): `runs:/<run id>/…` is that run, `models:/<name>/…`
+   * that registered model, `models:/<m-id>` that logged model, `mlflow-artifacts:/<experiment id>/…`
+   * that experiment; any other URI (s3://, file:) must lie under the artifact URI of a run the same
+   * request names in scope, else it is refused.
+   */
+  | 'modelSource'
+  /** A path of MLflow's artifact proxy (mlflow-artifacts), `<experiment id>/…` under the server's root. */
+  | 'artifactPath'
+  /** An artifact location a request asks for (CreateExperiment): a scoped caller may not choose one. */
+  | 'artifactLocation'
+  /** A prompt-optimization job (3.x) → its experiment. */
+  | 'promptOptimizationJobId';
+
+/**
+ * Where a value is:
+ * - a string: a request parameter, as the proto field name (`run_id`; `metrics.model_id` walks into
+ *   nested objects, arrays walked on the way). Looked for in the query (top-level names) and in the
+ *   JSON body, each step in both spellings (`run_id`, `runId`);
+ * - `{ path: n }`: the n-th placeholder (`{}` or `{+}`, 0-based) of the route's template, percent-decoded;
+ * - `{ header: name }`: a request header (the OTLP export's `X-Mlflow-Experiment-Id`).
+ */
+export type Place = string | { path: number } | { header: string };
+
+export interface ResourceRef {
+  kind: ResourceKind;
+  /** Every place the same value may be given; all of them are read. */
+  at: Place | ReadonlyArray<Place>;
+  /**
+   * The request must name at least one such value: without it MLflow would act on every experiment
+   * (a search without experiment ids), so a scoped caller is refused instead.
+   */
+  required?: true;
+}
+
+/** How the rows of a search or list answer are kept to what a scope covers (search stage). */
+export type RowFilter = 'experiments' | 'registeredModels' | 'modelVersions' | 'evaluationDatasets';
+
+export type OperationResources =
+  /** Touches these; the request is in scope when every value of every ref is. */
+  | { refs: ReadonlyArray<ResourceRef> }
+  /** A search or list: its refs (if any) are checked, then the answer's rows are filtered (pages refilled). */
+  | { refs?: ReadonlyArray<ResourceRef>; filter: RowFilter }
+  /** Touches no team's data (server version, health, the UI's static files): a scoped policy grants it as is. */
+  | { global: string }
+  /** Server-wide, or whose owner cannot be told from the request: a scoped policy never grants it (use an unscoped one). */
+  | { unscopable: string };
+
+const experimentId = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 'experimentId', at, ...(required ? { required } : {}) });
+const runId = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 'runId', at, ...(required ? { required } : {}) });
+
+/** Operation name → what it touches. Keyed by the names of rules/operations.ts (OPERATION_NAMES). */
+export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> = {
+  // Examples of each form; the table is completed operation by operation (issue 19 item 2).
+  GetServerVersion: { global: 'the server\'s version string; no team\'s data' },
+  GetExperiment: { refs: [experimentId('experiment_id', true)] },
+  GetExperimentByName: { refs: [{ kind: 'experimentName', at: 'experiment_name', required: true }] },
+  UpdateExperiment: { refs: [experimentId('experiment_id', true), { kind: 'experimentName', at: 'new_name' }] },
+  CreateExperiment: { refs: [{ kind: 'experimentName', at: 'name', required: true }, { kind: 'artifactLocation', at: 'artifact_location' }] },
+  SearchExperiments: { filter: 'experiments' },
+  GetRun: { refs: [runId(['run_id', 'run_uuid'], true)] },
+  LogMetric: { refs: [runId(['run_id', 'run_uuid'], true), { kind: 'loggedModelId', at: 'model_id' }] },
+  LogBatch: { refs: [runId('run_id', true), { kind: 'loggedModelId', at: 'metrics.model_id' }] },
+  SearchRuns: { refs: [experimentId('experiment_ids', true)] },
+  CreateModelVersion: {
+    refs: [{ kind: 'modelName', at: 'name', required: true }, { kind: 'modelSource', at: 'source' }, runId('run_id'), { kind: 'loggedModelId', at: 'model_id' }],
+  },
+  GetLoggedModel: { refs: [{ kind: 'loggedModelId', at: { path: 0 }, required: true }] },
+  ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)] },
+  ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
+};
