@@ -34,7 +34,7 @@ const body = new TextEncoder().encode(JSON.stringify({ query: UI_GET_RUN, operat
 
 function rest(): boolean {
   const path = '/api/2.0/mlflow/runs/get';
-  return authorize(viewer, 'GET', path, {}, operationFor('GET', path)).allowed;
+  return authorize(viewer, 'GET', path, operationFor('GET', path)).allowed;
 }
 
 function graphql(): boolean {

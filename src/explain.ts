@@ -6,7 +6,7 @@ import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import type { Profile } from './auth/identity.ts';
 import { isReadOnlyOperation, OPERATION_NAMES, sensitiveClassOf } from './rules/operations.ts';
 import { iamActionFor } from './rules/iam-actions.ts';
-import { namesAnExperiment } from './pipeline/request-facts.ts';
+import { describeScope } from './scopes/policy-scope.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
 import { authorize, authorizeEach } from './pipeline/authorize.ts';
 import { isGraphqlRequest } from './pipeline/graphql-route.ts';
@@ -60,11 +60,11 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     row('ui entry', `${rules.ui.path}: a browser visit, answered with a redirect to a fresh presigned UI link (never forwarded)`);
     row('operation', 'AccessUI');
     if (!identity) {
-      const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, path, {}, 'AccessUI').allowed).map((c) => c.id);
+      const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, path, 'AccessUI').allowed).map((c) => c.id);
       row('allowed to', who.length ? who.join(', ') : 'no client');
       return { lines, allowed: false };
     }
-    const decision = authorize(identity, upperMethod, path, {}, 'AccessUI');
+    const decision = authorize(identity, upperMethod, path, 'AccessUI');
     const allowed = decision.allowed && upperMethod === 'GET';
     row('decision', allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : upperMethod !== 'GET' ? 'DENY (405): the entry is opened with GET' : `DENY (403): ${decision.reason}`);
     if (allowed) row('control', `${rules.backend.mode === 'tracking-server' ? 'CreatePresignedMlflowTrackingServerUrl' : 'CreatePresignedMlflowAppUrl'}, link valid ${rules.ui.presignedUrlExpiresSeconds} s, session ${rules.ui.sessionExpiresSeconds} s`);
@@ -182,7 +182,7 @@ export function explainClient(rules: CompiledRules, clientId: string): { lines: 
   row('policies', client.policies.map((p) => p.name).join(', ') || 'none');
   const operations = allowedOperations(client.policies);
   row('operations', describeOperations(operations));
-  for (const line of conditionNotes(client.policies)) row('condition', line);
+  for (const line of scopeNotes(client.policies)) row('scope', line);
   for (const policy of client.policies) for (const grant of policy.grants) row('path rule', `${grant.source} (policy ${grant.policy})`);
   row('role', client.assumeRoleArn ? `${client.assumeRoleArn} (session name and source identity "${clientId}")` : 'the host\'s credentials');
   row('rate limit', client.rateLimit ? `${client.rateLimit.requestsPerSecond}/s, burst ${client.rateLimit.burst}` : 'none');
@@ -216,21 +216,25 @@ function allowedOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {
   return OPERATION_NAMES.filter((operation) => policies.some((policy) => policy.operations.has(operation)));
 }
 
-/** Per conditioned policy: where its condition is enforced and where it cannot be. */
-function conditionNotes(policies: ReadonlyArray<CompiledPolicy>): string[] {
+/**
+ * Per policy: the scopes its grants stay within, and on how many of its operations (an included
+ * policy's operations carry its own scope and the including one's, so a policy may have several).
+ */
+function scopeNotes(policies: ReadonlyArray<CompiledPolicy>): string[] {
   const notes: string[] = [];
   for (const policy of policies) {
-    const byPrefixes = new Map<string, string[]>();
-    for (const [operation, origin] of policy.operations) {
-      const prefixes = origin.conditions?.experimentNamePrefixes;
-      if (prefixes) byPrefixes.set(prefixes.join(' | '), [...(byPrefixes.get(prefixes.join(' | ')) ?? []), operation]);
+    const byScope = new Map<string, number>();
+    let unscoped = 0;
+    for (const origin of [...policy.operations.values(), ...policy.grants]) {
+      if (!origin.scopes) {
+        unscoped++;
+        continue;
+      }
+      const key = origin.scopes.map(describeScope).join(' and ');
+      byScope.set(key, (byScope.get(key) ?? 0) + 1);
     }
-    for (const [prefixes, operations] of byPrefixes) {
-      const enforced = operations.filter(namesAnExperiment);
-      notes.push(
-        `${policy.name}: experiment names must start with ${prefixes} on ${enforced.join(', ') || 'no granted call'}; ` +
-          `${operations.length - enforced.length} other granted operation(s) refer to experiments or runs by id and are not restricted`,
-      );
+    for (const [scope, count] of byScope) {
+      notes.push(`${policy.name}: ${count} grant(s) within ${scope}${unscoped ? `; ${unscoped} unscoped` : ''}`);
     }
   }
   return notes;

@@ -42,6 +42,9 @@ import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
 import type { Logger } from './observability/log.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
+import { ownerLookups, type OwnerLookups } from './scopes/owners.ts';
+import { ownCalls } from './pipeline/own-calls.ts';
+import { credentialsOf } from './aws/identity-credentials.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -77,6 +80,8 @@ export interface SharedParts {
   nowMs: () => number;
   log?: Logger;
   bufferBudget: BufferBudget;
+  /** Counts what scoped policies' lookups do (hit, miss, lookup, failure; per kind). */
+  lookupEvents?: (event: 'hit' | 'miss' | 'lookup' | 'failure', kind: string) => void;
 }
 
 /** The stage list for one rules object; a stage whose setting is absent is not in it. */
@@ -96,12 +101,26 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
       : []),
     rewriting(rules.rewrites, limits),
     bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
-    authorization(directory, limits.maxBodyBytes), // reads the body only when the decision needs it
+    authorization(directory, limits.maxBodyBytes, scopeLookups(rules, shared)), // reads the body only when the decision needs it
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
   ];
+}
+
+/** The lookups scoped policies resolve ids with; none when no policy has a scope. */
+function scopeLookups(rules: CompiledRules, shared: SharedParts): OwnerLookups | undefined {
+  const scoped = [...rules.policies.values()].some((p) => [...p.operations.values(), ...p.grants].some((origin) => origin.scopes));
+  if (!scoped) return undefined;
+  const { cacheEntries, nameSeconds, timeoutSeconds } = rules.source.lookups;
+  const host = shared.credentials.host;
+  return ownerLookups(ownCalls(rules.backend, timeoutSeconds * 1000), {
+    cacheEntries,
+    nameMs: nameSeconds * 1000,
+    ...(host ? { credentials: () => credentialsOf(host) } : {}),
+    ...(shared.lookupEvents ? { count: shared.lookupEvents } : {}),
+  });
 }
 
 function policyDirectory(rules: CompiledRules): PolicyDirectory {

@@ -1,16 +1,18 @@
 // What a policy grants, compiled: MLflow operations by name and (method, path pattern) rules, each
-// remembering the policy that wrote it (an included one, possibly) and that policy's conditions.
+// remembering the policy that wrote it (an included one, possibly) and the scopes it must stay in.
 // Read by authorize (pipeline/authorize.ts) and by the identities that hold policies (identity.ts);
 // built by the rules compiler (rules/compile.ts).
-/** Restrictions a policy puts on its own grants (see schema.ts, Conditions). */
-export interface PolicyConditions {
-  experimentNamePrefixes: ReadonlyArray<string>;
-}
+import type { PolicyScope } from '../scopes/policy-scope.ts';
 
-/** Where a permission comes from: the policy that wrote it (an included one, possibly) and its conditions. */
+/** Where a permission comes from: the policy that wrote it (an included one, possibly) and its scopes. */
 export interface GrantOrigin {
   policy: string;
-  conditions?: PolicyConditions;
+  /**
+   * The scopes this grant must stay within, all of them: the scope of the policy that wrote it and
+   * of every policy that includes it on the way (an include never widens what it includes).
+   * Absent: the grant applies to every experiment and model.
+   */
+  scopes?: ReadonlyArray<PolicyScope>;
 }
 
 export interface PathGrant extends GrantOrigin {

@@ -1,15 +1,17 @@
 // Stage 4, authorize: default deny. The identity's policies, in the order the client lists them,
 // allow (operation) or (method, path pattern) pairs; decided on the rewritten path. A grant from a
-// policy with conditions counts only when the request's facts meet them (request-facts.ts).
+// scoped policy counts only when its scope covers every resource the request touches (scopes/).
 import type { PolicyDirectory, Profile } from '../auth/identity.ts';
-import type { CompiledPolicy, GrantOrigin, PolicyConditions } from '../auth/policy.ts';
-import { operationFor, routesOf } from '../rules/operations.ts';
-import { factsInBody, namesAnExperiment, needsFacts, requestFacts, type RequestFacts } from './request-facts.ts';
+import type { CompiledPolicy, GrantOrigin } from '../auth/policy.ts';
+import { operationFor, pathParams, routesOf } from '../rules/operations.ts';
+import { decideScoped, resourcesOf, type ScopedGrant } from '../scopes/decide.ts';
+import { refsReadBody } from '../scopes/request-values.ts';
+import { changesWhatLookupsKnow, type OwnerLookups } from '../scopes/owners.ts';
 import type { Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
 import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
-import { PermissionDenied } from '../errors.ts';
+import { BadRequest, PermissionDenied } from '../errors.ts';
 
 export interface Decision {
   allowed: boolean;
@@ -19,32 +21,33 @@ export interface Decision {
   policy?: string;
   /** How: `operation LogMetric (via read-only)` or `path rule GET /api/2.0/mlflow/** ...`; or why not. */
   reason: string;
+  /**
+   * Not decided yet: only these scoped grants allow the operation, so what the request touches
+   * decides it (scopes/decide.ts). `allowed` stays false until then.
+   */
+  scoped?: ReadonlyArray<ScopedGrant>;
 }
 
-/** `operation` may be passed when the caller has already looked it up (the server has, for conditions). */
-export function authorize(
-  identity: Profile,
-  method: string,
-  path: string,
-  facts: RequestFacts = {},
-  operation: string | undefined = operationFor(method, path),
-): Decision {
-  const unmet: string[] = [];
+/**
+ * The caller's policies, in the order the client lists them, against the operation or path. An
+ * unscoped grant allows at once; scoped grants are collected and left to the scope check, so an
+ * unscoped grant anywhere in the list wins over them.
+ */
+export function authorize(identity: Profile, method: string, path: string, operation: string | undefined = operationFor(method, path)): Decision {
+  const scoped: ScopedGrant[] = [];
   for (const policy of identity.policies) {
     const grant = grantIn(policy, method, path, operation);
     if (!grant) continue;
-    const failed = grant.origin.conditions && unmetCondition(grant.origin.conditions, operation, facts);
-    if (failed) {
-      unmet.push(`${policy.name}: ${failed}`);
-      continue;
-    }
     const via = grant.origin.policy !== policy.name ? ` (via ${grant.origin.policy})` : '';
-    return { allowed: true, ...(operation ? { operation } : {}), policy: policy.name, reason: `${grant.how}${via}` };
+    if (!grant.origin.scopes) return { allowed: true, ...(operation ? { operation } : {}), policy: policy.name, reason: `${grant.how}${via}` };
+    scoped.push({ policy: policy.name, how: `${grant.how}${via}`, scopes: grant.origin.scopes });
   }
   const what = operation ? `operation ${operation}` : `${method} ${path} (not an MLflow operation)`;
+  if (scoped.length) {
+    return { allowed: false, ...(operation ? { operation } : {}), reason: `only scoped policies (${scoped.map((g) => g.policy).join(', ')}) allow ${what}`, scoped };
+  }
   const policies = identity.policies.map((p) => p.name).join(', ') || 'none';
-  const conditions = unmet.length ? `; conditions not met: ${unmet.join('; ')}` : '';
-  return { allowed: false, ...(operation ? { operation } : {}), reason: `no policy of ${identity.id} (${policies}) allows ${what}${conditions}` };
+  return { allowed: false, ...(operation ? { operation } : {}), reason: `no policy of ${identity.id} (${policies}) allows ${what}` };
 }
 
 /**
@@ -58,7 +61,7 @@ export function authorizeEach(identity: Profile, operations: ReadonlyArray<strin
   for (const operation of operations) {
     const route = routesOf(operation)[0];
     const decision = route
-      ? authorize(identity, route.method, route.path, {}, operation)
+      ? authorize(identity, route.method, route.path, operation)
       : { allowed: false, reason: `${operation} has no route` };
     if (!decision.allowed) return { allowed: false, operation: label, reason: decision.reason, denied: operation };
     policies.add(decision.policy!);
@@ -83,66 +86,67 @@ function grantIn(policy: CompiledPolicy, method: string, path: string, operation
   return undefined;
 }
 
-/** Why the conditions are not met, or undefined when they are (or do not apply to this call). */
-function unmetCondition(conditions: PolicyConditions, operation: string | undefined, facts: RequestFacts): string | undefined {
-  if (!namesAnExperiment(operation)) return undefined;
-  const name = facts.experimentName;
-  if (name === undefined) return 'the experiment name could not be read from the request';
-  if (conditions.experimentNamePrefixes.some((prefix) => name.startsWith(prefix))) return undefined;
-  return `experiment name does not start with ${conditions.experimentNamePrefixes.map((p) => `"${p}"`).join(' or ')}`;
-}
-
 /**
  * For a denied request: which policies of the rules would have allowed it, and who holds them.
- * Written to the audit log so an operator can see the fix; never sent to the caller.
+ * Written to the audit log so an operator can see the fix; never sent to the caller. A scoped
+ * policy counts here when it grants the operation (whether its scope covers the resources is what
+ * denied the request, and the reason says which).
  */
-export function wouldAllow(
-  directory: PolicyDirectory,
-  method: string,
-  path: string,
-  facts: RequestFacts,
-  operation: string | undefined = operationFor(method, path),
-): string | undefined {
+export function wouldAllow(directory: PolicyDirectory, method: string, path: string, operation: string | undefined = operationFor(method, path)): string | undefined {
   const holders = new Map<string, string[]>();
   const note = (policy: string, holder: string) => holders.set(policy, [...(holders.get(policy) ?? []), holder]);
   for (const profile of directory.clientsById.values()) for (const p of profile.policies) note(p.name, `client ${profile.id}`);
   for (const profile of directory.groups.values()) for (const p of profile.policies) note(p.name, `group ${profile.id}`);
   for (const p of directory.anonymous?.policies ?? []) note(p.name, 'anonymous');
-  const allowing = [...directory.policies.values()].filter(
-    (policy) => authorize({ id: '-', policies: [policy] }, method, path, facts, operation).allowed,
-  );
+  const allowing = [...directory.policies.values()].flatMap((policy) => {
+    const decision = authorize({ id: '-', policies: [policy] }, method, path, operation);
+    return decision.allowed ? [policy.name] : decision.scoped ? [`${policy.name} [scoped]`] : [];
+  });
   if (allowing.length === 0) return undefined;
-  return allowing.map((p) => `${p.name} (${holders.get(p.name)?.join(', ') ?? 'held by nobody'})`).join('; ');
+  return allowing.map((name) => `${name} (${holders.get(name.replace(/ \[scoped\]$/, ''))?.join(', ') ?? 'held by nobody'})`).join('; ');
 }
 
 // The GraphQL parser is loaded with the first GraphQL request (graphql-route.ts says why).
 let graphqlModule: Promise<typeof import('./graphql.ts')> | undefined;
 const loadGraphql = () => (graphqlModule ??= import('./graphql.ts'));
 
-type StageDecision = { decision: Decision & { denied?: string }; facts: RequestFacts };
+type StageDecision = Decision & { denied?: string };
 
 /**
- * The stage: default deny, decided on the rewritten path. The body is read before the decision
- * only when the decision depends on it: a GraphQL document (what it asks is what is authorized), or
- * a policy condition on what the request says; it is then kept in the scope, to be sent on as read.
- * A denial names, in the log only, the policies that would have allowed the request.
+ * The stage: default deny, decided on the rewritten path. Most requests are decided from the
+ * operation alone, synchronously. The body is read before the decision only when the decision
+ * depends on it: a GraphQL document (what it asks is what is authorized), or a scoped grant, whose
+ * scope is held against the ids the request names (scopes/decide.ts, with lookups); it is then kept
+ * in the scope, to be sent on as read. A denial names, in the log only, the policies that would
+ * have allowed the request.
  */
-export function authorization(directory: PolicyDirectory, maxBodyBytes: number): Stage {
+export function authorization(directory: PolicyDirectory, maxBodyBytes: number, owners?: OwnerLookups): Stage {
   return async function authorization(scope, next) {
     const identity = scope.identity!;
     const path = scope.upstreamPath!;
-    const { decision, facts } = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : await decideRest(scope, path, maxBodyBytes);
+    let decision: StageDecision = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : authorize(identity, scope.method, path);
     if (decision.operation) scope.operation = decision.operation;
+    if (decision.scoped) decision = await decideWithinScopes(scope, decision, decision.scoped, maxBodyBytes, owners);
     if (decision.allowed) {
       scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
-      return next(scope);
+      if (!changesWhatLookupsKnow(decision.operation)) return next(scope);
+      // A rename or relink through the gateway: what the lookups knew of it is stale, before the
+      // backend acts and after (a lookup that raced the change is not kept).
+      owners?.changed(decision.operation!);
+      try {
+        return await next(scope);
+      } finally {
+        owners?.changed(decision.operation!);
+      }
     }
     // For GraphQL: who could call the operation that was refused, on its own route.
     const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
-    const fix = route ? wouldAllow(directory, route.method, route.path, {}) : wouldAllow(directory, scope.method, path, facts);
+    const fix = route ? wouldAllow(directory, route.method, route.path) : wouldAllow(directory, scope.method, path);
     scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
     const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
-    throw new PermissionDenied(`Client "${identity.id}" may not call ${what}.`, decision.reason);
+    // The same words whether the resource is another team's or does not exist: no oracle.
+    const on = decision.scoped ? ' on the resources this request names' : '';
+    throw new PermissionDenied(`Client "${identity.id}" may not call ${what}${on}.`, decision.reason);
   };
 }
 
@@ -156,22 +160,49 @@ async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise
     scope.operation = 'GraphQL';
     throw asked.error;
   }
-  return { decision: authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations)), facts: {} };
+  return authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations));
 }
 
-/** Synchronous unless a policy condition needs the request's facts (the common case reads nothing). */
-function decideRest(scope: RequestScope, path: string, maxBodyBytes: number): StageDecision | Promise<StageDecision> {
-  const identity = scope.identity!;
-  const operation = operationFor(scope.method, path);
-  if (!needsFacts(identity, operation)) return { decision: authorize(identity, scope.method, path, {}, operation), facts: {} };
-  return decideWithFacts(scope, path, operation, maxBodyBytes);
-}
-
-async function decideWithFacts(scope: RequestScope, path: string, operation: string | undefined, maxBodyBytes: number): Promise<StageDecision> {
-  const identity = scope.identity!;
+/**
+ * Only scoped grants allow the operation: read what the request names (its body too, kept for
+ * sending) and hold it against their scopes. A GET with a body is refused: MLflow reads the body of
+ * a GET that has no query (handlers.py _get_request_message), and the gateway does not forward one.
+ */
+async function decideWithinScopes(scope: RequestScope, decision: Decision, grants: ReadonlyArray<ScopedGrant>, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<StageDecision> {
   const request = scope.request;
-  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes, scope.bodyLease) : undefined;
-  if (body) scope.body = body;
-  const facts = requestFacts(operation, scope.query, body);
-  return { decision: authorize(identity, scope.method, path, facts, operation), facts };
+  const operation = decision.operation;
+  const declaration = resourcesOf(operation);
+  if (!owners) return { ...decision, reason: `${decision.reason}, but no lookups are configured` };
+  if ((scope.method === 'GET' || scope.method === 'HEAD') && sendsBody(request.headers)) {
+    throw new BadRequest(`A ${scope.method} request with a body cannot be decided for a scoped policy; send its parameters in the query.`);
+  }
+  const readsBody = declaration && 'refs' in declaration && declaration.refs && !declaration.rawBody && refsReadBody(declaration.refs);
+  if (readsBody && !scope.body && mayHaveBody(request)) {
+    const body = await readBodyWithCap(request, maxBodyBytes, scope.bodyLease);
+    if (body) scope.body = body;
+  }
+  const scoped = await decideScoped(
+    {
+      operation,
+      declaration,
+      grants,
+      subject: scope.identity!,
+      parts: {
+        method: scope.method,
+        query: scope.query,
+        ...(readsBody && scope.body ? { body: scope.body } : {}),
+        headers: request.headers,
+        pathParams: operation ? pathParams(operation, scope.method, scope.upstreamPath!) : [],
+      },
+      requestId: scope.requestId,
+    },
+    owners,
+  );
+  if (scoped.rows) scope.scopedRows = scoped.rows;
+  return { ...decision, allowed: scoped.allowed, ...(scoped.policy ? { policy: scoped.policy } : {}), reason: scoped.reason, scoped: grants };
+}
+
+function sendsBody(headers: Headers): boolean {
+  const length = headers.get('content-length');
+  return (length !== null && length !== '0') || headers.has('transfer-encoding');
 }

@@ -7,6 +7,9 @@ import type { Identity } from '../auth/identity.ts';
 import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
+import type { ScopedDecision } from '../scopes/decide.ts';
+
+export type ScopedRows = NonNullable<ScopedDecision['rows']>;
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -35,6 +38,8 @@ export interface RequestScope {
   /** The MLflow operation (or `GraphQL:...` label) being decided, known before the decision is. */
   operation?: string;
   decision?: ScopeDecision;
+  /** A scoped search or list allowed: its answer's rows are kept to what these grants cover (search stage). */
+  scopedRows?: ScopedRows;
   // ── body budget (body-budget.ts): this request's share of limits.maxBufferedBytes
   bodyLease?: BodyLease;
   // ── whoever reads the body (authorize for conditions and GraphQL, artifacts, sign)

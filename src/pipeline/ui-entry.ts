@@ -31,10 +31,10 @@ export function uiEntry(options: UiEntryOptions): Stage {
   async function openUi(scope: RequestScope): Promise<Response> {
     if (scope.method !== 'GET') throw new MethodNotAllowed(['GET'], `The UI entry ${settings.path} is opened with GET (a browser visit).`);
     const identity = scope.identity!;
-    const decision = authorize(identity, scope.method, scope.path, {}, 'AccessUI');
+    const decision = authorize(identity, scope.method, scope.path, 'AccessUI');
     scope.operation = 'AccessUI';
     if (!decision.allowed) {
-      const fix = wouldAllow(directory, scope.method, scope.path, {}, 'AccessUI');
+      const fix = wouldAllow(directory, scope.method, scope.path, 'AccessUI');
       scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
       throw new PermissionDenied(`Client "${identity.id}" may not open the MLflow UI (AccessUI).`, decision.reason);
     }

@@ -11,7 +11,9 @@ import { sagemakerBackend } from '../backends/sagemaker.ts';
 import { plainMlflowBackend } from '../backends/mlflow.ts';
 import type { Backend } from '../backends/backend.ts';
 import { neverForwarded } from '../pipeline/headers.ts';
-import type { CompiledPolicy, GrantOrigin, PathGrant, PolicyConditions } from '../auth/policy.ts';
+import type { CompiledPolicy, GrantOrigin, PathGrant } from '../auth/policy.ts';
+import { compileScope, prefixScope, type PolicyScope } from '../scopes/policy-scope.ts';
+import { patternProblem } from '../scopes/name-patterns.ts';
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 import { closest } from './schema-problems.ts';
@@ -192,14 +194,25 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
     }
     visiting.add(name);
     const operations = new Map<string, GrantOrigin>();
-    const own: GrantOrigin = { policy: name, ...(spec.conditions ? { conditions: compileConditions(spec.conditions) } : {}) };
+    const scope = compilePolicyScope(name, spec, problems);
+    const own: GrantOrigin = { policy: name, ...(scope ? { scopes: [scope] } : {}) };
+    // An included grant keeps its own scopes and gains this policy's: an include never widens what
+    // it includes, and a scope (or condition) written beside an include holds the included
+    // operations too (issue 19: it used to leave them unconditioned).
+    const narrowed = new Map<GrantOrigin, GrantOrigin>();
+    const within = (origin: GrantOrigin): GrantOrigin => {
+      if (!scope) return origin;
+      let result = narrowed.get(origin);
+      if (!result) narrowed.set(origin, (result = { ...origin, scopes: [...(origin.scopes ?? []), scope] }));
+      return result;
+    };
     const grants: PathGrant[] = [];
     (spec.include ?? []).forEach((includedName, i) => {
       const included = specs[includedName] ? build(includedName) : undefined;
       if (!specs[includedName]) problems.error(['policies', name, 'include', i], `unknown policy "${includedName}"`);
       if (!included) return;
-      for (const [op, origin] of included.operations) if (!operations.has(op)) operations.set(op, origin);
-      grants.push(...included.grants);
+      for (const [op, origin] of included.operations) if (!operations.has(op)) operations.set(op, within(origin));
+      for (const grant of included.grants) grants.push(scope ? { ...grant, scopes: within(grant).scopes! } : grant);
     });
     const exclusions: string[] = [];
     (spec.operations ?? []).forEach((entry, i) => {
@@ -245,9 +258,31 @@ function compilePolicies(specs: Record<string, PolicySpec>, problems: ProblemLis
   return compiled;
 }
 
-function compileConditions(spec: NonNullable<PolicySpec['conditions']>): PolicyConditions {
-  const prefixes = spec.experimentNamePrefix;
-  return { experimentNamePrefixes: Array.isArray(prefixes) ? prefixes : [prefixes] };
+/**
+ * The policy's scope: `scope`, or the old `conditions.experimentNamePrefix` read as one (check says
+ * how to write it as a scope). Pattern problems are reported at their key path.
+ */
+function compilePolicyScope(name: string, spec: PolicySpec, problems: ProblemList): PolicyScope | undefined {
+  if (spec.scope) {
+    for (const [key, patterns] of Object.entries(spec.scope)) {
+      (patterns ?? []).forEach((pattern, i) => {
+        const problem = patternProblem(pattern);
+        if (problem) problems.error(['policies', name, 'scope', key, i], problem);
+      });
+    }
+    if (spec.conditions) problems.error(['policies', name, 'conditions'], 'a policy has either scope or conditions: write the prefixes into scope.experiments (e.g. "team-a/**")');
+    return compileScope(name, spec.scope);
+  }
+  if (!spec.conditions) return undefined;
+  const value = spec.conditions.experimentNamePrefix;
+  const prefixes = Array.isArray(value) ? value : [value];
+  const written = prefixes.map((prefix) => JSON.stringify(`${prefix}**`)).join(', ');
+  problems.warning(
+    ['policies', name, 'conditions'],
+    `conditions.experimentNamePrefix is read as a scope, which also holds calls that name experiments, runs, traces... by id; write it as ` +
+      `scope: {experiments: [${written}], registeredModels: ["**"], prompts: ["**"]} (and narrow the registry there if the policy should)`,
+  );
+  return prefixScope(name, prefixes);
 }
 
 /** `*` matches within one segment, `**` matches any rest of the path (including more segments). */

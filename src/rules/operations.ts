@@ -120,6 +120,31 @@ export function operationFor(method: string, path: string): string | undefined {
   return operation && !DECIDED_PER_FIELD.has(operation) ? operation : undefined;
 }
 
+// Each template's placeholders as capture groups, per operation: where a resource id sits in a path
+// (scopes/request-values.ts reads `{ path: n }` places through it).
+const PARAMS_BY_OPERATION = new Map<string, Array<{ method: string; pattern: RegExp }>>();
+for (const { operation, method, template } of ROUTES) {
+  const path = canonical(template);
+  if (!path.includes('{')) continue;
+  const source = path.split(/(\{\+?\})/).map((part) => (part === '{}' ? '([^/]+)' : part === '{+}' ? '(.+)' : escapeRegExp(part))).join('');
+  PARAMS_BY_OPERATION.set(operation, [...(PARAMS_BY_OPERATION.get(operation) ?? []), { method, pattern: new RegExp(`^${source}$`) }]);
+}
+
+/**
+ * The raw (still percent-encoded) values of the placeholders of the operation's route that the
+ * request matched, in template order; [] for a route without placeholders.
+ */
+export function pathParams(operation: string, method: string, path: string): string[] {
+  const key = canonical(path);
+  const wanted = method === 'HEAD' ? 'GET' : method;
+  for (const route of PARAMS_BY_OPERATION.get(operation) ?? []) {
+    if (route.method !== wanted) continue;
+    const match = route.pattern.exec(key);
+    if (match) return match.slice(1);
+  }
+  return [];
+}
+
 /** The routes an operation name covers (for explain and docs). */
 export function routesOf(operation: string): Array<{ method: string; path: string }> {
   return GRANTABLE.filter((r) => r.operation === operation).map(({ method, template }) => ({ method, path: template }));

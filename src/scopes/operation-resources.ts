@@ -74,10 +74,13 @@ export interface ResourceRef {
 export type RowFilter = 'experiments' | 'registeredModels' | 'modelVersions' | 'evaluationDatasets';
 
 export type OperationResources =
-  /** Touches these; the request is in scope when every value of every ref is. */
-  | { refs: ReadonlyArray<ResourceRef> }
+  /**
+   * Touches these; the request is in scope when every value of every ref is. `rawBody`: the body is
+   * not JSON (an artifact's bytes, an OTLP protobuf), so parameters are read from the query only.
+   */
+  | { refs: ReadonlyArray<ResourceRef>; rawBody?: true }
   /** A search or list: its refs (if any) are checked, then the answer's rows are filtered (pages refilled). */
-  | { refs?: ReadonlyArray<ResourceRef>; filter: RowFilter }
+  | { refs?: ReadonlyArray<ResourceRef>; filter: RowFilter; rawBody?: undefined }
   /** Touches no team's data (server version, health, the UI's static files): a scoped policy grants it as is. */
   | { global: string }
   /** Server-wide, or whose owner cannot be told from the request: a scoped policy never grants it (use an unscoped one). */
@@ -103,6 +106,6 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
     refs: [{ kind: 'modelName', at: 'name', required: true }, { kind: 'modelSource', at: 'source' }, runId('run_id'), { kind: 'loggedModelId', at: 'model_id' }],
   },
   GetLoggedModel: { refs: [{ kind: 'loggedModelId', at: { path: 0 }, required: true }] },
-  ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)] },
+  ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)], rawBody: true },
   ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
 };

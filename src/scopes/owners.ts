@@ -1,0 +1,263 @@
+// Whose an id is: the experiment of a run, trace, logged model or prompt-optimization job, the
+// experiments of a dataset, the name of an experiment, whether a registry entry is a prompt. The
+// gateway asks its backend itself (pipeline/own-calls.ts, signed with the host's credentials) and
+// remembers the answers:
+// - links that never change (a run's experiment, a trace's, a logged model's) until evicted;
+// - what can change (an experiment's name, a dataset's experiments, prompt-ness) for
+//   lookups.nameSeconds, and forgotten at once when a change passes through this gateway;
+// - nothing about ids that do not exist (an experiment id is a counter: it may exist tomorrow).
+// Concurrent lookups of one id share one call. A lookup that fails (backend down, slow, 5xx, the
+// gateway's role refused) refuses the request with 503: never open.
+//
+// The routes asked are MLflow's own reads (mlflow/server/handlers.py), the ones MLflow's auth app
+// resolves ids with (mlflow/server/auth/__init__.py: _get_permission_from_run_id and its siblings).
+import type { AwsCredentials } from '../aws/sigv4.ts';
+import { GatewayError } from '../errors.ts';
+
+export interface OwnCallRequest {
+  method: 'GET' | 'POST';
+  /** Upstream path, already encoded. */
+  path: string;
+  query?: string;
+  /** A JSON body (POST). */
+  body?: unknown;
+  /** Credentials for a SageMaker backend (ignored by a self-hosted one). */
+  credentials?: () => Promise<AwsCredentials>;
+  requestId: string;
+}
+
+/** What came back: the status and the JSON body (undefined when it was not JSON). */
+export interface OwnCallAnswer {
+  status: number;
+  json: unknown;
+}
+
+/** One call of the gateway's own to its backend (pipeline/own-calls.ts makes them). */
+export type OwnCalls = (request: OwnCallRequest) => Promise<OwnCallAnswer>;
+
+/** Transport failures (refused, reset, timed out, an answer over the size cap). */
+export class OwnCallFailed extends Error {}
+
+/** A lookup failed, so the request cannot be decided: refused, retryable (MLflow's client retries 503). */
+export class LookupFailed extends GatewayError {
+  constructor(detail: string) {
+    super(503, 'TEMPORARILY_UNAVAILABLE', 'The gateway could not check which experiment or model this request touches; retry later.', { 'retry-after': '1' }, detail);
+  }
+}
+
+/** Where a run, trace, logged model or job lives. */
+export interface Placement {
+  experimentId: string;
+  /** The run's or logged model's artifact URI, when the answer gives one (a model source must lie under it). */
+  artifactUri?: string;
+}
+
+export interface OwnerLookups {
+  run(id: string, requestId: string): Promise<Placement | undefined>;
+  trace(id: string, requestId: string): Promise<Placement | undefined>;
+  loggedModel(id: string, requestId: string): Promise<Placement | undefined>;
+  promptOptimizationJob(id: string, requestId: string): Promise<Placement | undefined>;
+  /** The experiments a dataset is linked to ([] when none). */
+  dataset(id: string, requestId: string): Promise<ReadonlyArray<string> | undefined>;
+  experimentName(id: string, requestId: string): Promise<string | undefined>;
+  /** Whether a registry entry is a prompt (tagged mlflow.prompt.is_prompt=true). */
+  isPrompt(name: string, requestId: string): Promise<boolean | undefined>;
+  /**
+   * An operation that may change what the lookups know (a rename, a relink: changesWhatLookupsKnow)
+   * passed through the gateway: every answer of that kind is forgotten. Renames are rare, and the
+   * request's own ids are not known without reading a body nobody else needed.
+   */
+  changed(operation: string): void;
+  /** What an answer passing through told (CreateRun's run, GetExperimentByName's name): saves a lookup. */
+  learnRun(id: string, placement: Placement): void;
+  learnExperimentName(id: string, name: string): void;
+  /** Entries held now (the metric's gauge). */
+  size(): number;
+}
+
+export interface LookupSettings {
+  cacheEntries: number;
+  nameMs: number;
+  /** Credentials the lookups are signed with (the host's), for a SageMaker backend. */
+  credentials?: () => Promise<AwsCredentials>;
+  now?: () => number;
+  /** hit / miss / lookup (a call made) / failure, per kind: the metrics. */
+  count?: (event: 'hit' | 'miss' | 'lookup' | 'failure', kind: string) => void;
+}
+
+interface Entry {
+  value: unknown;
+  /** When it stops being trusted (ms), or Infinity for a link that never changes. */
+  until: number;
+  /** The generation of its kind it was asked in: a change since makes it stale (changed()). */
+  generation: number;
+}
+
+/** Which kind of answer each changing operation can make stale. */
+const CHANGES: Readonly<Record<string, 'e' | 'd' | 'p'>> = {
+  UpdateExperiment: 'e',
+  AddDatasetToExperiments: 'd',
+  RemoveDatasetFromExperiments: 'd',
+  RenameRegisteredModel: 'p',
+  SetRegisteredModelTag: 'p',
+  DeleteRegisteredModelTag: 'p',
+  DeleteRegisteredModel: 'p',
+};
+
+/** Whether an operation can change a name, a dataset's links or prompt-ness (authorize tells the lookups). */
+export function changesWhatLookupsKnow(operation: string | undefined): boolean {
+  return operation !== undefined && Object.hasOwn(CHANGES, operation);
+}
+
+const MISSING = Symbol('missing');
+type Found<T> = T | typeof MISSING;
+
+export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLookups {
+  const now = settings.now ?? Date.now;
+  const cache = new Map<string, Entry>();
+  const inFlight = new Map<string, Promise<unknown>>();
+  const count = settings.count ?? (() => {});
+  const generations: Record<string, number> = { e: 0, d: 0, p: 0 };
+  const generationOf = (key: string) => generations[key[0]!] ?? 0;
+
+  function remember(key: string, value: unknown, lasting: boolean, generation = generationOf(key)): void {
+    cache.delete(key);
+    if (cache.size >= settings.cacheEntries) cache.delete(cache.keys().next().value!);
+    cache.set(key, { value, until: lasting ? Infinity : now() + settings.nameMs, generation });
+  }
+
+  /** The cached answer, or one call (shared by concurrent askers) whose found answer is remembered. */
+  async function cached<T>(kind: string, key: string, lasting: boolean, ask: () => Promise<Found<T>>): Promise<T | undefined> {
+    const entry = cache.get(key);
+    if (entry && entry.until > now() && entry.generation === generationOf(key)) {
+      // Most recently used goes last, so eviction takes the least recently used first.
+      cache.delete(key);
+      cache.set(key, entry);
+      count('hit', kind);
+      return entry.value as T;
+    }
+    count('miss', kind);
+    // Asked in this generation: an answer that a change overtakes is not kept as current.
+    const generation = generationOf(key);
+    let pending = inFlight.get(key) as Promise<Found<T>> | undefined;
+    if (!pending) {
+      pending = ask().finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    let found: Found<T>;
+    try {
+      found = await pending;
+    } catch (error) {
+      count('failure', kind);
+      throw error;
+    }
+    if (found === MISSING) return undefined;
+    remember(key, found, lasting, generation);
+    return found;
+  }
+
+  /** GET `path`: the JSON answer, MISSING for MLflow's "no such thing" answers, LookupFailed otherwise. */
+  async function get(kind: string, path: string, query: string, requestId: string): Promise<Found<unknown>> {
+    count('lookup', kind);
+    let answer: OwnCallAnswer;
+    try {
+      answer = await calls({ method: 'GET', path, query, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) });
+    } catch (error) {
+      throw new LookupFailed(`${kind} lookup GET ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (answer.status === 200) return answer.json;
+    if (saysDoesNotExist(answer)) return MISSING;
+    throw new LookupFailed(`${kind} lookup GET ${path} answered ${answer.status}${errorCode(answer) ? ` ${errorCode(answer)}` : ''}` +
+      (answer.status === 401 || answer.status === 403 ? ' (may the gateway\'s role call it? `iam-policy` lists the actions scoped policies need)' : ''));
+  }
+
+  const field = (json: unknown, ...steps: string[]): unknown => steps.reduce<unknown>((node, step) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[step] : undefined), json);
+  const text = (value: unknown, what: string, kind: string): string => {
+    if (typeof value === 'string' && value !== '') return value;
+    throw new LookupFailed(`${kind} lookup: the answer has no ${what}`);
+  };
+  const placement = (info: unknown, kind: string): Placement => {
+    const artifactUri = field(info, 'artifact_uri');
+    return { experimentId: text(field(info, 'experiment_id'), 'experiment_id', kind), ...(typeof artifactUri === 'string' ? { artifactUri } : {}) };
+  };
+  const segment = encodeURIComponent;
+
+  return {
+    run: (id, requestId) =>
+      cached('run', `r:${id}`, true, async () => {
+        const json = await get('run', '/api/2.0/mlflow/runs/get', `run_id=${segment(id)}`, requestId);
+        return json === MISSING ? MISSING : placement(field(json, 'run', 'info'), 'run');
+      }),
+    trace: (id, requestId) =>
+      cached('trace', `t:${id}`, true, async () => {
+        // MLflow 3 (GetTraceInfoV3) knows v2 and v3 traces; a 2.x server lacks the route, so its
+        // "no such route" (not a JSON "no such trace") falls back to the 2.x route.
+        count('lookup', 'trace');
+        const v3 = await calls({ method: 'GET', path: `/api/3.0/mlflow/traces/${segment(id)}`, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) })
+          .catch((error: unknown) => { throw new LookupFailed(`trace lookup: ${error instanceof Error ? error.message : String(error)}`); });
+        if (v3.status === 200) {
+          return { experimentId: text(field(v3.json, 'trace', 'trace_info', 'trace_location', 'mlflow_experiment', 'experiment_id'), 'experiment', 'trace') };
+        }
+        if (saysDoesNotExist(v3)) return MISSING;
+        if (v3.status !== 404) throw new LookupFailed(`trace lookup answered ${v3.status}${errorCode(v3) ? ` ${errorCode(v3)}` : ''}`);
+        const json = await get('trace', `/api/2.0/mlflow/traces/${segment(id)}/info`, '', requestId);
+        return json === MISSING ? MISSING : { experimentId: text(field(json, 'trace_info', 'experiment_id'), 'experiment_id', 'trace') };
+      }),
+    loggedModel: (id, requestId) =>
+      cached('loggedModel', `m:${id}`, true, async () => {
+        const json = await get('loggedModel', `/api/2.0/mlflow/logged-models/${segment(id)}`, '', requestId);
+        return json === MISSING ? MISSING : placement(field(json, 'model', 'info'), 'loggedModel');
+      }),
+    promptOptimizationJob: (id, requestId) =>
+      cached('promptOptimizationJob', `j:${id}`, true, async () => {
+        const json = await get('promptOptimizationJob', `/api/3.0/mlflow/prompt-optimization/jobs/${segment(id)}`, '', requestId);
+        return json === MISSING ? MISSING : { experimentId: text(field(json, 'job', 'experiment_id'), 'experiment_id', 'promptOptimizationJob') };
+      }),
+    dataset: (id, requestId) =>
+      cached('dataset', `d:${id}`, false, async () => {
+        const json = await get('dataset', `/api/3.0/mlflow/datasets/${segment(id)}/experiment-ids`, '', requestId);
+        if (json === MISSING) return MISSING;
+        const ids = field(json, 'experiment_ids') ?? [];
+        if (!Array.isArray(ids) || !ids.every((e) => typeof e === 'string')) throw new LookupFailed('dataset lookup: experiment_ids is not a list of ids');
+        return ids as string[];
+      }),
+    experimentName: (id, requestId) =>
+      cached('experimentName', `e:${id}`, false, async () => {
+        const json = await get('experimentName', '/api/2.0/mlflow/experiments/get', `experiment_id=${segment(id)}`, requestId);
+        return json === MISSING ? MISSING : text(field(json, 'experiment', 'name'), 'name', 'experimentName');
+      }),
+    isPrompt: (name, requestId) =>
+      cached('registryEntry', `p:${name}`, false, async () => {
+        const json = await get('registryEntry', '/api/2.0/mlflow/registered-models/get', `name=${segment(name)}`, requestId);
+        if (json === MISSING) return MISSING;
+        const tags = field(json, 'registered_model', 'tags');
+        return Array.isArray(tags) && tags.some((tag) => field(tag, 'key') === PROMPT_TAG && String(field(tag, 'value')).toLowerCase() === 'true');
+      }),
+    changed(operation) {
+      const kind = CHANGES[operation];
+      if (kind) generations[kind]!++;
+    },
+    learnRun: (id, where) => remember(`r:${id}`, where, true),
+    learnExperimentName: (id, name) => remember(`e:${id}`, name, false),
+    size: () => cache.size,
+  };
+}
+
+/** MLflow's tag that makes a registered model a prompt (mlflow/prompt/constants.py IS_PROMPT_TAG_KEY). */
+export const PROMPT_TAG = 'mlflow.prompt.is_prompt';
+
+function errorCode(answer: OwnCallAnswer): string | undefined {
+  const code = answer.json && typeof answer.json === 'object' ? (answer.json as Record<string, unknown>).error_code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * MLflow's answers for an id that names nothing: 404 RESOURCE_DOES_NOT_EXIST, or 400
+ * INVALID_PARAMETER_VALUE / BAD_REQUEST for a malformed one (a non-numeric experiment id). Both end
+ * as the refusal an out-of-scope id gets, so the answer is no oracle for which ids exist.
+ */
+function saysDoesNotExist(answer: OwnCallAnswer): boolean {
+  const code = errorCode(answer);
+  if (answer.status === 404) return code === 'RESOURCE_DOES_NOT_EXIST';
+  return answer.status === 400 && (code === 'INVALID_PARAMETER_VALUE' || code === 'BAD_REQUEST' || code === 'RESOURCE_DOES_NOT_EXIST');
+}
