@@ -267,7 +267,7 @@ policies:
     expect(trainer.stdout).toContain('role        arn:aws:iam::123456789012:role/trainers (session name and source identity "trainer")');
     const teamA = cli(['explain', '--rules', reviewRules(), '--client', 'team-a']);
     expect(teamA.stdout).toContain('sign-in     token subject(s) alice');
-    expect(teamA.stdout).toContain('condition   team-a: experiment names must start with team-a/ on CreateExperiment; 1 other granted operation(s) refer to experiments or runs by id and are not restricted');
+    expect(teamA.stdout).toContain('scope       team-a: 2 grant(s) within experiments team-a/**; registeredModels **; prompts **');
     expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
   });
 

@@ -6,16 +6,20 @@
 import type { Backend } from '../backends/backend.ts';
 import { prepareForPlainMlflow, signForSageMaker } from './sign.ts';
 import { OwnCallFailed, type OwnCalls } from '../scopes/owners.ts';
+import { VERSION } from '../version.ts';
 
 
 // The largest answer read: a run with its params and tags, a page of a search. A bigger one is
 // refused rather than held (a scoped search asks for pages of the client's max_results).
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
+export const OWN_USER_AGENT = `sagemaker-mlflow-proxy/${VERSION} (own call)`;
+
 export function ownCalls(backend: Backend, timeoutMs: number): OwnCalls {
   return async function ownCall(request) {
     const body = request.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(request.body));
-    const headers: Array<[string, string]> = [['accept', 'application/json'], ...(body ? [['content-type', 'application/json'] as [string, string]] : [])];
+    // Named, so a backend's access log tells the gateway's own reads from its clients'.
+    const headers: Array<[string, string]> = [['accept', 'application/json'], ['user-agent', OWN_USER_AGENT], ...(body ? [['content-type', 'application/json'] as [string, string]] : [])];
     const unsigned = { method: request.method, path: request.path, query: request.query ?? '', headers };
     let outgoing;
     if (backend.kind === 'sagemaker') {

@@ -95,6 +95,7 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   GetServerVersion: { global: 'the server\'s version string; no team\'s data' },
   GetExperiment: { refs: [experimentId('experiment_id', true)] },
   GetExperimentByName: { refs: [{ kind: 'experimentName', at: 'experiment_name', required: true }] },
+  SetExperimentTag: { refs: [experimentId('experiment_id', true)] },
   UpdateExperiment: { refs: [experimentId('experiment_id', true), { kind: 'experimentName', at: 'new_name' }] },
   CreateExperiment: { refs: [{ kind: 'experimentName', at: 'name', required: true }, { kind: 'artifactLocation', at: 'artifact_location' }] },
   SearchExperiments: { filter: 'experiments' },

@@ -12,6 +12,10 @@ import { rulesFrom } from '../support/rules.ts';
 const keyOf = (id: string) => `${id}-key-0123456789abcdef0123`;
 let upstream: ReturnType<typeof Bun.serve>;
 const seen: Array<{ method: string; path: string; body: string }> = [];
+/** The gateway's own lookups (scoped policies), apart from what clients sent. */
+const lookups: string[] = [];
+// The experiments the recording upstream knows, by id, for the lookups of scoped policies.
+const EXPERIMENTS: Record<string, string> = { '1': 'team-a/one', '7': 'team-b/seven' };
 const audit: AuditRecord[] = [];
 let rules: CompiledRules;
 let app: ReturnType<typeof createApp>;
@@ -22,6 +26,11 @@ beforeAll(() => {
     port: 0,
     async fetch(request) {
       const url = new URL(request.url);
+      if (request.headers.get('user-agent')?.includes('(own call)')) {
+        lookups.push(`${url.pathname}${url.search}`);
+        const name = EXPERIMENTS[url.searchParams.get('experiment_id') ?? ''];
+        return name ? Response.json({ experiment: { name } }) : Response.json({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'no' }, { status: 404 });
+      }
       seen.push({ method: request.method, path: `${url.pathname}${url.search}`, body: await request.text() });
       return Response.json({});
     },
@@ -75,7 +84,7 @@ const table: Row[] = [
   ['probe', 'GET', '/static-files/js/main.js', undefined, 200],
   ['probe', 'GET', '/api/2.0/mlflow/experiments/search', undefined, 403],
   ['probe', 'POST', '/health', {}, 403],
-  // Conditions: names are checked where the request carries one.
+  // Conditions are read as a scope (issue 19): names where the request carries one, ids through a lookup.
   ['team-a', 'POST', '/api/2.0/mlflow/experiments/create', { name: 'team-a/churn' }, 200],
   ['team-a', 'POST', '/api/2.0/mlflow/experiments/create', { name: 'shared/baseline' }, 200],
   ['team-a', 'POST', '/api/2.0/mlflow/experiments/create', { name: 'team-b/churn' }, 403],
@@ -89,8 +98,12 @@ const table: Row[] = [
   // Conditions narrow only their own policy's grants: another policy of the client may still allow the call.
   ['team-a-reader', 'GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=team-b%2Fchurn', undefined, 200],
   ['team-a-reader', 'POST', '/api/2.0/mlflow/experiments/create', { name: 'team-b/churn' }, 403],
-  // By id: not checkable from the request, so the condition does not restrict it (documented).
-  ['team-a', 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { experiment_id: '7', key: 'k', value: 'v' }, 200],
+  // By id: the experiment's name is looked up, so the condition holds there too (it used not to).
+  ['team-a', 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { experiment_id: '7', key: 'k', value: 'v' }, 403],
+  ['team-a', 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { experiment_id: '1', key: 'k', value: 'v' }, 200],
+  ['team-a', 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { experiment_id: '99', key: 'k', value: 'v' }, 403],
+  // A rename needs the old name in scope as well as the new one.
+  ['team-a', 'POST', '/api/2.0/mlflow/experiments/update', { experiment_id: '7', new_name: 'team-a/taken' }, 403],
 ];
 
 describe('policy table: each call is allowed or denied as the rules say, checked at the upstream', () => {
@@ -126,7 +139,7 @@ describe('policy table: each call is allowed or denied as the rules say, checked
 
   test('a condition that is not met is explained in the log', async () => {
     await call('team-a', 'POST', '/api/2.0/mlflow/experiments/create', { name: 'team-b/x' });
-    expect(audit.at(-1)!.reason).toContain('conditions not met: team-a-experiments: experiment name does not start with "team-a/" or "shared/"');
+    expect(audit.at(-1)!.reason).toContain('team-a-experiments: experimentName "team-b/x" (experiment "team-b/x") is outside experiments team-a/**, shared/**');
   });
 });
 
