@@ -42,7 +42,8 @@ import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
 import type { Logger } from './observability/log.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
-import { ownerLookups, type OwnerLookups } from './scopes/owners.ts';
+import { ownerLookups, type OwnCalls, type OwnerLookups } from './scopes/owners.ts';
+import { scopedSearching } from './pipeline/scoped-search.ts';
 import { ownCalls } from './pipeline/own-calls.ts';
 import { credentialsOf } from './aws/identity-credentials.ts';
 
@@ -89,6 +90,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   const { listen, limits } = rules.source;
   const backend = rules.backend;
   const directory = policyDirectory(rules);
+  const lookups = scopeLookups(rules, shared);
   return [
     auditLine(shared.audit, shared.inFlight), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
@@ -101,26 +103,30 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
       : []),
     rewriting(rules.rewrites, limits),
     bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
-    authorization(directory, limits.maxBodyBytes, scopeLookups(rules, shared)), // reads the body only when the decision needs it
+    authorization(directory, limits.maxBodyBytes, lookups?.owners), // reads the body only when the decision needs it
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
+    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes, maxPages: rules.source.lookups.maxSearchPages })] : []), // answers scoped searches itself
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
   ];
 }
 
-/** The lookups scoped policies resolve ids with; none when no policy has a scope. */
-function scopeLookups(rules: CompiledRules, shared: SharedParts): OwnerLookups | undefined {
+/** The gateway's own backend calls and the lookups scoped policies resolve ids with; none when no policy has a scope. */
+function scopeLookups(rules: CompiledRules, shared: SharedParts): { calls: OwnCalls; owners: OwnerLookups } | undefined {
   const scoped = [...rules.policies.values()].some((p) => [...p.operations.values(), ...p.grants].some((origin) => origin.scopes));
   if (!scoped) return undefined;
   const { cacheEntries, nameSeconds, timeoutSeconds } = rules.source.lookups;
   const host = shared.credentials.host;
-  return ownerLookups(ownCalls(rules.backend, timeoutSeconds * 1000), {
+  // A lookup waits lookups.timeoutSeconds; a search page is a client's request and waits like one.
+  const calls = ownCalls(rules.backend, rules.upstreamTimeoutMs);
+  const owners = ownerLookups(ownCalls(rules.backend, timeoutSeconds * 1000), {
     cacheEntries,
     nameMs: nameSeconds * 1000,
     ...(host ? { credentials: () => credentialsOf(host) } : {}),
     ...(shared.lookupEvents ? { count: shared.lookupEvents } : {}),
   });
+  return { calls, owners };
 }
 
 function policyDirectory(rules: CompiledRules): PolicyDirectory {

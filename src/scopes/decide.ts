@@ -55,8 +55,8 @@ export async function decideScoped(request: ScopedRequest, owners: OwnerLookups)
     if (read.missing) return { allowed: false, reason: `${what} must name its ${read.kind} for a scoped policy (${names(grants)}): without it MLflow acts on every one` };
     throw read.error;
   }
-  const touched = await touchedBy(read.values, owners, request.requestId, read.promptTag);
-  await learnPromptness(touched, grants, request.subject, owners, request.requestId);
+  const found = await touchedBy(read.values, owners, request.requestId, read.promptTag);
+  const touched = await Promise.all(found.map((resource) => withPromptness(resource, grants, request.subject, owners, request.requestId)));
   for (const grant of grants) {
     const outside = touched.find((resource) => !covered(resource, grant.scopes, request.subject));
     if (outside) continue;
@@ -81,17 +81,15 @@ export function covered(resource: Touched, scopes: ReadonlyArray<PolicyScope>, s
 
 /**
  * Whether a registry entry is a prompt matters only when a grant's scopes cover the name as one and
- * not as the other; only then is it asked (once per name, cached).
+ * not as the other; only then is it asked (once per name, cached). An entry that does not exist is
+ * neither, and stays unknown: covered only where both kinds are.
  */
-async function learnPromptness(touched: Touched[], grants: ReadonlyArray<ScopedGrant>, subject: PatternSubject, owners: OwnerLookups, requestId: string): Promise<void> {
-  await Promise.all(touched.map(async (resource, i) => {
-    if (resource.kind !== 'registry' || resource.prompt !== undefined) return;
-    const disagree = grants.some((g) => allCover(g.scopes, 'registeredModel', resource.name, subject) !== allCover(g.scopes, 'prompt', resource.name, subject));
-    if (!disagree) return;
-    const prompt = await owners.isPrompt(resource.name, requestId);
-    // An entry that does not exist is neither: covered only where both kinds are.
-    if (prompt !== undefined) touched[i] = { ...resource, prompt };
-  }));
+export async function withPromptness(resource: Touched, grants: ReadonlyArray<ScopedGrant>, subject: PatternSubject, owners: OwnerLookups, requestId: string): Promise<Touched> {
+  if (resource.kind !== 'registry' || resource.prompt !== undefined) return resource;
+  const disagree = grants.some((g) => allCover(g.scopes, 'registeredModel', resource.name, subject) !== allCover(g.scopes, 'prompt', resource.name, subject));
+  if (!disagree) return resource;
+  const prompt = await owners.isPrompt(resource.name, requestId);
+  return prompt === undefined ? resource : { ...resource, prompt };
 }
 
 function names(grants: ReadonlyArray<ScopedGrant>): string {
