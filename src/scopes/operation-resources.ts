@@ -99,6 +99,8 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   UpdateExperiment: { refs: [experimentId('experiment_id', true), { kind: 'experimentName', at: 'new_name' }] },
   CreateExperiment: { refs: [{ kind: 'experimentName', at: 'name', required: true }, { kind: 'artifactLocation', at: 'artifact_location' }] },
   SearchExperiments: { filter: 'experiments' },
+  SearchRegisteredModels: { filter: 'registeredModels' },
+  SearchModelVersions: { filter: 'modelVersions' },
   GetRun: { refs: [runId(['run_id', 'run_uuid'], true)] },
   LogMetric: { refs: [runId(['run_id', 'run_uuid'], true), { kind: 'loggedModelId', at: 'model_id' }] },
   LogBatch: { refs: [runId('run_id', true), { kind: 'loggedModelId', at: 'metrics.model_id' }] },
