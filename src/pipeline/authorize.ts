@@ -5,6 +5,7 @@ import type { PolicyDirectory, Profile } from '../auth/identity.ts';
 import type { CompiledPolicy, GrantOrigin } from '../auth/policy.ts';
 import { operationFor, pathParams, routesOf } from '../rules/operations.ts';
 import { decideScoped, resourcesOf, type ScopedGrant } from '../scopes/decide.ts';
+import { decideGraphqlWithinScopes } from '../scopes/graphql-scopes.ts';
 import { refsReadBody } from '../scopes/request-values.ts';
 import { changesWhatLookupsKnow, type OwnerLookups } from '../scopes/owners.ts';
 import type { Stage } from './chain.ts';
@@ -53,19 +54,26 @@ export function authorize(identity: Profile, method: string, path: string, opera
 /**
  * A request that performs several operations at once (a GraphQL document, pipeline/graphql.ts) is
  * allowed only when each of them would be allowed on its own route: the same grants, operation
- * names or path rules, decide it as the equivalent REST calls. `denied` names the first refused one.
+ * names or path rules, decide it as the equivalent REST calls. `denied` names the first refused one;
+ * operations only scoped grants allow are left in `scopedOperations`, for the scope check.
  */
-export function authorizeEach(identity: Profile, operations: ReadonlyArray<string>, label: string): Decision & { denied?: string } {
+export function authorizeEach(identity: Profile, operations: ReadonlyArray<string>, label: string): Decision & { denied?: string; scopedOperations?: ReadonlyMap<string, ReadonlyArray<ScopedGrant>> } {
   const policies = new Set<string>();
   const reasons: string[] = [];
+  const scopedOperations = new Map<string, ReadonlyArray<ScopedGrant>>();
   for (const operation of operations) {
     const route = routesOf(operation)[0];
-    const decision = route
-      ? authorize(identity, route.method, route.path, operation)
-      : { allowed: false, reason: `${operation} has no route` };
+    const decision: Decision = route ? authorize(identity, route.method, route.path, operation) : { allowed: false, reason: `${operation} has no route` };
+    if (decision.scoped) {
+      scopedOperations.set(operation, decision.scoped);
+      continue;
+    }
     if (!decision.allowed) return { allowed: false, operation: label, reason: decision.reason, denied: operation };
     policies.add(decision.policy!);
     reasons.push(decision.reason);
+  }
+  if (scopedOperations.size) {
+    return { allowed: false, operation: label, reason: reasons.join('; '), ...(policies.size ? { policy: [...policies].join(',') } : {}), scopedOperations };
   }
   return { allowed: true, operation: label, policy: [...policies].join(','), reason: reasons.join('; ') };
 }
@@ -124,7 +132,7 @@ export function authorization(directory: PolicyDirectory, maxBodyBytes: number, 
   return async function authorization(scope, next) {
     const identity = scope.identity!;
     const path = scope.upstreamPath!;
-    let decision: StageDecision = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : authorize(identity, scope.method, path);
+    let decision: StageDecision = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes, owners) : authorize(identity, scope.method, path);
     if (decision.operation) scope.operation = decision.operation;
     if (decision.scoped) decision = await decideWithinScopes(scope, decision, decision.scoped, maxBodyBytes, owners);
     if (decision.allowed) {
@@ -150,7 +158,7 @@ export function authorization(directory: PolicyDirectory, maxBodyBytes: number, 
   };
 }
 
-async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise<StageDecision> {
+async function decideGraphql(scope: RequestScope, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<StageDecision> {
   const request = scope.request;
   const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease) : undefined;
   if (body) scope.body = body;
@@ -160,7 +168,14 @@ async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise
     scope.operation = 'GraphQL';
     throw asked.error;
   }
-  return authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations));
+  const decision = authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations));
+  if (!decision.scopedOperations) return decision;
+  if (!owners) return { ...decision, reason: 'only scoped policies allow it, but no lookups are configured', denied: [...decision.scopedOperations.keys()][0]! };
+  const scoped = await decideGraphqlWithinScopes(asked, decision.scopedOperations, scope.identity!, scope.requestId, owners);
+  if (!scoped.allowed) return { allowed: false, operation: decision.operation!, reason: scoped.reason, denied: scoped.denied };
+  if (scoped.modelVersionRows) scope.scopedGraphqlRows = scoped.modelVersionRows;
+  const policies = [...new Set([...(decision.policy ? decision.policy.split(',') : []), ...scoped.policies])];
+  return { allowed: true, operation: decision.operation!, policy: policies.join(','), reason: [decision.reason, scoped.reason].filter(Boolean).join('; ') };
 }
 
 /**

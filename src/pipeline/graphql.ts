@@ -9,8 +9,9 @@
 // document can perform. An unparsable document, a root field the gateway does not know, introspection
 // and subscriptions are refused. Directives (@skip, @include) and `operationName` are ignored: the
 // check covers every field the document names, a superset of what one execution can reach.
-import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import { Kind, parse, valueFromASTUntyped, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { BadRequest, PermissionDenied, type GatewayError } from '../errors.ts';
+import type { AskedFields, RootField } from '../scopes/graphql-scopes.ts';
 
 // Parsing cost is linear in tokens; MLflow's own limits (graphql_no_batching.py: depth 10, 1000
 // selections) come after parsing, so the gateway bounds the parse itself.
@@ -38,44 +39,56 @@ const NESTED_FIELDS: Readonly<Record<string, string>> = {
   modelVersions: 'SearchModelVersions',
 };
 
-export type GraphqlOperations = { ok: true; operations: string[] } | { ok: false; error: GatewayError };
+/**
+ * What a document asks: its operations, and for scoped policies its root fields with their
+ * arguments and the response keys under which model versions come back (scopes/graphql-scopes.ts).
+ */
+export interface AskedDocument extends AskedFields {
+  ok: true;
+  operations: string[];
+}
+
+export type GraphqlOperations = AskedDocument | { ok: false; error: GatewayError };
 
 /** The MLflow operations a GraphQL request performs (sorted, unique), or why it is refused. */
 export function graphqlOperations(method: string, body: Uint8Array | undefined): GraphqlOperations {
   // GET /graphql takes its document from a JSON body too (MLflow reads it with get_json(force=True));
   // a GET body is not read by the gateway, so only POST is accepted.
   if (method !== 'POST') return refuse(new BadRequest('GraphQL requests must be POSTed as JSON ({"query": ...}) through this gateway.'));
-  const query = queryOf(body);
-  if (query === undefined) return refuse(new BadRequest('GraphQL request body must be a JSON object with a "query" string.'));
+  const request = requestOf(body);
+  if (request === undefined) return refuse(new BadRequest('GraphQL request body must be a JSON object with a "query" string.'));
   let document: DocumentNode;
   try {
-    document = parse(query, { maxTokens: MAX_TOKENS, noLocation: true });
+    document = parse(request.query, { maxTokens: MAX_TOKENS, noLocation: true });
   } catch (error) {
     return refuse(new BadRequest('GraphQL document could not be parsed.', error instanceof Error ? error.message : String(error)));
   }
-  return operationsIn(document);
+  return operationsIn(document, request.variables);
 }
 
-function queryOf(body: Uint8Array | undefined): string | undefined {
+function requestOf(body: Uint8Array | undefined): { query: string; variables: Record<string, unknown> } | undefined {
   if (!body) return undefined;
   try {
     // Fatal UTF-8: Python's json.loads would also accept UTF-16/32 bodies, which this would read differently.
     const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-    const query = (parsed as Record<string, unknown>).query;
-    return typeof query === 'string' ? query : undefined;
+    const { query, variables } = parsed as Record<string, unknown>;
+    if (typeof query !== 'string') return undefined;
+    return { query, variables: variables && typeof variables === 'object' && !Array.isArray(variables) ? (variables as Record<string, unknown>) : {} };
   } catch {
     return undefined;
   }
 }
 
-function operationsIn(document: DocumentNode): GraphqlOperations {
+function operationsIn(document: DocumentNode, variables: Record<string, unknown>): GraphqlOperations {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     else if (definition.kind !== Kind.OPERATION_DEFINITION) return refuse(new BadRequest('GraphQL document may only hold operations and fragments.'));
   }
   const operations = new Set<string>();
+  const asked: RootField[] = [];
+  const modelVersions = { keys: new Set<string>(), shadowed: false };
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     if (definition.operation === 'subscription') return refuse(new PermissionDenied('GraphQL subscriptions are not allowed through this gateway.'));
@@ -88,13 +101,15 @@ function operationsIn(document: DocumentNode): GraphqlOperations {
       const operation = ROOT_FIELDS[name];
       if (!operation) return refuse(new PermissionDenied(`GraphQL field "${name}" is not one the gateway can authorize.`));
       operations.add(operation);
-      if (field.selectionSet && !nestedOperations(field.selectionSet, fragments, operations, new Set())) {
+      const args = Object.fromEntries((field.arguments ?? []).map((arg) => [arg.name.value, valueFromASTUntyped(arg.value, variables)]));
+      asked.push({ field: name, operation, args });
+      if (field.selectionSet && !nestedOperations(field.selectionSet, fragments, { operations, modelVersions }, new Set())) {
         return refuse(new BadRequest('GraphQL document spreads a fragment it does not define.'));
       }
     }
   }
   if (operations.size === 0) return refuse(new BadRequest('GraphQL document performs no MLflow operation.'));
-  return { ok: true, operations: [...operations].sort() };
+  return { ok: true, operations: [...operations].sort(), roots: asked, modelVersions: { keys: [...modelVersions.keys], shadowed: modelVersions.shadowed } };
 }
 
 type FieldSelection = Extract<SelectionSetNode['selections'][number], { kind: Kind.FIELD }>;
@@ -129,12 +144,24 @@ function fieldsAt(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string,
   return fields;
 }
 
-/** Adds the operations nested fields perform, at any depth; false on an unknown fragment. */
-function nestedOperations(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, into: Set<string>, expanded: Set<string>): boolean {
+interface Found {
+  operations: Set<string>;
+  modelVersions: { keys: Set<string>; shadowed: boolean };
+}
+
+/**
+ * Adds the operations nested fields perform, at any depth, and where model versions come back;
+ * false on an unknown fragment.
+ */
+function nestedOperations(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, into: Found, expanded: Set<string>): boolean {
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       const operation = NESTED_FIELDS[selection.name.value];
-      if (operation) into.add(operation);
+      if (operation) into.operations.add(operation);
+      if (selection.name.value === 'modelVersions') {
+        into.modelVersions.keys.add(selection.alias?.value ?? 'modelVersions');
+        if (selection.selectionSet && hasAlias(selection.selectionSet, fragments, new Set())) into.modelVersions.shadowed = true;
+      }
       if (selection.selectionSet && !nestedOperations(selection.selectionSet, fragments, into, expanded)) return false;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       if (!nestedOperations(selection.selectionSet, fragments, into, expanded)) return false;
@@ -148,6 +175,18 @@ function nestedOperations(selectionSet: SelectionSetNode, fragments: ReadonlyMap
     }
   }
   return true;
+}
+
+/** Whether any field at any depth of a selection (its fragments included) has an alias. */
+function hasAlias(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, expanded: Set<string>): boolean {
+  return selectionSet.selections.some((selection) => {
+    if (selection.kind === Kind.FIELD) return selection.alias !== undefined || (selection.selectionSet !== undefined && hasAlias(selection.selectionSet, fragments, expanded));
+    if (selection.kind === Kind.INLINE_FRAGMENT) return hasAlias(selection.selectionSet, fragments, expanded);
+    const fragment = fragments.get(selection.name.value);
+    if (!fragment || expanded.has(fragment.name.value)) return false;
+    expanded.add(fragment.name.value);
+    return hasAlias(fragment.selectionSet, fragments, expanded);
+  });
 }
 
 function refuse(error: GatewayError): GraphqlOperations {

@@ -8,6 +8,7 @@ import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLim
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
 import type { ScopedDecision } from '../scopes/decide.ts';
+import type { GraphqlRows } from '../scopes/graphql-scopes.ts';
 
 export type ScopedRows = NonNullable<ScopedDecision['rows']>;
 
@@ -40,6 +41,8 @@ export interface RequestScope {
   decision?: ScopeDecision;
   /** A scoped search or list allowed: its answer's rows are kept to what these grants cover (search stage). */
   scopedRows?: ScopedRows;
+  /** A GraphQL answer with model versions, for a scoped caller: kept to what these grants cover. */
+  scopedGraphqlRows?: GraphqlRows;
   // ── body budget (body-budget.ts): this request's share of limits.maxBufferedBytes
   bodyLease?: BodyLease;
   // ── whoever reads the body (authorize for conditions and GraphQL, artifacts, sign)

@@ -6,6 +6,7 @@
 // parameters unchanged but for the page token and size.
 import type { Stage } from './chain.ts';
 import type { RequestScope, ScopedRows } from './scope.ts';
+import type { GraphqlRows } from '../scopes/graphql-scopes.ts';
 import type { OwnCalls, OwnerLookups } from '../scopes/owners.ts';
 import { ROW_KINDS, rowVisible } from '../scopes/rows.ts';
 import { decodeCursor, scopedPage, type BackendPage } from '../scopes/pages.ts';
@@ -32,9 +33,52 @@ class BackendAnswered extends Error {
 
 export function scopedSearching(settings: ScopedSearchSettings): Stage {
   return function scopedSearching(scope, next) {
-    const rows = scope.scopedRows;
-    return rows ? answerScopedSearch(scope, rows, settings) : next(scope);
+    if (scope.scopedRows) return answerScopedSearch(scope, scope.scopedRows, settings);
+    if (scope.scopedGraphqlRows) return filterGraphqlAnswer(scope, scope.scopedGraphqlRows, settings.owners, next);
+    return next(scope);
   };
+}
+
+/**
+ * A GraphQL answer for a scoped caller: every list under a model-versions key (graphql-scopes.ts)
+ * keeps the rows one of the grants covers; a row without its `name` is dropped. The UI's pages are
+ * not refilled (its run page lists a run's versions whole; mlflowSearchModelVersions pages may be
+ * short). An answer that is not JSON (an error page) passes as it is.
+ */
+async function filterGraphqlAnswer(scope: RequestScope, rows: GraphqlRows, owners: OwnerLookups, next: (scope: RequestScope) => Promise<Response>): Promise<Response> {
+  // The answer is read here, so it must come uncompressed: a compressed one could not be filtered.
+  scope.upstreamHeaders = (scope.upstreamHeaders ?? []).filter(([name]) => name !== 'accept-encoding');
+  const response = await next(scope);
+  const encoding = response.headers.get('content-encoding');
+  if (encoding && encoding !== 'identity') {
+    await response.body?.cancel().catch(() => {});
+    throw new UpstreamUnavailable(`a GraphQL answer for a scoped caller came ${encoding}-encoded, so its model versions could not be filtered`);
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return new Response(text, response);
+  }
+  const keys = new Set(rows.keys);
+  const visit = async (node: unknown): Promise<unknown> => {
+    if (Array.isArray(node)) return Promise.all(node.map(visit));
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      if (keys.has(key) && Array.isArray(value)) {
+        const kept = await Promise.all(value.map((row) => rowVisible(row, ROW_KINDS.modelVersions, rows.grants, scope.identity!, owners, scope.requestId)));
+        out[key] = value.filter((_, i) => kept[i]);
+      } else {
+        out[key] = await visit(value);
+      }
+    }
+    return out;
+  };
+  const headers = new Headers(response.headers);
+  headers.delete('content-length');
+  return new Response(JSON.stringify(await visit(json)), { status: response.status, statusText: response.statusText, headers });
 }
 
 async function answerScopedSearch(scope: RequestScope, filter: ScopedRows, settings: ScopedSearchSettings): Promise<Response> {

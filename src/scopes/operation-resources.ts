@@ -112,3 +112,19 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)], rawBody: true },
   ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
 };
+
+/**
+ * The GraphQL root fields of MLflow's UI (pipeline/graphql.ts ROOT_FIELDS), declared like the REST
+ * operations they call, with places relative to the field's arguments (`input.run_id`: the
+ * `input` argument's `runId`, both spellings read). Nested fields do not name resources of their
+ * own: a run's `experiment` is the run's, and a run's `modelVersions` come back filtered.
+ */
+export const GRAPHQL_FIELD_RESOURCES: Readonly<Record<string, OperationResources>> = {
+  mlflowGetExperiment: { refs: [experimentId('input.experiment_id', true)] },
+  mlflowGetRun: { refs: [runId(['input.run_id', 'input.run_uuid'], true)] },
+  mlflowListArtifacts: { refs: [runId(['input.run_id', 'input.run_uuid'], true)] },
+  mlflowGetMetricHistoryBulkInterval: { refs: [runId('input.run_ids', true)] },
+  mlflowSearchRuns: { refs: [experimentId('input.experiment_ids', true)] },
+  mlflowSearchDatasets: { refs: [experimentId('input.experiment_ids', true)] },
+  mlflowSearchModelVersions: { filter: 'modelVersions' },
+};
