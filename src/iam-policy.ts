@@ -16,11 +16,16 @@
 // Reference): an allowed operation without a published action (V3 traces, OTLP export, datasets,
 // /version, get-artifact...) is named by iamPolicyNotes on stderr, never dropped silently or invented.
 // The artifact API (Read/Write/DeleteArtifacts) is the gateway's own, from S3, so it is not among them.
+//
+// Scoped policies make the host's identity read runs, experiments, traces, logged models, datasets
+// and registered models to learn whose an id is: those reads are added for it.
 import type { CompiledRules, CompiledPolicy } from './rules/compile.ts';
 import { artifactIamStatements } from './artifacts/iam.ts';
 import type { Profile } from './auth/identity.ts';
 import { operationsCoveredBy } from './rules/operations.ts';
 import { iamActionFor } from './rules/iam-actions.ts';
+import { LOOKUP_OPERATIONS } from './scopes/owners.ts';
+import { hasScopedGrants } from './auth/policy.ts';
 
 export interface IamStatement {
   Sid: string;
@@ -102,7 +107,10 @@ function signingProfiles(rules: CompiledRules): Profile[] {
 
 function reachableBy(rules: CompiledRules, roleArn: string | undefined): string[] {
   const profiles = signingProfiles(rules).filter((profile) => profile.assumeRoleArn === roleArn);
-  return reachableOperations(profiles.flatMap((p) => p.policies));
+  const reachable = reachableOperations(profiles.flatMap((p) => p.policies));
+  // Scoped policies make the gateway look ids up itself, always as the host (scopes/owners.ts).
+  if (roleArn !== undefined || !hasScopedGrants(rules.policies.values())) return reachable;
+  return [...new Set([...reachable, ...LOOKUP_OPERATIONS])].sort();
 }
 
 function reachableOperations(policies: ReadonlyArray<CompiledPolicy>): string[] {

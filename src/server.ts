@@ -19,6 +19,7 @@ import type { AuditSink } from './observability/audit.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import type { ReadinessResult } from './readiness.ts';
 import type { PolicyDirectory } from './auth/identity.ts';
+import { hasScopedGrants } from './auth/policy.ts';
 import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
 import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-failures.ts';
 import { chain, type Next, type Stage } from './pipeline/chain.ts';
@@ -44,6 +45,7 @@ import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
 import { ownerLookups, type OwnCalls, type OwnerLookups } from './scopes/owners.ts';
 import { scopedSearching } from './pipeline/scoped-search.ts';
+import { ownerLearning } from './pipeline/owner-learning.ts';
 import { ownCalls } from './pipeline/own-calls.ts';
 import { credentialsOf } from './aws/identity-credentials.ts';
 
@@ -105,7 +107,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
     bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
     authorization(directory, limits.maxBodyBytes, lookups?.owners), // reads the body only when the decision needs it
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
-    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes, maxPages: rules.source.lookups.maxSearchPages })] : []), // answers scoped searches itself
+    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes, maxPages: rules.source.lookups.maxSearchPages }), ownerLearning(lookups.owners)] : []), // scoped searches answered here; answers teach the lookups
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
@@ -114,8 +116,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
 
 /** The gateway's own backend calls and the lookups scoped policies resolve ids with; none when no policy has a scope. */
 function scopeLookups(rules: CompiledRules, shared: SharedParts): { calls: OwnCalls; owners: OwnerLookups } | undefined {
-  const scoped = [...rules.policies.values()].some((p) => [...p.operations.values(), ...p.grants].some((origin) => origin.scopes));
-  if (!scoped) return undefined;
+  if (!hasScopedGrants(rules.policies.values())) return undefined;
   const { cacheEntries, nameSeconds, timeoutSeconds } = rules.source.lookups;
   const host = shared.credentials.host;
   // A lookup waits lookups.timeoutSeconds; a search page is a client's request and waits like one.

@@ -27,3 +27,12 @@ export interface CompiledPolicy {
   operations: ReadonlyMap<string, GrantOrigin>;
   grants: ReadonlyArray<PathGrant>;
 }
+
+/** Whether any grant of these policies is scoped (then the gateway needs its lookups). */
+export function hasScopedGrants(policies: Iterable<CompiledPolicy>): boolean {
+  for (const policy of policies) {
+    for (const origin of policy.operations.values()) if (origin.scopes) return true;
+    if (policy.grants.some((grant) => grant.scopes)) return true;
+  }
+  return false;
+}

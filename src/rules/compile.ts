@@ -14,6 +14,7 @@ import { neverForwarded } from '../pipeline/headers.ts';
 import type { CompiledPolicy, GrantOrigin, PathGrant } from '../auth/policy.ts';
 import { compileScope, prefixScope, type PolicyScope } from '../scopes/policy-scope.ts';
 import { patternProblem } from '../scopes/name-patterns.ts';
+import { checkScopes } from './scope-checks.ts';
 import type { CompiledRewrite } from '../pipeline/rewrite.ts';
 import { escapeRegExp, expandOperationPattern, suggestOperations } from './operations.ts';
 import { closest } from './schema-problems.ts';
@@ -68,6 +69,7 @@ export function compileRuleParts(rules: Rules, problems: ProblemList, now: Date 
   }
   const artifacts = compileArtifacts(rules.artifacts, backend, problems);
   const ui = compileUi(rules, backend, problems);
+  checkScopes(rules.policies, policies, backend, ui !== undefined, problems);
 
   const { auth, clientsById } = compileAuth(rules, policies, problems, now);
 

@@ -128,3 +128,26 @@ export const GRAPHQL_FIELD_RESOURCES: Readonly<Record<string, OperationResources
   mlflowSearchDatasets: { refs: [experimentId('input.experiment_ids', true)] },
   mlflowSearchModelVersions: { filter: 'modelVersions' },
 };
+
+/** Which scope kinds a declaration's resources are held against (check: a scope key nothing uses, a kind left out). */
+export function scopedKindsOf(declaration: OperationResources): ReadonlyArray<'experiment' | 'registeredModel' | 'prompt'> {
+  const kinds = new Set<'experiment' | 'registeredModel' | 'prompt'>();
+  const registry = () => {
+    kinds.add('registeredModel');
+    kinds.add('prompt');
+  };
+  if ('filter' in declaration) {
+    if (declaration.filter === 'registeredModels' || declaration.filter === 'modelVersions') registry();
+    else kinds.add('experiment');
+  }
+  if ('refs' in declaration) {
+    for (const ref of declaration.refs ?? []) {
+      if (ref.kind === 'modelName' || ref.kind === 'newModelName') registry();
+      else if (ref.kind === 'modelSource') {
+        registry();
+        kinds.add('experiment');
+      } else kinds.add('experiment');
+    }
+  }
+  return [...kinds];
+}

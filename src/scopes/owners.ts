@@ -68,9 +68,15 @@ export interface OwnerLookups {
    * request's own ids are not known without reading a body nobody else needed.
    */
   changed(operation: string): void;
-  /** What an answer passing through told (CreateRun's run, GetExperimentByName's name): saves a lookup. */
+  /**
+   * What an answer passing through told (CreateRun's run, GetExperimentByName's name): saves a
+   * lookup. `asOf` is generation() taken when the request was sent: an answer that a change
+   * overtook is not kept as current.
+   */
   learnRun(id: string, placement: Placement): void;
-  learnExperimentName(id: string, name: string): void;
+  learnExperimentName(id: string, name: string, asOf: number): void;
+  /** The generation of experiment names now (for learnExperimentName). */
+  generation(): number;
   /** Entries held now (the metric's gauge). */
   size(): number;
 }
@@ -238,10 +244,19 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
       if (kind) generations[kind]!++;
     },
     learnRun: (id, where) => remember(`r:${id}`, where, true),
-    learnExperimentName: (id, name) => remember(`e:${id}`, name, false),
+    learnExperimentName: (id, name, asOf) => remember(`e:${id}`, name, false, asOf),
+    generation: () => generations.e!,
     size: () => cache.size,
   };
 }
+
+/**
+ * The operations the lookups call (the routes above): the host's role needs them whenever a policy
+ * has a scope (iam-policy adds them).
+ */
+export const LOOKUP_OPERATIONS: ReadonlyArray<string> = [
+  'GetRun', 'GetTraceInfoV3', 'GetTraceInfo', 'GetLoggedModel', 'GetPromptOptimizationJob', 'GetDatasetExperimentIds', 'GetExperiment', 'GetRegisteredModel',
+];
 
 /** MLflow's tag that makes a registered model a prompt (mlflow/prompt/constants.py IS_PROMPT_TAG_KEY). */
 export const PROMPT_TAG = 'mlflow.prompt.is_prompt';
