@@ -217,6 +217,16 @@ describe('install.sh', () => {
     expect(readFileSync(staged(root, ENVFILE), 'utf8')).toContain(`PROXY_API_KEY_SHA256=${HASH}\n`);
   });
 
+  test('the shipped environment file does not trust X-Forwarded-For (the address could be spoofed on a host reachable other than through the ALB); its comment says when to turn it on', () => {
+    const root = tempDir('root');
+    expect(install(kit(), ['--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]).code).toBe(0);
+    const environment = readFileSync(staged(root, ENVFILE), 'utf8');
+    expect(environment.match(/^TRUST_FORWARDED_FOR=.*$/gm)).toEqual(['TRUST_FORWARDED_FOR=false']);
+    const comment = /((?:^#.*\n)+)TRUST_FORWARDED_FOR=/m.exec(environment)?.[1] ?? '';
+    expect(comment).toMatch(/only way in/);
+    expect(comment).toContain('true');
+  });
+
   test('--dry-run prints the steps and changes nothing', () => {
     const root = tempDir('root');
     const { code, out } = install(kit(), ['--dry-run', '--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]);
