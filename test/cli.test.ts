@@ -209,10 +209,13 @@ describe('check for CI', () => {
 });
 
 describe('serve', () => {
-  test('refuses to start with a clear message when no AWS credentials can be found', () => {
-    const { code, stderr } = cli(['serve', '--rules', join(REPO, 'rules.yaml')], { env: { PORT: '0', HOST: '127.0.0.1' } });
+  test('refuses to start with a clear message when no AWS credentials can be found, and says nothing else about them', () => {
+    const { code, stdout, stderr } = cli(['serve', '--rules', join(REPO, 'rules.yaml')], { env: { PORT: '0', HOST: '127.0.0.1' } });
     expect(code).toBe(1);
     expect(stderr).toContain('serve: no AWS credentials could be found for signing');
+    // One truth: not also a log line promising 503s "until a refresh succeeds" from a process that exits.
+    const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.filter((line) => !/^rules warning$/.test(line.msg))).toEqual([]);
   });
 
   test('refuses to start on a bad rules file', () => {

@@ -19,9 +19,15 @@ export type CredentialsOutcome = { ok: true; signing: SigningCredentials } | { o
 export async function buildCredentials(rules: CompiledRules, report: { log: Logger; metrics: GatewayMetrics }): Promise<CredentialsOutcome> {
   if (rules.backend.kind !== 'sagemaker') return { ok: true, signing: {} };
   const { log, metrics } = report;
+  // Until the first fetch below has succeeded, a failure is not a refresh that failed: it is start-up
+  // finding no credentials, which refuses to start with its own message. Reported as a refresh too,
+  // it said "signed requests fail with 503 until a refresh succeeds" just before the process exited
+  // (issue 20 item 14).
+  let started = false;
   // Host and client-role credential refreshes alike: counted, and logged with their own wording,
   // which follows what is true (issue 13 item 16): whether the credentials in hand still sign.
   const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
+    if (!event.ok && !started) return;
     metrics.credentialRefresh(event.ok);
     const retryInSeconds = Math.ceil((event.retryInMs ?? 0) / 1000);
     if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
@@ -38,6 +44,7 @@ export async function buildCredentials(rules: CompiledRules, report: { log: Logg
   );
   try {
     await credentials.get();
+    started = true;
   } catch (error) {
     return {
       ok: false,
