@@ -226,6 +226,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     audit,
     log,
     onRequest: metrics.requestStarted,
+    lookupMetrics: metrics,
     readiness,
     inFlight,
   });

@@ -41,6 +41,7 @@ import { upstreamHeaderSelection } from './pipeline/upstream-headers.ts';
 import { bodyBudgeting } from './pipeline/body-budget.ts';
 import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
 import type { Logger } from './observability/log.ts';
+import type { GatewayMetrics } from './observability/gateway-metrics.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
 import { ownerLookups, type OwnCalls, type OwnerLookups } from './scopes/owners.ts';
@@ -70,6 +71,8 @@ export interface GatewayDeps {
   log?: Logger;
   /** The budget for buffered request bodies (limits.maxBufferedBytes); one per process. */
   bufferBudget?: BufferBudget;
+  /** Where scoped policies' lookups are counted (the metrics). */
+  lookupMetrics?: Pick<GatewayMetrics, 'scopeLookup' | 'watchScopeCache'>;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -83,8 +86,8 @@ export interface SharedParts {
   nowMs: () => number;
   log?: Logger;
   bufferBudget: BufferBudget;
-  /** Counts what scoped policies' lookups do (hit, miss, lookup, failure; per kind). */
-  lookupEvents?: (event: 'hit' | 'miss' | 'lookup' | 'failure', kind: string) => void;
+  /** Where scoped policies' lookups are counted (the metrics). */
+  lookupMetrics?: Pick<GatewayMetrics, 'scopeLookup' | 'watchScopeCache'>;
 }
 
 /** The stage list for one rules object; a stage whose setting is absent is not in it. */
@@ -125,8 +128,9 @@ function scopeLookups(rules: CompiledRules, shared: SharedParts): { calls: OwnCa
     cacheEntries,
     nameMs: nameSeconds * 1000,
     ...(host ? { credentials: () => credentialsOf(host) } : {}),
-    ...(shared.lookupEvents ? { count: shared.lookupEvents } : {}),
+    ...(shared.lookupMetrics ? { count: shared.lookupMetrics.scopeLookup } : {}),
   });
+  shared.lookupMetrics?.watchScopeCache(owners.size);
   return { calls, owners };
 }
 
@@ -153,6 +157,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     nowMs: () => now().getTime(),
     ...(deps.log ? { log: deps.log } : {}),
     bufferBudget: deps.bufferBudget ?? bufferBudget(() => deps.rules().source.limits.maxBufferedBytes),
+    ...(deps.lookupMetrics ? { lookupMetrics: deps.lookupMetrics } : {}),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh
   // verifier caches), while requests in flight finish on the list they started with.

@@ -24,6 +24,10 @@ export interface GatewayMetrics {
   watchBufferedBytes(held: () => number): void;
   /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
   rateLimitStoreShared(shared: boolean): void;
+  /** Scoped policies' lookups (scopes/owners.ts): a cache hit or miss, a call made, a call failed; per kind of id. */
+  scopeLookup(event: 'hit' | 'miss' | 'lookup' | 'failure', kind: string): void;
+  /** Reports the lookups' cache entries on each scrape (the cache of the rules in force). */
+  watchScopeCache(entries: () => number): void;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -47,6 +51,8 @@ export function uncountedMetrics(): GatewayMetrics {
     draining() {},
     watchBufferedBytes() {},
     rateLimitStoreShared() {},
+    scopeLookup() {},
+    watchScopeCache() {},
     render: async () => ({ body: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   };
 }

@@ -205,6 +205,23 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       }),
     });
 
+  // Scoped policies' lookups: tallied per event and kind, and the cache's size read at scrape time.
+  const lookups = tallyCounter({
+    name: `${PREFIX}scope_lookups_total`,
+    help: 'What scoped policies\' lookups of ids did, by kind of id (run, trace, experimentName...): hit and miss of the cache, lookup (a call to the backend), failure (refused with 503).',
+    labelNames: ['kind', 'event'] as const,
+    registers,
+  });
+  let cacheEntries: () => number = () => 0;
+  new Gauge({
+    name: `${PREFIX}scope_cache_entries`,
+    help: 'Ids the lookups of scoped policies remember now (bounded by lookups.cacheEntries).',
+    registers,
+    collect() {
+      this.set(cacheEntries());
+    },
+  });
+
   // The histogram's child per status class, made once: no label object is built per request.
   const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
   const durationOf = STATUS_CLASSES.map((status_class) => duration.labels({ status_class }));
@@ -244,6 +261,8 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       // Every report of false is a fall-back, the one at start-up (store not answering) included.
       if (!shared) fallbacks.inc();
     },
+    scopeLookup: (event, kind) => lookups.add(1, kind, event),
+    watchScopeCache: (entries) => void (cacheEntries = entries),
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
   };
 }
