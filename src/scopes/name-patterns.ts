@@ -28,6 +28,8 @@ const PLAIN_NAME = /^[A-Za-z0-9._@:+=,-]+$/;
 /** A problem with a pattern, for `check` (file:line:col comes from the key path). */
 export function patternProblem(source: string): string | undefined {
   if (source.includes('***')) return 'three or more `*` in a row: write `**` (any run of characters) or `*` (within one path segment)';
+  const unknown = source.replace(PLACEHOLDER, '').match(/\{[^{}]*\}/);
+  if (unknown) return `unknown placeholder ${unknown[0]}: only {client} and {group} exist`;
   const stray = source.replace(PLACEHOLDER, '').match(/[{}]/);
   if (stray) return `"${stray[0]}" outside {client} or {group}: only those two placeholders exist`;
   return undefined;

@@ -93,6 +93,7 @@ const runId = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 
 export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> = {
   // Examples of each form; the table is completed operation by operation (issue 19 item 2).
   GetServerVersion: { global: 'the server\'s version string; no team\'s data' },
+  AccessUI: { global: 'the UI\'s page and static files; what the UI then does is authorized call by call (a SageMaker UI entry is refused to scoped policies by check)' },
   GetExperiment: { refs: [experimentId('experiment_id', true)] },
   GetExperimentByName: { refs: [{ kind: 'experimentName', at: 'experiment_name', required: true }] },
   SetExperimentTag: { refs: [experimentId('experiment_id', true)] },
