@@ -50,7 +50,7 @@ export async function decideScoped(request: ScopedRequest, owners: OwnerLookups)
   if ('global' in declaration) return { allowed: true, policy: grants[0]!.policy, reason: `${grants[0]!.how}; touches no team's data (${declaration.global})` };
   if ('unscopable' in declaration) return { allowed: false, reason: `${what} cannot be scoped (${declaration.unscopable}); only an unscoped policy can allow it, and ${names(grants)} are scoped` };
 
-  const read = readValues(declaration.refs ?? [], request.parts);
+  const read = readValues(declaration.refs ?? [], request.parts, 'rawBody' in declaration && declaration.rawBody === true);
   if (!read.ok) {
     if (read.missing) return { allowed: false, reason: `${what} must name its ${read.kind} for a scoped policy (${names(grants)}): without it MLflow acts on every one` };
     throw read.error;

@@ -24,6 +24,12 @@ export type ResourceKind =
   | 'runId'
   /** A trace (v3 `tr-…`, or a v2 request id) → its experiment (traces/{id}, or traces/{id}/info on 2.x). */
   | 'traceId'
+  /**
+   * A trace id a request writes under (StartTraceV3's trace_info.trace_id, an OTLP span's trace):
+   * MLflow adds to the trace of that id wherever it lives, so one that exists must be in scope; one
+   * that does not is created in the experiment the request's other refs name.
+   */
+  | 'newOrOwnTraceId'
   /** A logged model (`m-…`, 3.x) → its experiment (logged-models/{id}). */
   | 'loggedModelId'
   /** An evaluation dataset (`d-…`, 3.x) → every experiment it is linked to (datasets/{id}/experiment-ids). */
@@ -55,9 +61,10 @@ export type ResourceKind =
  *   nested objects, arrays walked on the way). Looked for in the query (top-level names) and in the
  *   JSON body, each step in both spellings (`run_id`, `runId`);
  * - `{ path: n }`: the n-th placeholder (`{}` or `{+}`, 0-based) of the route's template, percent-decoded;
- * - `{ header: name }`: a request header (the OTLP export's `X-Mlflow-Experiment-Id`).
+ * - `{ header: name }`: a request header (the OTLP export's `X-Mlflow-Experiment-Id`);
+ * - `{ otlp: 'traceIds' }`: the trace id of every span of an OTLP export's body (otlp-traces.ts).
  */
-export type Place = string | { path: number } | { header: string };
+export type Place = string | { path: number } | { header: string } | { otlp: 'traceIds' };
 
 export interface ResourceRef {
   kind: ResourceKind;
@@ -110,7 +117,10 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
     refs: [{ kind: 'modelName', at: 'name', required: true }, { kind: 'modelSource', at: 'source' }, runId('run_id'), { kind: 'loggedModelId', at: 'model_id' }],
   },
   GetLoggedModel: { refs: [{ kind: 'loggedModelId', at: { path: 0 }, required: true }] },
-  ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)], rawBody: true },
+  ExportOtlpTraces: {
+    refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true), runId({ header: 'x-mlflow-run-id' }), { kind: 'newOrOwnTraceId', at: { otlp: 'traceIds' } }],
+    rawBody: true,
+  },
   ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
 };
 

@@ -9,6 +9,7 @@
 import type { Place, ResourceKind, ResourceRef } from './operation-resources.ts';
 import { BadRequest } from '../errors.ts';
 import { PROMPT_TAG } from './owners.ts';
+import { otlpTraceIds } from './otlp-traces.ts';
 
 export interface RequestParts {
   method: string;
@@ -30,14 +31,21 @@ export interface FoundValue {
 
 export type ReadValues = { ok: true; values: FoundValue[]; /** The body's `tags` make the registry entry it creates a prompt. */ promptTag: boolean } | { ok: false; error: BadRequest; missing?: false } | { ok: false; missing: true; kind: ResourceKind };
 
-/** Whether any ref of the list may be in the body (so the body must be read before deciding). */
-export function refsReadBody(refs: ReadonlyArray<ResourceRef>): boolean {
-  return refs.some((ref) => placesOf(ref).some((place) => typeof place === 'string'));
+/**
+ * Whether the body must be read before deciding: a ref may be in it (a parameter of a JSON body;
+ * with `rawBody`, only the OTLP export's span trace ids).
+ */
+export function refsReadBody(refs: ReadonlyArray<ResourceRef>, rawBody = false): boolean {
+  return refs.some((ref) => placesOf(ref).some((place) => (typeof place === 'string' ? !rawBody : typeof place === 'object' && 'otlp' in place)));
 }
 
-/** Every value of every ref, or why the request cannot be decided (unreadable, or a required ref absent). */
-export function readValues(refs: ReadonlyArray<ResourceRef>, parts: RequestParts): ReadValues {
-  const parsed = parseBody(parts.body);
+/**
+ * Every value of every ref, or why the request cannot be decided (unreadable, or a required ref
+ * absent). `rawBody`: the body is not JSON (an artifact, an OTLP export), so parameters come from
+ * the query alone.
+ */
+export function readValues(refs: ReadonlyArray<ResourceRef>, parts: RequestParts, rawBody = false): ReadValues {
+  const parsed = rawBody ? ({ ok: true, json: undefined } as const) : parseBody(parts.body);
   if (!parsed.ok) return { ok: false, error: parsed.error };
   const query = parts.query ? new URLSearchParams(parts.query) : undefined;
   const values: FoundValue[] = [];
@@ -67,6 +75,12 @@ function readPlace(kind: ResourceKind, place: Place, parts: RequestParts, query:
     } catch {
       return 'A path segment holds malformed percent-encoding.';
     }
+    return undefined;
+  }
+  if (typeof place === 'object' && 'otlp' in place) {
+    const read = otlpTraceIds(parts.body, parts.headers.get('content-type'), parts.headers.get('content-encoding'));
+    if (!read.ok) return `${read.problem[0]!.toUpperCase()}${read.problem.slice(1)}.`;
+    for (const value of read.ids) into.push({ kind, value, from: 'otlp span' });
     return undefined;
   }
   if (typeof place === 'object') {

@@ -53,6 +53,11 @@ async function resolve(found: FoundValue, owners: OwnerLookups, requestId: strin
       return placed(await owners.run(value, requestId), 'run');
     case 'traceId':
       return placed(await owners.trace(value, requestId), 'trace');
+    case 'newOrOwnTraceId': {
+      // A trace that does not exist yet is created where the request's experiment says (its own ref).
+      const where = await owners.trace(value, requestId);
+      return where ? [await experiment(where.experimentId, `${via} (an existing trace)`)] : [];
+    }
     case 'loggedModelId':
       return placed(await owners.loggedModel(value, requestId), 'logged model');
     case 'promptOptimizationJobId':
