@@ -75,12 +75,12 @@ export type ResourceKind =
   | 'promptOptimizationJobId'
   /**
    * A trace id a request writes under, which may not exist yet (StartTraceV3's trace, the spans of an
-   * OTLP export): when that trace exists it must be in scope, because MLflow merges into it (tags,
-   * metadata, assessments, spans) in its own experiment, whatever experiment the request names
-   * (sqlalchemy_store.py start_trace: an IntegrityError on insert merges into the existing row;
-   * log_spans: spans of an existing trace take that trace's experiment). When it does not exist it
-   * is created in the experiment the request names, which is a ref of its own. So, unlike traceId, a
-   * missing one is not a refusal.
+   * OTLP export): when that trace exists it must be in scope, because MLflow writes into it whatever
+   * experiment the request names. Seen on 3.17.2: StartTraceV3 naming experiment A with the id of
+   * B's trace merges its tags into B's trace and moves the trace into A (sqlalchemy_store.py
+   * _start_trace_once, the IntegrityError branch); OTLP spans naming A with that id are appended to
+   * B's trace, which stays in B (log_spans). When it does not exist it is created in the experiment
+   * the request names, which is a ref of its own. So, unlike traceId, a missing one is not a refusal.
    */
   | 'upsertedTraceId'
   /** A review queue (3.x) → its experiment: GET /api/3.0/mlflow/review-queues/get?queue_id= answers `review_queue.experiment_id`. */
@@ -280,7 +280,7 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
 
   // ── Traces: v2 (request ids) and v3 (trace ids) ──────────────────────────────────────────────
   StartTrace: { refs: [experimentId('experiment_id', true)] },
-  // MLflow merges into an existing trace of the same id, whatever experiment the body names.
+  // MLflow merges into an existing trace of the same id and moves it into the experiment the body names.
   StartTraceV3: {
     refs: [
       experimentId('trace.trace_info.trace_location.mlflow_experiment.experiment_id', true),
