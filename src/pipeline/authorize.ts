@@ -191,7 +191,7 @@ async function decideWithinScopes(scope: RequestScope, decision: Decision, grant
   if ((scope.method === 'GET' || scope.method === 'HEAD') && sendsBody(request.headers)) {
     throw new BadRequest(`A ${scope.method} request with a body cannot be decided for a scoped policy; send its parameters in the query.`);
   }
-  const readsBody = declaration && 'refs' in declaration && declaration.refs && refsReadBody(declaration.refs, declaration.rawBody === true);
+  const readsBody = declaration && 'refs' in declaration && declaration.refs && refsReadBody(declaration.refs);
   if (readsBody && !scope.body && mayHaveBody(request)) {
     const body = await readBodyWithCap(request, maxBodyBytes, scope.bodyLease);
     if (body) scope.body = body;

@@ -50,7 +50,7 @@ export async function decideScoped(request: ScopedRequest, owners: OwnerLookups)
   if ('global' in declaration) return { allowed: true, policy: grants[0]!.policy, reason: `${grants[0]!.how}; touches no team's data (${declaration.global})` };
   if ('unscopable' in declaration) return { allowed: false, reason: `${what} cannot be scoped (${declaration.unscopable}); only an unscoped policy can allow it, and ${names(grants)} are scoped` };
 
-  const read = readValues(declaration.refs ?? [], request.parts, 'rawBody' in declaration && declaration.rawBody === true);
+  const read = readValues(declaration.refs ?? [], request.parts);
   if (!read.ok) {
     if (read.missing) return { allowed: false, reason: `${what} must name its ${read.kind} for a scoped policy (${names(grants)}): without it MLflow acts on every one` };
     throw read.error;
@@ -88,7 +88,8 @@ export async function withPromptness(resource: Touched, grants: ReadonlyArray<Sc
   if (resource.kind !== 'registry' || resource.prompt !== undefined) return resource;
   const disagree = grants.some((g) => allCover(g.scopes, 'registeredModel', resource.name, subject) !== allCover(g.scopes, 'prompt', resource.name, subject));
   if (!disagree) return resource;
-  const prompt = await owners.isPrompt(resource.name, requestId);
+  // A rename's new name is whatever the renamed entry is.
+  const prompt = await owners.isPrompt(resource.promptOf ?? resource.name, requestId);
   return prompt === undefined ? resource : { ...resource, prompt };
 }
 

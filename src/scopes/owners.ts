@@ -45,18 +45,20 @@ export class LookupFailed extends GatewayError {
   }
 }
 
-/** Where a run, trace, logged model or job lives. */
+/** Where a run, trace, logged model, job, issue, queue or schema lives. */
 export interface Placement {
-  experimentId: string;
+  /** Absent: it exists but belongs to no experiment (a built-in label schema, a job naming none). */
+  experimentId?: string;
   /** The run's or logged model's artifact URI, when the answer gives one (a model source must lie under it). */
   artifactUri?: string;
 }
 
+/** What a lookup can place in an experiment. */
+export type PlacedKind = 'run' | 'trace' | 'loggedModel' | 'promptOptimizationJob' | 'reviewQueue' | 'labelSchema' | 'issue' | 'job';
+
 export interface OwnerLookups {
-  run(id: string, requestId: string): Promise<Placement | undefined>;
-  trace(id: string, requestId: string): Promise<Placement | undefined>;
-  loggedModel(id: string, requestId: string): Promise<Placement | undefined>;
-  promptOptimizationJob(id: string, requestId: string): Promise<Placement | undefined>;
+  /** Where it lives; undefined when it does not exist. */
+  placement(kind: PlacedKind, id: string, requestId: string): Promise<Placement | undefined>;
   /** The experiments a dataset is linked to ([] when none). */
   dataset(id: string, requestId: string): Promise<ReadonlyArray<string> | undefined>;
   experimentName(id: string, requestId: string): Promise<string | undefined>;
@@ -80,6 +82,31 @@ export interface OwnerLookups {
   /** Entries held now (the metric's gauge). */
   size(): number;
 }
+
+/**
+ * How each kind is placed: MLflow's own read of it, and where its answer says the experiment (and,
+ * for runs and logged models, the artifact URI). The trace has two routes (3.x, then 2.x).
+ */
+interface PlacementRoute {
+  path(id: string): string;
+  query?(id: string): string;
+  experiment: ReadonlyArray<string>;
+  artifactUri?: ReadonlyArray<string>;
+  /** FastAPI routes answer an unknown id 404 {"detail": ...}, not MLflow's error shape. */
+  fastApi?: true;
+}
+
+const segment = encodeURIComponent;
+const PLACEMENTS: Readonly<Record<Exclude<PlacedKind, 'trace'>, PlacementRoute>> = {
+  run: { path: () => '/api/2.0/mlflow/runs/get', query: (id) => `run_id=${segment(id)}`, experiment: ['run', 'info', 'experiment_id'], artifactUri: ['run', 'info', 'artifact_uri'] },
+  loggedModel: { path: (id) => `/api/2.0/mlflow/logged-models/${segment(id)}`, experiment: ['model', 'info', 'experiment_id'], artifactUri: ['model', 'info', 'artifact_uri'] },
+  promptOptimizationJob: { path: (id) => `/api/3.0/mlflow/prompt-optimization/jobs/${segment(id)}`, experiment: ['job', 'experiment_id'] },
+  reviewQueue: { path: () => '/api/3.0/mlflow/review-queues/get', query: (id) => `queue_id=${segment(id)}`, experiment: ['review_queue', 'experiment_id'] },
+  labelSchema: { path: () => '/api/3.0/mlflow/label-schemas/get', query: (id) => `schema_id=${segment(id)}`, experiment: ['label_schema', 'experiment_id'] },
+  issue: { path: (id) => `/api/3.0/mlflow/issues/${segment(id)}`, experiment: ['issue', 'experiment_id'] },
+  // mlflow/server/job_api.py: the job's parameters, as the UI submitted them.
+  job: { path: (id) => `/ajax-api/3.0/jobs/${segment(id)}`, experiment: ['params', 'experiment_id'], fastApi: true },
+};
 
 export interface LookupSettings {
   cacheEntries: number;
@@ -163,7 +190,7 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
   }
 
   /** GET `path`: the JSON answer, MISSING for MLflow's "no such thing" answers, LookupFailed otherwise. */
-  async function get(kind: string, path: string, query: string, requestId: string): Promise<Found<unknown>> {
+  async function get(kind: string, path: string, query: string, requestId: string, fastApi = false): Promise<Found<unknown>> {
     count('lookup', kind);
     let answer: OwnCallAnswer;
     try {
@@ -172,7 +199,7 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
       throw new LookupFailed(`${kind} lookup GET ${path}: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (answer.status === 200) return answer.json;
-    if (saysDoesNotExist(answer)) return MISSING;
+    if (saysDoesNotExist(answer) || (fastApi && answer.status === 404 && field(answer.json, 'detail') !== undefined)) return MISSING;
     throw new LookupFailed(`${kind} lookup GET ${path} answered ${answer.status}${errorCode(answer) ? ` ${errorCode(answer)}` : ''}` +
       (answer.status === 401 || answer.status === 403 ? ' (may the gateway\'s role call it? `iam-policy` lists the actions scoped policies need)' : ''));
   }
@@ -182,42 +209,34 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
     if (typeof value === 'string' && value !== '') return value;
     throw new LookupFailed(`${kind} lookup: the answer has no ${what}`);
   };
-  const placement = (info: unknown, kind: string): Placement => {
-    const artifactUri = field(info, 'artifact_uri');
-    return { experimentId: text(field(info, 'experiment_id'), 'experiment_id', kind), ...(typeof artifactUri === 'string' ? { artifactUri } : {}) };
+
+  const placementOf = (json: unknown, route: Pick<PlacementRoute, 'experiment' | 'artifactUri'>, kind: string): Placement => {
+    const experimentId = field(json, ...route.experiment);
+    const artifactUri = route.artifactUri ? field(json, ...route.artifactUri) : undefined;
+    if (experimentId !== undefined && typeof experimentId !== 'string' && typeof experimentId !== 'number') throw new LookupFailed(`${kind} lookup: the answer's experiment is not an id`);
+    return { ...(experimentId !== undefined && experimentId !== '' ? { experimentId: String(experimentId) } : {}), ...(typeof artifactUri === 'string' ? { artifactUri } : {}) };
   };
-  const segment = encodeURIComponent;
+
+  /** The trace's experiment: MLflow 3's GetTraceInfoV3 knows v2 and v3 traces; a 2.x server lacks that route. */
+  async function placeTrace(id: string, requestId: string): Promise<Found<Placement>> {
+    count('lookup', 'trace');
+    const v3 = await calls({ method: 'GET', path: `/api/3.0/mlflow/traces/${segment(id)}`, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) })
+      .catch((error: unknown) => { throw new LookupFailed(`trace lookup: ${error instanceof Error ? error.message : String(error)}`); });
+    if (v3.status === 200) return placementOf(v3.json, { experiment: ['trace', 'trace_info', 'trace_location', 'mlflow_experiment', 'experiment_id'] }, 'trace');
+    if (saysDoesNotExist(v3)) return MISSING;
+    // A 404 that is not MLflow's "no such trace" is the route missing: a 2.x server.
+    if (v3.status !== 404) throw new LookupFailed(`trace lookup answered ${v3.status}${errorCode(v3) ? ` ${errorCode(v3)}` : ''}`);
+    const json = await get('trace', `/api/2.0/mlflow/traces/${segment(id)}/info`, '', requestId);
+    return json === MISSING ? MISSING : placementOf(json, { experiment: ['trace_info', 'experiment_id'] }, 'trace');
+  }
 
   return {
-    run: (id, requestId) =>
-      cached('run', `r:${id}`, true, async () => {
-        const json = await get('run', '/api/2.0/mlflow/runs/get', `run_id=${segment(id)}`, requestId);
-        return json === MISSING ? MISSING : placement(field(json, 'run', 'info'), 'run');
-      }),
-    trace: (id, requestId) =>
-      cached('trace', `t:${id}`, true, async () => {
-        // MLflow 3 (GetTraceInfoV3) knows v2 and v3 traces; a 2.x server lacks the route, so its
-        // "no such route" (not a JSON "no such trace") falls back to the 2.x route.
-        count('lookup', 'trace');
-        const v3 = await calls({ method: 'GET', path: `/api/3.0/mlflow/traces/${segment(id)}`, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) })
-          .catch((error: unknown) => { throw new LookupFailed(`trace lookup: ${error instanceof Error ? error.message : String(error)}`); });
-        if (v3.status === 200) {
-          return { experimentId: text(field(v3.json, 'trace', 'trace_info', 'trace_location', 'mlflow_experiment', 'experiment_id'), 'experiment', 'trace') };
-        }
-        if (saysDoesNotExist(v3)) return MISSING;
-        if (v3.status !== 404) throw new LookupFailed(`trace lookup answered ${v3.status}${errorCode(v3) ? ` ${errorCode(v3)}` : ''}`);
-        const json = await get('trace', `/api/2.0/mlflow/traces/${segment(id)}/info`, '', requestId);
-        return json === MISSING ? MISSING : { experimentId: text(field(json, 'trace_info', 'experiment_id'), 'experiment_id', 'trace') };
-      }),
-    loggedModel: (id, requestId) =>
-      cached('loggedModel', `m:${id}`, true, async () => {
-        const json = await get('loggedModel', `/api/2.0/mlflow/logged-models/${segment(id)}`, '', requestId);
-        return json === MISSING ? MISSING : placement(field(json, 'model', 'info'), 'loggedModel');
-      }),
-    promptOptimizationJob: (id, requestId) =>
-      cached('promptOptimizationJob', `j:${id}`, true, async () => {
-        const json = await get('promptOptimizationJob', `/api/3.0/mlflow/prompt-optimization/jobs/${segment(id)}`, '', requestId);
-        return json === MISSING ? MISSING : { experimentId: text(field(json, 'job', 'experiment_id'), 'experiment_id', 'promptOptimizationJob') };
+    placement: (kind, id, requestId) =>
+      cached(kind, `${kind}:${id}`, true, async () => {
+        if (kind === 'trace') return placeTrace(id, requestId);
+        const route = PLACEMENTS[kind];
+        const json = await get(kind, route.path(id), route.query?.(id) ?? '', requestId, route.fastApi);
+        return json === MISSING ? MISSING : placementOf(json, route, kind);
       }),
     dataset: (id, requestId) =>
       cached('dataset', `d:${id}`, false, async () => {
@@ -243,7 +262,7 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
       const kind = CHANGES[operation];
       if (kind) generations[kind]!++;
     },
-    learnRun: (id, where) => remember(`r:${id}`, where, true),
+    learnRun: (id, where) => remember(`run:${id}`, where, true),
     learnExperimentName: (id, name, asOf) => remember(`e:${id}`, name, false, asOf),
     generation: () => generations.e!,
     size: () => cache.size,

@@ -31,21 +31,19 @@ export interface FoundValue {
 
 export type ReadValues = { ok: true; values: FoundValue[]; /** The body's `tags` make the registry entry it creates a prompt. */ promptTag: boolean } | { ok: false; error: BadRequest; missing?: false } | { ok: false; missing: true; kind: ResourceKind };
 
-/**
- * Whether the body must be read before deciding: a ref may be in it (a parameter of a JSON body;
- * with `rawBody`, only the OTLP export's span trace ids).
- */
-export function refsReadBody(refs: ReadonlyArray<ResourceRef>, rawBody = false): boolean {
-  return refs.some((ref) => placesOf(ref).some((place) => (typeof place === 'string' ? !rawBody : typeof place === 'object' && 'otlp' in place)));
+/** Whether the body must be read before deciding: a ref may be in it (a JSON parameter, an OTLP export's spans). */
+export function refsReadBody(refs: ReadonlyArray<ResourceRef>): boolean {
+  return refs.some((ref) => placesOf(ref).some((place) => typeof place === 'string' || 'otlp' in place));
 }
 
 /**
  * Every value of every ref, or why the request cannot be decided (unreadable, or a required ref
- * absent). `rawBody`: the body is not JSON (an artifact, an OTLP export), so parameters come from
- * the query alone.
+ * absent). The body is read as JSON only when a ref may be a JSON parameter: a route whose refs are
+ * in its path, query or headers may carry any bytes (an artifact upload, an OTLP export).
  */
-export function readValues(refs: ReadonlyArray<ResourceRef>, parts: RequestParts, rawBody = false): ReadValues {
-  const parsed = rawBody ? ({ ok: true, json: undefined } as const) : parseBody(parts.body);
+export function readValues(refs: ReadonlyArray<ResourceRef>, parts: RequestParts): ReadValues {
+  const jsonBody = refs.some((ref) => placesOf(ref).some((place) => typeof place === 'string'));
+  const parsed = jsonBody ? parseBody(parts.body) : ({ ok: true, json: undefined } as const);
   if (!parsed.ok) return { ok: false, error: parsed.error };
   const query = parts.query ? new URLSearchParams(parts.query) : undefined;
   const values: FoundValue[] = [];
@@ -75,6 +73,10 @@ function readPlace(kind: ResourceKind, place: Place, parts: RequestParts, query:
     } catch {
       return 'A path segment holds malformed percent-encoding.';
     }
+    return undefined;
+  }
+  if (typeof place === 'object' && 'query' in place) {
+    for (const value of query?.getAll(place.query) ?? []) into.push({ kind, value, from: `query ${place.query}` });
     return undefined;
   }
   if (typeof place === 'object' && 'otlp' in place) {

@@ -35,17 +35,17 @@ for (const version of ['3.17.2', '2.16.2']) {
     afterAll(() => mlflow?.stop());
 
     test('a run is in its experiment, with its artifact URI', async () => {
-      expect(await owners.run(ids.run_id!, 'r1')).toEqual({ experimentId: ids.experiment_id!, artifactUri: ids.artifact_uri! });
+      expect(await owners.placement('run', ids.run_id!, 'r1')).toEqual({ experimentId: ids.experiment_id!, artifactUri: ids.artifact_uri! });
     });
     test(`a trace is in its experiment (${version.startsWith('2') ? 'the 2.x route, after 3.x\'s is missing' : 'GetTraceInfoV3'})`, async () => {
-      expect(await owners.trace(ids.trace_id!, 'r2')).toEqual({ experimentId: ids.experiment_id! });
+      expect(await owners.placement('trace', ids.trace_id!, 'r2')).toEqual({ experimentId: ids.experiment_id! });
     });
     test('an experiment id has its name', async () => {
       expect(await owners.experimentName(ids.experiment_id!, 'r3')).toBe('team-a/owners');
     });
     test('ids that name nothing are undefined, malformed ones too, never an error', async () => {
-      expect(await owners.run('0123456789abcdef0123456789abcdef', 'r4')).toBeUndefined();
-      expect(await owners.trace('tr-00000000000000000000000000000000', 'r5')).toBeUndefined();
+      expect(await owners.placement('run', '0123456789abcdef0123456789abcdef', 'r4')).toBeUndefined();
+      expect(await owners.placement('trace', 'tr-00000000000000000000000000000000', 'r5')).toBeUndefined();
       expect(await owners.experimentName('999', 'r6')).toBeUndefined();
       expect(await owners.experimentName('abc', 'r7')).toBeUndefined();
       expect(await owners.isPrompt('no-such-model', 'r8')).toBeUndefined();
@@ -58,10 +58,10 @@ for (const version of ['3.17.2', '2.16.2']) {
         expect(await owners.isPrompt('team-a-prompt', 'r10')).toBe(true);
       });
       test('a logged model is in its experiment, with its artifact URI (3.x)', async () => {
-        const where = await owners.loggedModel(ids.logged_model_id!, 'r11');
+        const where = await owners.placement('loggedModel', ids.logged_model_id!, 'r11');
         expect(where?.experimentId).toBe(ids.experiment_id!);
         expect(where?.artifactUri).toContain(ids.logged_model_id!);
-        expect(await owners.loggedModel('m-00000000000000000000000000000000', 'r12')).toBeUndefined();
+        expect(await owners.placement('loggedModel', 'm-00000000000000000000000000000000', 'r12')).toBeUndefined();
       });
       test('a dataset is in its experiments, a lonely one in none (3.x)', async () => {
         expect(await owners.dataset(ids.dataset_id!, 'r13')).toEqual([ids.experiment_id!]);
@@ -127,10 +127,10 @@ describe('the cache, against a backend the test controls', () => {
     names = { '1': 'team-a/x' };
     let clock = 0;
     const owners = fresh({ nameMs: 1000, now: () => clock });
-    await owners.run('abc', 'r');
+    await owners.placement('run', 'abc', 'r');
     await owners.experimentName('1', 'r');
     clock = 10_000_000;
-    await owners.run('abc', 'r');
+    await owners.placement('run', 'abc', 'r');
     await owners.experimentName('1', 'r');
     expect(calls).toEqual(['/api/2.0/mlflow/runs/get?run_id=abc', '/api/2.0/mlflow/experiments/get?experiment_id=1', '/api/2.0/mlflow/experiments/get?experiment_id=1']);
   });
@@ -181,7 +181,7 @@ describe('the cache, against a backend the test controls', () => {
     const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
     const url = `http://127.0.0.1:${closed.port}`;
     closed.stop(true);
-    const error = await lookupsAt(url).run('abc', 'r').then(() => undefined, (e: unknown) => e);
+    const error = await lookupsAt(url).placement('run', 'abc', 'r').then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(LookupFailed);
     expect((error as LookupFailed).status).toBe(503);
   });
