@@ -43,7 +43,9 @@ export const COMMANDS = {
     options: { ...RULES, client: { type: 'string' }, data: { type: 'string' } },
     details: [
       '--client ID   the client making the request (none: a request without credentials)',
-      '--data BODY   the request body; a POST /graphql is decided by its document, e.g.',
+      '--data BODY   the request body, read where the gateway reads it: a GraphQL document, the',
+      '              experiment name a conditioned policy checks (never the body of a GET), e.g.',
+      `              --data '{"name":"team-a/churn"}' POST /api/2.0/mlflow/experiments/create`,
       `              --data '{"query":"{ mlflowGetRun(input: {runId: \\"1\\"}) { run { info { runId } } } }"}'`,
       'exit 0 allowed (or the client exists), 1 refused (or no such client), 2 usage',
     ],

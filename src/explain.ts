@@ -8,7 +8,8 @@ import { isReadOnlyOperation, OPERATION_NAMES, sensitiveClassOf } from './rules/
 import { iamActionFor } from './rules/iam-actions.ts';
 import { namesAnExperiment } from './pipeline/request-facts.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
-import { authorize, authorizeEach } from './pipeline/authorize.ts';
+import { authorize, decideRequest, decisionReadsBody, type GraphqlDecider, type RequestToDecide, type StageDecision } from './pipeline/authorize.ts';
+import { methodMayHaveBody } from './http/read-body.ts';
 import { isGraphqlRequest } from './pipeline/graphql-route.ts';
 import { prefixRedirect } from './pipeline/prefix-redirect.ts';
 import { isUiEntry } from './ui/entry.ts';
@@ -22,10 +23,13 @@ import { LOCATION_REQUEST_OPERATIONS, LOCATION_RESPONSE_OPERATIONS } from './art
 const EXPLAIN_CREDENTIALS = { accessKeyId: 'AKIDEXPLAIN', secretAccessKey: 'explain' };
 
 export interface ExplainOptions {
-  /** The request body (`--data`): a GraphQL request is decided by its document. */
+  /**
+   * The request body (`--data`), read as the authorize stage reads the client's: when the decision
+   * needs it (a GraphQL document; a policy condition on the name it carries), never for GET or HEAD.
+   */
   body?: string;
   /** pipeline/graphql.ts, passed in: the gateway loads the parser lazily (graphql-route.ts), so does explain's caller. */
-  graphql?: Pick<typeof import('./pipeline/graphql.ts'), 'graphqlOperations' | 'graphqlOperationLabel'>;
+  graphql?: GraphqlDecider;
 }
 
 export function explain(rules: CompiledRules, method: string, url: string, clientId?: string, options: ExplainOptions = {}): { lines: string[]; allowed: boolean } {
@@ -87,8 +91,24 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     return { lines, allowed: true };
   }
 
+  // The request as the authorize stage sees it (pipeline/authorize.ts RequestToDecide), decided by
+  // the same function: whatever the decision reads of the query and body, explain reads alike.
+  const request: RequestToDecide = { method: upperMethod, path: upstreamPath, query };
+  if (options.body) {
+    if (methodMayHaveBody(upperMethod)) request.body = new TextEncoder().encode(options.body);
+    else row('body', `--data ignored: the gateway reads no body of a ${upperMethod}`);
+  }
+  const decide = (profile: Profile): StageDecision | GatewayError => {
+    try {
+      return decideRequest(profile, request, options.graphql);
+    } catch (error) {
+      if (error instanceof GatewayError) return error;
+      throw error;
+    }
+  };
+
   if (!identity) {
-    const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, upstreamPath).allowed).map((c) => c.id);
+    const who = [...rules.clientsById.values()].filter((c) => { const d = decide(c); return !(d instanceof GatewayError) && d.decision.allowed; }).map((c) => c.id);
     const decision = authorize({ id: '-', policies: [] }, upperMethod, upstreamPath);
     row('operation', operationFacts(decision.operation));
     row('decision', 'DENY (401): sign in first');
@@ -96,12 +116,26 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     return { lines, allowed: false };
   }
 
-  if (isGraphqlRequest(upstreamPath)) return explainGraphql(identity, upperMethod, options, row, lines);
-
-  const decision = authorize(identity, upperMethod, upstreamPath);
-  row('operation', operationFacts(decision.operation));
-  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.reason}`);
-  if (!decision.allowed) return { lines, allowed: false };
+  const graphqlRequest = isGraphqlRequest(upstreamPath);
+  if (graphqlRequest && !options.graphql) {
+    row('refused', 'GraphQL is decided by its document: give the body with --data');
+    return { lines, allowed: false };
+  }
+  const decided = decide(identity);
+  if (decided instanceof GatewayError) {
+    // The document itself is refused before any policy is asked (unreadable, introspection, ...).
+    row('operation', 'GraphQL');
+    row('decision', `DENY (${decided.status}): ${decided.message}`);
+    return { lines, allowed: false };
+  }
+  const { decision } = decided;
+  row('operation', graphqlRequest ? decision.operation ?? 'GraphQL' : operationFacts(decision.operation));
+  const denied = decision.denied ? `${decision.denied} (through GraphQL): ` : '';
+  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${denied}${decision.reason}`);
+  if (!decision.allowed && !request.body && decisionReadsBody(identity, upperMethod, upstreamPath)) {
+    row('hint', methodMayHaveBody(upperMethod) ? 'the decision reads the request body: give it with --data' : `the decision reads a body, which a ${upperMethod} does not carry`);
+  }
+  if (!decision.allowed || graphqlRequest) return { lines, allowed: decision.allowed };
   if (identity.assumeRoleArn) row('role', `signed as ${identity.assumeRoleArn} (session ${identity.id})`);
 
   const backend = rules.backend;
@@ -138,24 +172,6 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     row('backend', `self-hosted MLflow (no signing), Host: ${backend.host}`);
   }
   return { lines, allowed: true };
-}
-
-/** A GraphQL request, decided as the gateway does (pipeline/authorize.ts): every operation its document performs. */
-function explainGraphql(identity: Profile, method: string, options: ExplainOptions, row: (label: string, text: string) => void, lines: string[]): { lines: string[]; allowed: boolean } {
-  if (!options.graphql) {
-    row('refused', 'GraphQL is decided by its document: give the body with --data');
-    return { lines, allowed: false };
-  }
-  const asked = options.graphql.graphqlOperations(method, options.body === undefined ? undefined : new TextEncoder().encode(options.body));
-  if (!asked.ok) {
-    row('operation', 'GraphQL');
-    row('decision', `DENY (${asked.error.status}): ${asked.error.message}`);
-    return { lines, allowed: false };
-  }
-  const decision = authorizeEach(identity, asked.operations, options.graphql.graphqlOperationLabel(asked.operations));
-  row('operation', decision.operation ?? 'GraphQL');
-  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.denied} (through GraphQL): ${decision.reason}`);
-  return { lines, allowed: decision.allowed };
 }
 
 /** Everything one client may do, for security reviews: `explain --rules FILE --client ID`. */

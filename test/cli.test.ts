@@ -271,6 +271,14 @@ policies:
     expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
   });
 
+  test('explain decides a conditioned policy on the name in the body (--data), as the gateway does', () => {
+    const create = (name: string) => cli(['explain', '--rules', reviewRules(), '--client', 'team-a', '--data', JSON.stringify({ name }), 'POST', '/api/2.0/mlflow/experiments/create']);
+    expect(create('team-a/churn')).toMatchObject({ code: 0, stdout: expect.stringContaining('decision    ALLOW by policy team-a: operation CreateExperiment') });
+    expect(create('team-b/churn')).toMatchObject({ code: 1, stdout: expect.stringContaining('conditions not met: team-a: experiment name does not start with "team-a/"') });
+    const bodiless = cli(['explain', '--rules', reviewRules(), '--client', 'team-a', 'POST', '/api/2.0/mlflow/experiments/create']);
+    expect(bodiless).toMatchObject({ code: 1, stdout: expect.stringContaining('hint        the decision reads the request body: give it with --data') });
+  });
+
   test('iam-policy for a self-hosted backend says no policy is needed, instead of printing an empty one IAM would reject', () => {
     const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'examples/local-mlflow.yaml')]);
     expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.\n' });

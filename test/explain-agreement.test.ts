@@ -3,6 +3,8 @@
 // missing clients) goes through `explain` and through the live gateway (createApp in-process, in
 // front of a loopback upstream that answers 200 to everything), and both must reach the same
 // decision: explain's ALLOW exactly when the gateway lets the request through (status below 400).
+// Conditioned policies are decided on what the request says (its query, its body: explain's
+// --data), so their rows carry both the allowed and the refused spelling of each.
 // A self-hosted backend and a SageMaker one (signed, to a loopback endpoint; its UI entry mints
 // links from the SageMaker control-plane stand-in), since their stage lists differ.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
@@ -16,7 +18,12 @@ import { rulesFrom } from './support/rules.ts';
 import { staticCredentials } from './support/credentials.ts';
 import { startSageMakerControlPlane, type ControlPlaneStandin } from './standins/sagemaker-control-plane.ts';
 
-const KEYS = { reader: 'agreement-reader-key-0123456789', writer: 'agreement-writer-key-0123456789', stranger: 'agreement-unknown-key-012345' };
+const KEYS = {
+  reader: 'agreement-reader-key-0123456789',
+  writer: 'agreement-writer-key-0123456789',
+  teamA: 'agreement-team-a-key-0123456789',
+  stranger: 'agreement-unknown-key-012345',
+};
 
 const TRACKING_ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agree';
 
@@ -43,7 +50,9 @@ rewrites:
 clients:
   - {id: reader, apiKeys: [{sha256: "${hashApiKey(KEYS.reader)}", expires: 2099-01-01}], policies: [read]}
   - {id: writer, apiKeys: [{sha256: "${hashApiKey(KEYS.writer)}", expires: 2099-01-01}], policies: [write]}
+  - {id: teamA, apiKeys: [{sha256: "${hashApiKey(KEYS.teamA)}", expires: 2099-01-01}], policies: [team-a]}
 policies:
+  team-a: {operations: [CreateExperiment, GetExperimentByName, UpdateExperiment, GetExperiment], conditions: {experimentNamePrefix: [team-a/, shared/]}}
   read: {operations: ["Get*", "Search*", "List*", AccessUI]}
   write: {include: [read], operations: [CreateExperiment, LogMetric, UpdateExperiment], allow: [{methods: [GET], paths: [/ajax-api/2.0/mlflow/gateway-proxy]}]}
 ${extra}`;
@@ -81,6 +90,21 @@ const COMMON: Row[] = [
   ['stranger', 'GET', '/api/2.0/mlflow/experiments/get?experiment_id=1'],
   ['reader', 'GET', '/mlflow'],
   [undefined, 'GET', '/mlflow'],
+  // Conditions: the name is read from the body (create, rename) or the query (get-by-name).
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/create', '{"name":"team-a/x"}'],
+  ['teamA', 'POST', '/mlflow/api/2.0/mlflow/experiments/create', '{"name":"shared/x","tags":[]}'],
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/create', '{"name":"team-b/x"}'],
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/create', '{"name":["team-a/x"]}'],
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/create', 'name=team-a/x'],
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/create'],
+  ['teamA', 'POST', '/ajax-api/2.0/mlflow/experiments/update', '{"experiment_id":"1","new_name":"team-a/renamed"}'],
+  ['teamA', 'POST', '/api/2.0/mlflow/experiments/update', '{"experiment_id":"1","new_name":"team-b/renamed"}'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=team-a%2Fx'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=team-a/x'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=team-b/x'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=team-a/x&experiment_name=team-b/x'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get-by-name'],
+  ['teamA', 'GET', '/api/2.0/mlflow/experiments/get?experiment_id=1'],
 ];
 
 const SELF_HOSTED: Row[] = [
@@ -121,7 +145,7 @@ function agreementTable(name: string, rows: Row[], rules: () => CompiledRules, c
     });
     for (const row of rows) {
       const [client, method, url] = row;
-      const document = row[3] && url.endsWith('/graphql') ? ` ${JSON.parse(row[3]).query.slice(0, 40)}` : '';
+      const document = row[3] === undefined ? '' : url.endsWith('/graphql') ? ` ${JSON.parse(row[3]).query.slice(0, 40)}` : ` --data ${row[3].slice(0, 60)}`;
       test(`${client ?? '(no credentials)'} ${method} ${url}${document}`, async () => {
         const explained = explain(rules(), method, url, client, { graphql, ...(row[3] !== undefined ? { body: row[3] } : {}) });
         const status = await throughGateway(app, row);

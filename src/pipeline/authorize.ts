@@ -6,7 +6,6 @@ import type { CompiledPolicy, GrantOrigin, PolicyConditions } from '../auth/poli
 import { operationFor, routesOf } from '../rules/operations.ts';
 import { factsInBody, namesAnExperiment, needsFacts, requestFacts, type RequestFacts } from './request-facts.ts';
 import type { Stage } from './chain.ts';
-import type { RequestScope } from './scope.ts';
 import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
 import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
 import { PermissionDenied } from '../errors.ts';
@@ -119,19 +118,73 @@ export function wouldAllow(
 let graphqlModule: Promise<typeof import('./graphql.ts')> | undefined;
 const loadGraphql = () => (graphqlModule ??= import('./graphql.ts'));
 
-type StageDecision = { decision: Decision & { denied?: string }; facts: RequestFacts };
+/** The GraphQL functions a decision uses: the stage loads them lazily, so does explain's caller. */
+export type GraphqlDecider = Pick<typeof import('./graphql.ts'), 'graphqlOperations' | 'graphqlOperationLabel'>;
+
+/**
+ * The request as the decision sees it: method, rewritten path, raw query, and the body when the
+ * decision reads one (`decisionReadsBody`). The stage builds it from the scope; `explain` from its
+ * arguments (`--data` is the body), so both decide on the same facts by the same functions.
+ */
+export interface RequestToDecide {
+  method: string;
+  path: string;
+  query: string;
+  body?: Uint8Array;
+}
+
+export type StageDecision = { decision: Decision & { denied?: string }; facts: RequestFacts };
+
+/**
+ * Whether the decision reads the body, so it must be read before deciding: a GraphQL document
+ * (what it asks is what is authorized), or a policy condition on what the request says.
+ */
+export function decisionReadsBody(identity: Profile, method: string, path: string, operation: string | undefined = operationFor(method, path)): boolean {
+  return isGraphqlRequest(path) || (needsFacts(identity, operation) && factsInBody(operation));
+}
+
+/**
+ * The decision, from the request alone (pure): a GraphQL document by each operation it performs
+ * (throws the document's refusal: unreadable, introspection, a field MLflow lacks), any other
+ * request by its operation or path and the facts its policies' conditions look at.
+ */
+export function decideRequest(identity: Profile, request: RequestToDecide, graphql: GraphqlDecider | undefined, operation?: string): StageDecision {
+  if (isGraphqlRequest(request.path)) {
+    if (!graphql) throw new Error('a GraphQL request is decided with the GraphQL functions (decideRequest\'s graphql)');
+    const asked = graphql.graphqlOperations(request.method, request.body);
+    if (!asked.ok) throw asked.error;
+    return { decision: authorizeEach(identity, asked.operations, graphql.graphqlOperationLabel(asked.operations)), facts: {} };
+  }
+  const op = operation ?? operationFor(request.method, request.path);
+  const facts = needsFacts(identity, op) ? requestFacts(op, request.query, request.body) : {};
+  return { decision: authorize(identity, request.method, request.path, facts, op), facts };
+}
 
 /**
  * The stage: default deny, decided on the rewritten path. The body is read before the decision
- * only when the decision depends on it: a GraphQL document (what it asks is what is authorized), or
- * a policy condition on what the request says; it is then kept in the scope, to be sent on as read.
- * A denial names, in the log only, the policies that would have allowed the request.
+ * only when the decision reads it (`decisionReadsBody`); it is then kept in the scope, to be sent
+ * on as read. A denial names, in the log only, the policies that would have allowed the request.
  */
 export function authorization(directory: PolicyDirectory, maxBodyBytes: number): Stage {
   return async function authorization(scope, next) {
     const identity = scope.identity!;
     const path = scope.upstreamPath!;
-    const { decision, facts } = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : await decideRest(scope, path, maxBodyBytes);
+    const graphqlRequest = isGraphqlRequest(path);
+    const operation = graphqlRequest ? undefined : operationFor(scope.method, path);
+    const request: RequestToDecide = { method: scope.method, path, query: scope.query };
+    if (decisionReadsBody(identity, scope.method, path, operation) && mayHaveBody(scope.request)) {
+      const cap = graphqlRequest ? Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES) : maxBodyBytes;
+      const body = await readBodyWithCap(scope.request, cap, scope.bodyLease);
+      if (body) scope.body = request.body = body;
+    }
+    let decided: StageDecision;
+    try {
+      decided = decideRequest(identity, request, graphqlRequest ? await loadGraphql() : undefined, operation);
+    } catch (error) {
+      if (graphqlRequest) scope.operation = 'GraphQL';
+      throw error;
+    }
+    const { decision, facts } = decided;
     if (decision.operation) scope.operation = decision.operation;
     if (decision.allowed) {
       scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
@@ -144,34 +197,4 @@ export function authorization(directory: PolicyDirectory, maxBodyBytes: number):
     const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
     throw new PermissionDenied(`Client "${identity.id}" may not call ${what}.`, decision.reason);
   };
-}
-
-async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise<StageDecision> {
-  const request = scope.request;
-  const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease) : undefined;
-  if (body) scope.body = body;
-  const { graphqlOperationLabel, graphqlOperations } = await loadGraphql();
-  const asked = graphqlOperations(scope.method, body);
-  if (!asked.ok) {
-    scope.operation = 'GraphQL';
-    throw asked.error;
-  }
-  return { decision: authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations)), facts: {} };
-}
-
-/** Synchronous unless a policy condition needs the request's facts (the common case reads nothing). */
-function decideRest(scope: RequestScope, path: string, maxBodyBytes: number): StageDecision | Promise<StageDecision> {
-  const identity = scope.identity!;
-  const operation = operationFor(scope.method, path);
-  if (!needsFacts(identity, operation)) return { decision: authorize(identity, scope.method, path, {}, operation), facts: {} };
-  return decideWithFacts(scope, path, operation, maxBodyBytes);
-}
-
-async function decideWithFacts(scope: RequestScope, path: string, operation: string | undefined, maxBodyBytes: number): Promise<StageDecision> {
-  const identity = scope.identity!;
-  const request = scope.request;
-  const body = factsInBody(operation) && mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes, scope.bodyLease) : undefined;
-  if (body) scope.body = body;
-  const facts = requestFacts(operation, scope.query, body);
-  return { decision: authorize(identity, scope.method, path, facts, operation), facts };
 }

@@ -7,7 +7,7 @@
 //
 // Every other call names experiments and runs by id; which experiment an id belongs to is only known
 // upstream, so a name condition cannot restrict those calls (README, "Conditions").
-import type { Identity } from '../auth/identity.ts';
+import type { Profile } from '../auth/identity.ts';
 
 export interface RequestFacts {
   /** The experiment name the request names; undefined when it names none or it could not be read. */
@@ -23,7 +23,7 @@ export function namesAnExperiment(operation: string | undefined): boolean {
 }
 
 /** Whether deciding this request needs its facts: a name-carrying call by a client with a conditioned policy. */
-export function needsFacts(identity: Identity, operation: string | undefined): boolean {
+export function needsFacts(identity: Profile, operation: string | undefined): boolean {
   if (!namesAnExperiment(operation)) return false;
   return identity.policies.some((policy) => {
     for (const origin of policy.operations.values()) if (origin.conditions) return true;
