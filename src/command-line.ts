@@ -6,6 +6,7 @@
 // parser text; `--version`.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest } from './rules/schema-problems.ts';
+import { HTTP_METHODS, isHttpMethod } from './http/methods.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -160,8 +161,22 @@ function argumentProblem(command: CommandName, values: Record<string, string | b
     if (positionals.length === 0 && values.client === undefined) return 'needs METHOD and URL, or --client ID alone';
     if (positionals.length !== 0 && positionals.length !== 2) return `needs METHOD and URL (got ${positionals.length} argument(s))`;
     if (positionals.length === 0 && values.data !== undefined) return '--data goes with METHOD and URL';
+    if (positionals.length === 2) return methodProblem(positionals[0]!, positionals[1]!);
     return undefined;
   }
   if (positionals.length > 0) return `unexpected argument "${positionals[0]}"`;
   return undefined;
+}
+
+/**
+ * explain's METHOD: an HTTP method, in any case. A URL where the method goes is the arguments
+ * swapped (`explain /api/... GET`), said as such; anything else gets the closest method.
+ */
+function methodProblem(method: string, url: string): string | undefined {
+  if (isHttpMethod(method)) return undefined;
+  if (isHttpMethod(url) && (method.startsWith('/') || method.includes('://'))) {
+    return `METHOD comes before URL; did you mean explain ${url.toUpperCase()} ${method}?`;
+  }
+  const hint = closest(method, HTTP_METHODS);
+  return `"${method}" is not an HTTP method (one of ${HTTP_METHODS.join(', ')})${hint ? `; did you mean ${hint}?` : ''}`;
 }

@@ -167,6 +167,26 @@ describe('the habits of a command line', () => {
     expect(cli(['explain', '--rules', 'rules.yaml', 'GET'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^explain: needs METHOD and URL \(got 1 argument\(s\)\)/) });
   });
 
+  test('explain takes an HTTP method first: anything else, or the arguments swapped, is a usage error naming the methods', () => {
+    const explain = (...args: string[]) => cli(['explain', '--rules', 'rules.yaml', '--client', 'default', ...args]);
+    const methods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+    expect(explain('FETCH', '/api/2.0/mlflow/runs/get')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(new RegExp(`^explain: "FETCH" is not an HTTP method \\(one of ${methods}\\); did you mean PATCH\\?\n\nUsage:`)),
+    });
+    expect(explain('/api/2.0/mlflow/runs/get?run_id=1', 'GET')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/^explain: METHOD comes before URL; did you mean explain GET \/api\/2\.0\/mlflow\/runs\/get\?run_id=1\?\n\nUsage:/),
+    });
+    expect(explain('http://gw/api/2.0/mlflow/runs/get', 'post')).toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean explain POST http://gw/api/2.0/mlflow/runs/get?') });
+    expect(explain('GETT', '/x')).toMatchObject({ code: 2, stderr: expect.stringContaining('"GETT" is not an HTTP method (one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS); did you mean GET?') });
+    expect(explain('TRACE', '/x')).toMatchObject({ code: 2, stderr: expect.stringContaining(`"TRACE" is not an HTTP method (one of ${methods})`) });
+    // The method is not case-sensitive, as before.
+    expect(cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'get', '/api/2.0/mlflow/experiments/search']).code).toBe(0);
+  });
+
   test('an unknown command suggests the closest one', () => {
     expect(cli(['chek'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^unknown command "chek"; did you mean check\?/) });
   });
