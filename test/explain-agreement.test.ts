@@ -53,7 +53,7 @@ clients:
   - {id: teamA, apiKeys: [{sha256: "${hashApiKey(KEYS.teamA)}", expires: 2099-01-01}], policies: [team-a]}
 policies:
   team-a: {operations: [CreateExperiment, GetExperimentByName, UpdateExperiment, GetExperiment], conditions: {experimentNamePrefix: [team-a/, shared/]}}
-  read: {operations: ["Get*", "Search*", "List*", AccessUI]}
+  read: {operations: ["Get*", "Search*", "List*", AccessUI, ReadArtifacts]}
   write: {include: [read], operations: [CreateExperiment, LogMetric, UpdateExperiment], allow: [{methods: [GET], paths: [/ajax-api/2.0/mlflow/gateway-proxy]}]}
 ${extra}`;
 
@@ -121,6 +121,11 @@ const SAGEMAKER: Row[] = [
   ['writer', 'POST', '/ui'],
   [undefined, 'GET', '/ui'],
   ['stranger', 'GET', '/ui'],
+  // The artifact API is the gateway's own under both of MLflow's prefixes: 501 here, without an `artifacts` section.
+  ['reader', 'GET', '/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt'],
+  ['reader', 'GET', '/ajax-api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt'],
+  ['reader', 'GET', '/mlflow/ajax-api/2.0/mlflow-artifacts/artifacts?path=1'],
+  ['reader', 'GET', '/api/2.0/mlflow%2Dartifacts/artifacts/1/r/artifacts/a.txt'],
 ];
 
 const hostCredentials = (): CredentialCache => {

@@ -14,6 +14,9 @@ import { allKeys, createBucket, MOTO_CREDENTIALS, putObject, startMoto, type S3S
 setDefaultTimeout(60_000);
 const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/handler';
 const KEY = 'handler-test-key-0123456789abcdef';
+// A client whose one policy is a path rule over everything: the widest grant there is, so whatever
+// reaches the upstream for it is stopped by nothing but the gateway's routing.
+const WIDE_KEY = 'handler-test-wide-key-0123456789';
 const BUCKET = 'handler-tests';
 const ROOT = `s3://${BUCKET}/root`;
 
@@ -49,8 +52,13 @@ beforeAll(async () => {
   const yaml = (artifacts: string) => `version: 1
 backend: {arn: "${ARN}", endpoint: "http://127.0.0.1:${upstream.port}"}
 ${artifacts}
-clients: [{id: c, apiKeySha256: "${hashApiKey(KEY)}", policies: [all]}]
-policies: {all: {operations: ["*"]}}
+rewrites: [{name: mount-prefix, stripPrefix: /mlflow}]
+clients:
+  - {id: c, apiKeySha256: "${hashApiKey(KEY)}", policies: [all]}
+  - {id: wide, apiKeySha256: "${hashApiKey(WIDE_KEY)}", policies: [everything]}
+policies:
+  all: {operations: ["*"]}
+  everything: {allow: [{methods: ["*"], paths: ["/**"]}]}
 `;
   const rules = rulesFrom(yaml(`artifacts: {s3Root: "${ROOT}", endpoint: "${s3.url}", forcePathStyle: true, maxJsonRewriteBytes: 4096}`));
   if (rules.backend.kind !== 'sagemaker' || !rules.artifacts) throw new Error('expected SageMaker with artifacts');
@@ -131,6 +139,88 @@ describe('the artifact API answers like MLflow\'s proxy', () => {
     expect(none.status).toBe(501);
     expect((await none.json()).error_code).toBe('NOT_IMPLEMENTED');
     expect(received.some((r) => r.path.includes('mlflow-artifacts'))).toBe(false);
+  });
+});
+
+// MLflow registers every artifact route under /api/ and /ajax-api/ (handlers.py _get_paths; the UI
+// uses the second): one API, so the gateway must serve (or, without `artifacts`, refuse) both, for
+// every route, behind a mount prefix too. A spelling that the gateway would not recognise but the
+// upstream would (percent-encoded letters: werkzeug decodes the path before routing) is refused.
+describe('every spelling of the artifact API is the gateway\'s, none reaches the backend', () => {
+  const SPELLINGS = ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts', '/mlflow/api/2.0/mlflow-artifacts', '/mlflow/ajax-api/2.0/mlflow-artifacts'];
+  const mpu = JSON.stringify({ path: 'f.bin', num_parts: 1, upload_id: 'u-1', parts: [{ part_number: 1, etag: 'e' }] });
+  const ROUTES: Array<[method: string, route: (file: string) => string, body?: string]> = [
+    ['PUT', (file) => `/artifacts/1/spell/artifacts/${file}`, 'spelled'],
+    ['GET', (file) => `/artifacts/1/spell/artifacts/${file}`],
+    ['HEAD', (file) => `/artifacts/1/spell/artifacts/${file}`],
+    ['GET', () => '/artifacts?path=1/spell/artifacts'],
+    ['GET', () => '/artifacts'],
+    ['GET', (file) => `/presigned/1/spell/artifacts/${file}`],
+    ['POST', () => '/mpu/create/1/spell/mpu', mpu],
+    ['POST', () => '/mpu/abort/1/spell/mpu', mpu],
+    ['POST', () => '/mpu/complete/1/spell/mpu', mpu],
+    ['DELETE', (file) => `/artifacts/1/spell/artifacts/${file}`],
+  ];
+  const reachedBackend = (since: number) => received.slice(since).filter((r) => decodeURIComponent(r.path).includes('mlflow-artifacts'));
+  const asClient = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  for (const [name, target, only] of [['with an artifacts section', () => app, undefined], ['without one (501)', () => bare, 501]] as const) {
+    test(`${name}: each spelling answers as /api/ does, for each route and client; nothing is forwarded`, async () => {
+      const since = received.length;
+      // "client METHOD route" → the status of each spelling, in SPELLINGS' order.
+      const statuses = new Map<string, number[]>();
+      for (const [client, key] of [['c', KEY], ['wide', WIDE_KEY]] as const) {
+        for (const [i, spelling] of SPELLINGS.entries()) {
+          for (const [method, route, body] of ROUTES) {
+            // Each spelling its own file, so that each sees the same sequence (upload, read, ..., delete).
+            const path = `${spelling}${route(`${client}-${i}.txt`)}`;
+            const headers = { ...asClient(key), ...(body ? { 'content-type': 'application/json' } : {}) };
+            const answer = await target().handle(new Request(`http://gateway.local${path}`, { method, headers, ...(body ? { body } : {}) }));
+            await answer.arrayBuffer();
+            const row = `${client} ${method} ${route('FILE')}`;
+            statuses.set(row, [...(statuses.get(row) ?? []), answer.status]);
+          }
+        }
+      }
+      const table = [...statuses].map(([row, list]) => `${row}: ${list.join(' ')}`);
+      expect(table).toEqual([...statuses].map(([row, list]) => `${row}: ${list.map(() => only ?? list[0]).join(' ')}`));
+      expect(reachedBackend(since)).toEqual([]);
+    });
+  }
+
+  test('with an artifacts section, an upload through each spelling lands in S3 under the root', async () => {
+    for (const [i, spelling] of SPELLINGS.entries()) {
+      const answer = await call(app, `${spelling}/artifacts/1/landed/${i}.txt`, { method: 'PUT', body: `by ${spelling}` });
+      expect({ spelling, status: answer.status }).toEqual({ spelling, status: 200 });
+    }
+    expect((await allKeys(s3, BUCKET)).filter((k) => k.startsWith('root/1/landed/'))).toEqual(SPELLINGS.map((_, i) => `root/1/landed/${i}.txt`));
+  });
+
+  test('percent-encoded letters, digits, "-" and "_" in the path are refused before any decision, so no encoded spelling is forwarded', async () => {
+    const since = received.length;
+    const encoded = [
+      '/api/2.0/mlflow%2Dartifacts/artifacts/1/x.txt',
+      '/api/2.0/mlflow%2dartifacts/artifacts/1/x.txt',
+      '/ajax%2Dapi/2.0/mlflow-artifacts/artifacts/1/x.txt',
+      '/%61pi/2.0/mlflow-artifacts/artifacts/1/x.txt',
+      '/api/%32.0/mlflow-artifacts/artifacts/1/x.txt',
+      '/api/2.0/mlflow-artifact%73/artifacts/1/x.txt',
+      '/api/2.0/mlflow-artifacts/%61rtifacts/1/x.txt',
+      '/api/2.0/mlflow-artifacts/mpu/cre%61te/1/x',
+      '/mlflow/%61jax-api/2.0/mlflow-artifacts/artifacts/1/x.txt',
+      '/api/2.0/mlflow%5Fartifacts/artifacts/1/x.txt',
+    ];
+    for (const target of [app, bare]) {
+      for (const path of encoded) {
+        for (const method of ['GET', 'PUT', 'DELETE', 'POST']) {
+          const answer = await target.handle(new Request(`http://gateway.local${path}`, { method, headers: asClient(WIDE_KEY), ...(method === 'PUT' || method === 'POST' ? { body: '{}' } : {}) }));
+          const body = await answer.json();
+          expect({ method, path, status: answer.status, error_code: body.error_code }).toEqual({ method, path, status: 400, error_code: 'BAD_REQUEST' });
+        }
+      }
+    }
+    expect(reachedBackend(since)).toEqual([]);
+    expect(received.length).toBe(since);
   });
 });
 
