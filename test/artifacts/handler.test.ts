@@ -238,6 +238,19 @@ describe('locations are rewritten only where MLflow carries them', () => {
     expect(JSON.parse(received.at(-1)!.body).source).toBe(`${ROOT}/1/r1/artifacts/model`);
     expect((await answer.json()).model_version.source).toBe('mlflow-artifacts:/1/r1/artifacts/model');
   });
+  test('a location naming another artifact server is refused (400) and never sent; this gateway\'s own host is the root', async () => {
+    const create = (location: string) => call(app, '/api/2.0/mlflow/experiments/create', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e', artifact_location: location }),
+    });
+    const since = received.length;
+    for (const location of ['mlflow-artifacts://elsewhere.example:5000/1/x', 'mlflow-artifacts://gateway.local:8080/1/x', 'mlflow-artifacts://u:p@gateway.local/1/x']) {
+      const refused = await create(location);
+      expect({ location, status: refused.status, error_code: (await refused.json()).error_code }).toEqual({ location, status: 400, error_code: 'BAD_REQUEST' });
+    }
+    expect(received.length).toBe(since);
+    expect((await create('mlflow-artifacts://gateway.local/1/x')).status).toBe(200);
+    expect(JSON.parse(received.at(-1)!.body).artifact_location).toBe(`${ROOT}/1/x`);
+  });
   test('other operations pass untouched', async () => {
     const other = await (await call(app, '/api/2.0/mlflow/runs/log-metric', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
     expect(other.echo).toBe(`${ROOT}/not-a-location-field`);

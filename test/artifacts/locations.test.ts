@@ -29,16 +29,32 @@ describe('locations under the root are shown as mlflow-artifacts:/, others are l
 });
 
 describe('mlflow-artifacts:/ locations sent back become S3 ones, checked like artifact paths', () => {
+  // The request came to this gateway as Host: gateway:8080.
+  const HOST = 'gateway:8080';
   const cases: Array<[string, string | undefined]> = [
     ['mlflow-artifacts:/1/abc/artifacts/model', 's3://bucket/root/1/abc/artifacts/model'],
     ['mlflow-artifacts:///1/abc', 's3://bucket/root/1/abc'],
     ['mlflow-artifacts://gateway:8080/1/abc/', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts://GATEWAY:8080/1/abc', 's3://bucket/root/1/abc'],
+    // MLflow reads the scheme case-insensitively and a path without its slash alike (urlparse).
+    ['MLflow-Artifacts:/1/abc', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts:1/abc', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts:/', 's3://bucket/root'],
     ['runs:/abc/model', undefined],
     ['s3://bucket/root/1', undefined],
   ];
-  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location)).toBe(expected));
+  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location, HOST)).toBe(expected));
   for (const bad of ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b']) {
-    test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad)).toThrow());
+    test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad, HOST)).toThrow());
+  }
+  // MLflow sends the client to the authority's server for the artifacts (mlflow_artifacts_repo.py
+  // resolve_uri: `uri_parse.netloc or track_parse.netloc`), with its tracking credentials; this
+  // gateway's root is not that server's, so another host is refused, never dropped or kept.
+  for (const other of ['mlflow-artifacts://other-host:5000/1/abc', 'mlflow-artifacts://gateway/1/abc', 'mlflow-artifacts://gateway:8081/1', 'MLFLOW-ARTIFACTS://evil.example/1', 'mlflow-artifacts://user:secret@gateway:8080/1']) {
+    test(`${other} names another artifact server: refused, saying so`, () => {
+      expect(() => toBackendLocation(root, other, HOST)).toThrow(/another artifact server|credentials/);
+      expect(() => toBackendLocation(root, other, HOST)).not.toThrow(/secret/);
+    });
   }
 });
 
@@ -92,11 +108,11 @@ describe('only the operations that carry locations are parsed and rewritten', ()
   test('CreateModelVersion sends the S3 source; other requests keep their bytes', () => {
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const decoded = (bytes: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(bytes));
-    const create = rewriteRequestLocations('CreateModelVersion', encode({ name: 'm', source: 'mlflow-artifacts:/1/r/artifacts/model' }), root);
+    const create = rewriteRequestLocations('CreateModelVersion', encode({ name: 'm', source: 'mlflow-artifacts:/1/r/artifacts/model' }), root, 'gw');
     expect(decoded(create).source).toBe('s3://bucket/root/1/r/artifacts/model');
     const other = encode({ key: 'source', value: 'mlflow-artifacts:/x' });
-    expect(rewriteRequestLocations('SetTag', other, root)).toBe(other);
+    expect(rewriteRequestLocations('SetTag', other, root, 'gw')).toBe(other);
     const notJson = new TextEncoder().encode('not json');
-    expect(rewriteRequestLocations('CreateModelVersion', notJson, root)).toBe(notJson);
+    expect(rewriteRequestLocations('CreateModelVersion', notJson, root, 'gw')).toBe(notJson);
   });
 });
