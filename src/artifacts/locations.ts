@@ -48,7 +48,37 @@ const MLFLOW_ARTIFACTS = /^mlflow-artifacts:(?:\/\/([^/]*))?\/?(.*)$/is;
 export function toClientLocation(root: S3Root, location: string): string | undefined {
   if (location === root.uri || location === `${root.uri}/`) return 'mlflow-artifacts:/';
   if (!location.startsWith(`${root.uri}/`)) return undefined;
-  return `mlflow-artifacts:/${location.slice(root.uri.length + 1)}`;
+  const path = location.slice(root.uri.length + 1);
+  // A stored location with an ambiguous path is shown as it is: as mlflow-artifacts:/ it would be
+  // a path the artifact API refuses, or one a reader decodes into another.
+  if (!isSafeRelativePath(path.replace(/\/+$/, ''))) return undefined;
+  return `mlflow-artifacts:/${path}`;
+}
+
+/**
+ * An S3 location under the root sent back by a client is checked as its mlflow-artifacts:/ form
+ * would be, since that is how the gateway shows it later (toClientLocation); it is sent as it is.
+ * Locations elsewhere are not the gateway's to read. The scheme is compared in any case, as
+ * MLflow's urlparse does.
+ */
+function checkedRootLocation(root: S3Root, location: string): undefined {
+  const under = `${root.uri}/`;
+  if (location.length <= under.length || location.slice(0, under.length).toLowerCase() !== under.toLowerCase()) return undefined;
+  try {
+    relativePathSegments(location.slice(under.length).replace(/\/+$/, ''));
+  } catch (error) {
+    throw new BadRequest(`Location "${location}" is not a safe artifact path: ${(error as Error).message}`);
+  }
+  return undefined;
+}
+
+function isSafeRelativePath(path: string): boolean {
+  try {
+    relativePathSegments(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -69,6 +99,8 @@ export function toBackendLocation(root: S3Root, location: string, gatewayHost: s
     throw new BadRequest(`Location "${location}" names another artifact server (${authority}); this gateway serves only its own: write mlflow-artifacts:/PATH.`);
   }
   const path = match[2]!.replace(/\/+$/, '');
+  // MLflow's urlparse reads these as a query or fragment and drops them; the S3 key would keep them.
+  if (/[?#]/.test(path)) throw new BadRequest(`Location "${location}" has a "?" or "#", which MLflow would read as a query or fragment.`);
   try {
     relativePathSegments(path);
   } catch (error) {
@@ -119,7 +151,7 @@ export function rewriteRequestLocations(operation: string | undefined, body: Uin
   if (!body || !operation || !LOCATION_REQUEST_OPERATIONS.has(operation)) return body;
   const parsed = parseJson(body);
   if (parsed === undefined) return body;
-  const changed = rewriteLocationFields(parsed, (location) => toBackendLocation(root, location, gatewayHost));
+  const changed = rewriteLocationFields(parsed, (location) => toBackendLocation(root, location, gatewayHost) ?? checkedRootLocation(root, location));
   return changed > 0 ? new TextEncoder().encode(JSON.stringify(parsed)) : body;
 }
 

@@ -46,6 +46,8 @@ beforeAll(async () => {
         return Response.json({ run: { info: { run_id: 'r1', artifact_uri: `${ROOT}/1/r1/artifacts` }, data: { tags: [{ key: 'k', value: `${ROOT}/x` }] } } });
       }
       if (path === '/api/2.0/mlflow/model-versions/create') return Response.json({ model_version: { source: JSON.parse(body).source } });
+      // A location stored with an encoded dot segment (written to the tracking server some other way).
+      if (path === '/api/2.0/mlflow/experiments/get') return Response.json({ experiment: { experiment_id: '1', artifact_location: `${ROOT}/1/%2e%2e/2` } });
       return Response.json({ ok: true, echo: `${ROOT}/not-a-location-field` });
     },
   });
@@ -221,6 +223,56 @@ describe('every spelling of the artifact API is the gateway\'s, none reaches the
     }
     expect(reachedBackend(since)).toEqual([]);
     expect(received.length).toBe(since);
+  });
+});
+
+// Issue 19: a percent-encoded dot segment in artifact_location was accepted. Every place the
+// gateway reads a location or an artifact path, with every spelling of "..": refused before
+// anything reaches the tracking server or S3; a stored one is never shown as mlflow-artifacts:/.
+describe('an encoded dot segment is refused wherever a location or an artifact path is read', () => {
+  const DOTS = ['%2e%2e', '%2E%2E', '%2E.', '.%2e', '%252e%252e', '%252E.', '%25252e%25252e'];
+  const json = (value: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+
+  test('locations sent to the tracking server: artifact_location and source, as mlflow-artifacts: and as S3 under the root', async () => {
+    const since = received.length;
+    const attempts: Array<[string, RequestInit]> = [];
+    for (const dots of [...DOTS, '..%5c..', '%5c..%5c']) {
+      for (const location of [`mlflow-artifacts:/1/${dots}/2`, `mlflow-artifacts://gateway.local/1/${dots}/2`, `mlflow-artifacts:1/${dots}/2`, `${ROOT}/1/${dots}/2`]) {
+        attempts.push(['/api/2.0/mlflow/experiments/create', json({ name: 'e', artifact_location: location })]);
+        attempts.push(['/ajax-api/2.0/mlflow/experiments/create', json({ name: 'e', artifact_location: location })]);
+        attempts.push(['/api/2.0/mlflow/model-versions/create', json({ name: 'm', source: location })]);
+      }
+    }
+    for (const [path, init] of attempts) {
+      const answer = await call(app, path, init);
+      expect({ path, body: init.body, status: answer.status }).toEqual({ path, body: init.body, status: 400 });
+    }
+    expect(received.slice(since)).toEqual([]);
+  });
+
+  test('artifact paths of the artifact API: download, upload, delete, list, multipart (path and file name), presigned', async () => {
+    const keysBefore = await allKeys(s3, BUCKET);
+    const attempts: Array<[string, string, string?]> = [];
+    for (const dots of DOTS.filter((d) => d.includes('%25'))) {
+      // Single encodings never get this far: the rewrite stage refuses %2e in a path.
+      attempts.push(['GET', `${API}/1/${dots}/2/a.txt`], ['PUT', `${API}/1/${dots}/2/a.txt`, 'x'], ['DELETE', `${API}/1/${dots}`]);
+      attempts.push(['GET', `${API}?path=1/${dots}/2`], ['GET', `/api/2.0/mlflow-artifacts/presigned/1/${dots}/2/a.txt`]);
+      attempts.push(['POST', `/api/2.0/mlflow-artifacts/mpu/create/1/${dots}/2`, JSON.stringify({ path: 'a.bin', num_parts: 1 })]);
+    }
+    for (const dots of DOTS) {
+      attempts.push(['GET', `${API}?path=1/${encodeURIComponent(dots)}/2`]);
+      attempts.push(['POST', '/api/2.0/mlflow-artifacts/mpu/create/1/r1', JSON.stringify({ path: dots, num_parts: 1 })]);
+    }
+    for (const [method, path, body] of attempts) {
+      const answer = await call(app, path, { method, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) });
+      expect({ method, path, body, status: answer.status }).toEqual({ method, path, body, status: 400 });
+    }
+    expect(await allKeys(s3, BUCKET)).toEqual(keysBefore);
+  });
+
+  test('a stored location with an encoded dot segment is shown as it is, not as mlflow-artifacts:/', async () => {
+    const answer = await (await call(app, '/api/2.0/mlflow/experiments/get?experiment_id=1')).json();
+    expect(answer.experiment.artifact_location).toBe(`${ROOT}/1/%2e%2e/2`);
   });
 });
 

@@ -28,6 +28,12 @@ describe('locations under the root are shown as mlflow-artifacts:/, others are l
   for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toClientLocation(root, location)).toBe(expected));
 });
 
+describe('locations under the root with an ambiguous path are never shown as mlflow-artifacts:/', () => {
+  for (const stored of ['s3://bucket/root/1/%2e%2e/2', 's3://bucket/root/1/%252e%252e/2', 's3://bucket/root/../x', 's3://bucket/root/1/a\\..\\b', 's3://bucket/root/1//b']) {
+    test(`${stored} stays as it is`, () => expect(toClientLocation(root, stored)).toBeUndefined());
+  }
+});
+
 describe('mlflow-artifacts:/ locations sent back become S3 ones, checked like artifact paths', () => {
   // The request came to this gateway as Host: gateway:8080.
   const HOST = 'gateway:8080';
@@ -44,7 +50,14 @@ describe('mlflow-artifacts:/ locations sent back become S3 ones, checked like ar
     ['s3://bucket/root/1', undefined],
   ];
   for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location, HOST)).toBe(expected));
-  for (const bad of ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b']) {
+  const ambiguous = ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b',
+    // Encoded dot segments, in every case and mix, once or more (issue 19: %2e%2e was accepted), and backslashes.
+    'mlflow-artifacts:/1/%2e%2e/2', 'mlflow-artifacts:/1/%2E%2E/2', 'mlflow-artifacts:/1/%2E./2', 'mlflow-artifacts:/1/.%2e/2',
+    'mlflow-artifacts:/%2e%2e', 'mlflow-artifacts:/1/%252e%252e/2', 'mlflow-artifacts:/1/%25252e%25252e/2', 'mlflow-artifacts:1/%2e%2e/2',
+    'mlflow-artifacts://gateway:8080/1/%2e%2e/2', 'mlflow-artifacts:/1\\..\\2', 'mlflow-artifacts:/1/%5c..%5c2', 'mlflow-artifacts:/1/..%2f2',
+    // What MLflow's urlparse reads as a query or fragment, which the S3 location would keep as key.
+    'mlflow-artifacts:/1/a?x=../2', 'mlflow-artifacts:/1/a#/../2'];
+  for (const bad of ambiguous) {
     test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad, HOST)).toThrow());
   }
   // MLflow sends the client to the authority's server for the artifacts (mlflow_artifacts_repo.py
@@ -103,6 +116,17 @@ describe('only the operations that carry locations are parsed and rewritten', ()
     expect(await rewriteResponseLocations('GetRun', gzip, root, 1 << 20)).toBe(gzip);
     const html = new Response('<html>s3://bucket/root/1</html>', { headers: { 'content-type': 'text/html' } });
     expect(await rewriteResponseLocations('GetRun', html, root, 1 << 20)).toBe(html);
+  });
+
+  test('an S3 location under the root sent back is checked the same way (it would be shown as mlflow-artifacts:/), others pass', () => {
+    const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    for (const location of ['s3://bucket/root/1/%2e%2e/2', 's3://bucket/root/../other', 'S3://bucket/root/1/%252E./2', 's3://bucket/root/1/a\\..\\b']) {
+      expect(() => rewriteRequestLocations('CreateExperiment', encode({ name: 'e', artifact_location: location }), root, 'gw')).toThrow();
+    }
+    for (const location of ['s3://bucket/root/1/fine', 's3://other-bucket/../x', 's3://bucket/rootless/%2e%2e']) {
+      const body = encode({ name: 'e', artifact_location: location });
+      expect(rewriteRequestLocations('CreateExperiment', body, root, 'gw')).toBe(body);
+    }
   });
 
   test('CreateModelVersion sends the S3 source; other requests keep their bytes', () => {
