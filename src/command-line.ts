@@ -6,6 +6,7 @@
 // parser text; `--version`.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest } from './rules/schema-problems.ts';
+import { HTTP_METHODS, isHttpMethod } from './http/methods.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -43,7 +44,9 @@ export const COMMANDS = {
     options: { ...RULES, client: { type: 'string' }, data: { type: 'string' } },
     details: [
       '--client ID   the client making the request (none: a request without credentials)',
-      '--data BODY   the request body; a POST /graphql is decided by its document, e.g.',
+      '--data BODY   the request body, read where the gateway reads it: a GraphQL document, the',
+      '              experiment name a conditioned policy checks (never the body of a GET), e.g.',
+      `              --data '{"name":"team-a/churn"}' POST /api/2.0/mlflow/experiments/create`,
       `              --data '{"query":"{ mlflowGetRun(input: {runId: \\"1\\"}) { run { info { runId } } } }"}'`,
       'exit 0 allowed (or the client exists), 1 refused (or no such client), 2 usage',
     ],
@@ -158,8 +161,22 @@ function argumentProblem(command: CommandName, values: Record<string, string | b
     if (positionals.length === 0 && values.client === undefined) return 'needs METHOD and URL, or --client ID alone';
     if (positionals.length !== 0 && positionals.length !== 2) return `needs METHOD and URL (got ${positionals.length} argument(s))`;
     if (positionals.length === 0 && values.data !== undefined) return '--data goes with METHOD and URL';
+    if (positionals.length === 2) return methodProblem(positionals[0]!, positionals[1]!);
     return undefined;
   }
   if (positionals.length > 0) return `unexpected argument "${positionals[0]}"`;
   return undefined;
+}
+
+/**
+ * explain's METHOD: an HTTP method, in any case. A URL where the method goes is the arguments
+ * swapped (`explain /api/... GET`), said as such; anything else gets the closest method.
+ */
+function methodProblem(method: string, url: string): string | undefined {
+  if (isHttpMethod(method)) return undefined;
+  if (isHttpMethod(url) && (method.startsWith('/') || method.includes('://'))) {
+    return `METHOD comes before URL; did you mean explain ${url.toUpperCase()} ${method}?`;
+  }
+  const hint = closest(method, HTTP_METHODS);
+  return `"${method}" is not an HTTP method (one of ${HTTP_METHODS.join(', ')})${hint ? `; did you mean ${hint}?` : ''}`;
 }

@@ -7,8 +7,13 @@ import type { Profile } from './auth/identity.ts';
 import { isReadOnlyOperation, OPERATION_NAMES, sensitiveClassOf } from './rules/operations.ts';
 import { iamActionFor } from './rules/iam-actions.ts';
 import { describeScope } from './scopes/policy-scope.ts';
+import { explainScoped, type ScopeExplanation } from './scopes/explain-scope.ts';
+import { resourcesOf } from './scopes/decide.ts';
+import { GRAPHQL_FIELD_RESOURCES } from './scopes/operation-resources.ts';
+import { pathParams } from './rules/operations.ts';
 import { rewritePath } from './pipeline/rewrite.ts';
-import { authorize, authorizeEach } from './pipeline/authorize.ts';
+import { authorize, decideRequest, decisionReadsBody, type GraphqlDecider, type RequestDecision, type RequestToDecide } from './pipeline/authorize.ts';
+import { methodMayHaveBody } from './http/read-body.ts';
 import { isGraphqlRequest } from './pipeline/graphql-route.ts';
 import { prefixRedirect } from './pipeline/prefix-redirect.ts';
 import { isUiEntry } from './ui/entry.ts';
@@ -22,13 +27,20 @@ import { LOCATION_REQUEST_OPERATIONS, LOCATION_RESPONSE_OPERATIONS } from './art
 const EXPLAIN_CREDENTIALS = { accessKeyId: 'AKIDEXPLAIN', secretAccessKey: 'explain' };
 
 export interface ExplainOptions {
-  /** The request body (`--data`): a GraphQL request is decided by its document. */
+  /**
+   * The request body (`--data`), read as the authorize stage reads the client's: when the decision
+   * needs it (a GraphQL document; a policy condition on the name it carries), never for GET or HEAD.
+   */
   body?: string;
   /** pipeline/graphql.ts, passed in: the gateway loads the parser lazily (graphql-route.ts), so does explain's caller. */
-  graphql?: Pick<typeof import('./pipeline/graphql.ts'), 'graphqlOperations' | 'graphqlOperationLabel'>;
+  graphql?: GraphqlDecider;
 }
 
-export function explain(rules: CompiledRules, method: string, url: string, clientId?: string, options: ExplainOptions = {}): { lines: string[]; allowed: boolean } {
+/**
+ * `depends`: only scoped grants allow it and the verdict rests on what lookups would answer (an id's
+ * experiment); `allowed` is then true, meaning "not refused by the request alone".
+ */
+export async function explain(rules: CompiledRules, method: string, url: string, clientId?: string, options: ExplainOptions = {}): Promise<{ lines: string[]; allowed: boolean; depends?: true }> {
   const upperMethod = method.toUpperCase();
   const { path, query } = url.includes('://') ? splitUrl(url) : splitUrl(`http://gateway${url.startsWith('/') ? '' : '/'}${url}`);
   const lines: string[] = [`request     ${upperMethod} ${path}${query ? `?${query}` : ''}`];
@@ -87,8 +99,24 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     return { lines, allowed: true };
   }
 
+  // The request as the authorize stage sees it (pipeline/authorize.ts RequestToDecide), decided by
+  // the same function: whatever the decision reads of the query and body, explain reads alike.
+  const request: RequestToDecide = { method: upperMethod, path: upstreamPath, query };
+  if (options.body) {
+    if (methodMayHaveBody(upperMethod)) request.body = new TextEncoder().encode(options.body);
+    else row('body', `--data ignored: the gateway reads no body of a ${upperMethod}`);
+  }
+  const decide = (profile: Profile): RequestDecision | GatewayError => {
+    try {
+      return decideRequest(profile, request, options.graphql);
+    } catch (error) {
+      if (error instanceof GatewayError) return error;
+      throw error;
+    }
+  };
+
   if (!identity) {
-    const who = [...rules.clientsById.values()].filter((c) => authorize(c, upperMethod, upstreamPath).allowed).map((c) => c.id);
+    const who = [...rules.clientsById.values()].filter((c) => { const d = decide(c); return !(d instanceof GatewayError) && (d.allowed || d.scoped || d.scopedOperations); }).map((c) => c.id);
     const decision = authorize({ id: '-', policies: [] }, upperMethod, upstreamPath);
     row('operation', operationFacts(decision.operation));
     row('decision', 'DENY (401): sign in first');
@@ -96,12 +124,32 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     return { lines, allowed: false };
   }
 
-  if (isGraphqlRequest(upstreamPath)) return explainGraphql(identity, upperMethod, options, row, lines);
-
-  const decision = authorize(identity, upperMethod, upstreamPath);
-  row('operation', operationFacts(decision.operation));
-  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.reason}`);
-  if (!decision.allowed) return { lines, allowed: false };
+  const graphqlRequest = isGraphqlRequest(upstreamPath);
+  if (graphqlRequest && !options.graphql) {
+    row('refused', 'GraphQL is decided by its document: give the body with --data');
+    return { lines, allowed: false };
+  }
+  const decided = decide(identity);
+  if (decided instanceof GatewayError) {
+    // The document itself is refused before any policy is asked (unreadable, introspection, ...).
+    row('operation', 'GraphQL');
+    row('decision', `DENY (${decided.status}): ${decided.message}`);
+    return { lines, allowed: false };
+  }
+  const decision = decided;
+  row('operation', graphqlRequest ? decision.operation ?? 'GraphQL' : operationFacts(decision.operation));
+  // Only scoped grants allow it: what the request touches decides (scopes/explain-scope.ts).
+  const scoped = await explainScopes(decision, identity, request, new Headers());
+  if (scoped) for (const [label, text] of scoped.rows) row(label, text);
+  const allowed = scoped ? scoped.verdict !== 'deny' : decision.allowed;
+  const denied = decision.denied ? `${decision.denied} (through GraphQL): ` : '';
+  if (scoped?.verdict === 'depends') row('decision', `DEPENDS on the lookups above (policy ${scoped.policy})`);
+  else if (scoped) row('decision', scoped.verdict === 'allow' ? `ALLOW by policy ${scoped.policy}: within its scope` : `DENY (403): ${denied}no scoped grant covers what the request touches`);
+  else row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${denied}${decision.reason}`);
+  if (!allowed && !request.body && decisionReadsBody(identity, upperMethod, upstreamPath)) {
+    row('hint', methodMayHaveBody(upperMethod) ? 'the decision reads the request body: give it with --data' : `the decision reads a body, which a ${upperMethod} does not carry`);
+  }
+  if (!allowed || graphqlRequest) return { lines, allowed, ...(scoped?.verdict === 'depends' ? { depends: true } : {}) };
   if (identity.assumeRoleArn) row('role', `signed as ${identity.assumeRoleArn} (session ${identity.id})`);
 
   const backend = rules.backend;
@@ -137,25 +185,38 @@ export function explain(rules: CompiledRules, method: string, url: string, clien
     row('upstream', `${upperMethod} ${backend.baseUrl}${upstreamPath}${query ? `?${query}` : ''}`);
     row('backend', `self-hosted MLflow (no signing), Host: ${backend.host}`);
   }
-  return { lines, allowed: true };
+  return { lines, allowed: true, ...(scoped?.verdict === 'depends' ? { depends: true } : {}) };
 }
 
-/** A GraphQL request, decided as the gateway does (pipeline/authorize.ts): every operation its document performs. */
-function explainGraphql(identity: Profile, method: string, options: ExplainOptions, row: (label: string, text: string) => void, lines: string[]): { lines: string[]; allowed: boolean } {
-  if (!options.graphql) {
-    row('refused', 'GraphQL is decided by its document: give the body with --data');
-    return { lines, allowed: false };
+/**
+ * A decision left to scoped grants, explained: the REST request's resources, or each GraphQL root
+ * field's (the document is allowed when every field is). Undefined when no scope decides it.
+ */
+async function explainScopes(decision: RequestDecision, identity: Profile, request: RequestToDecide, headers: Headers): Promise<ScopeExplanation | undefined> {
+  if (decision.scoped) {
+    const operation = decision.operation;
+    return explainScoped(resourcesOf(operation), decision.scoped, identity, {
+      method: request.method,
+      query: request.query,
+      ...(request.body ? { body: request.body } : {}),
+      headers,
+      pathParams: operation ? pathParams(operation, request.method, request.path) : [],
+    });
   }
-  const asked = options.graphql.graphqlOperations(method, options.body === undefined ? undefined : new TextEncoder().encode(options.body));
-  if (!asked.ok) {
-    row('operation', 'GraphQL');
-    row('decision', `DENY (${asked.error.status}): ${asked.error.message}`);
-    return { lines, allowed: false };
+  if (!decision.scopedOperations || !decision.asked) return undefined;
+  const rows: Array<[string, string]> = [];
+  let verdict: ScopeExplanation['verdict'] = 'allow';
+  let policy: string | undefined;
+  for (const root of decision.asked.roots) {
+    const grants = decision.scopedOperations.get(root.operation);
+    if (!grants) continue;
+    const field = await explainScoped(GRAPHQL_FIELD_RESOURCES[root.field], grants, identity, { method: 'POST', query: '', body: new TextEncoder().encode(JSON.stringify(root.args)), headers: new Headers(), pathParams: [] });
+    rows.push(...field.rows.map(([label, text]): [string, string] => [label, `${root.field}: ${text}`]));
+    if (field.verdict === 'deny') verdict = 'deny';
+    else if (field.verdict === 'depends' && verdict === 'allow') verdict = 'depends';
+    policy ??= field.policy;
   }
-  const decision = authorizeEach(identity, asked.operations, options.graphql.graphqlOperationLabel(asked.operations));
-  row('operation', decision.operation ?? 'GraphQL');
-  row('decision', decision.allowed ? `ALLOW by policy ${decision.policy}: ${decision.reason}` : `DENY (403): ${decision.denied} (through GraphQL): ${decision.reason}`);
-  return { lines, allowed: decision.allowed };
+  return { rows, verdict, ...(policy ? { policy } : {}) };
 }
 
 /** Everything one client may do, for security reviews: `explain --rules FILE --client ID`. */

@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       const client = values.client as string | undefined;
       const data = values.data as string | undefined;
       const graphql = positionals.length === 0 ? undefined : await import('./pipeline/graphql.ts');
-      const result = graphql ? explain(loaded.rules, positionals[0]!, positionals[1]!, client, { graphql, ...(data !== undefined ? { body: data } : {}) }) : explainClient(loaded.rules, client!);
+      const result = graphql ? await explain(loaded.rules, positionals[0]!, positionals[1]!, client, { graphql, ...(data !== undefined ? { body: data } : {}) }) : explainClient(loaded.rules, client!);
       for (const line of result.lines) out(line);
       return 'found' in result ? (result.found ? 0 : 1) : result.allowed ? 0 : 1;
     }

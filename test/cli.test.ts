@@ -167,6 +167,26 @@ describe('the habits of a command line', () => {
     expect(cli(['explain', '--rules', 'rules.yaml', 'GET'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^explain: needs METHOD and URL \(got 1 argument\(s\)\)/) });
   });
 
+  test('explain takes an HTTP method first: anything else, or the arguments swapped, is a usage error naming the methods', () => {
+    const explain = (...args: string[]) => cli(['explain', '--rules', 'rules.yaml', '--client', 'default', ...args]);
+    const methods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+    expect(explain('FETCH', '/api/2.0/mlflow/runs/get')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(new RegExp(`^explain: "FETCH" is not an HTTP method \\(one of ${methods}\\); did you mean PATCH\\?\n\nUsage:`)),
+    });
+    expect(explain('/api/2.0/mlflow/runs/get?run_id=1', 'GET')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/^explain: METHOD comes before URL; did you mean explain GET \/api\/2\.0\/mlflow\/runs\/get\?run_id=1\?\n\nUsage:/),
+    });
+    expect(explain('http://gw/api/2.0/mlflow/runs/get', 'post')).toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean explain POST http://gw/api/2.0/mlflow/runs/get?') });
+    expect(explain('GETT', '/x')).toMatchObject({ code: 2, stderr: expect.stringContaining('"GETT" is not an HTTP method (one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS); did you mean GET?') });
+    expect(explain('TRACE', '/x')).toMatchObject({ code: 2, stderr: expect.stringContaining(`"TRACE" is not an HTTP method (one of ${methods})`) });
+    // The method is not case-sensitive, as before.
+    expect(cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'get', '/api/2.0/mlflow/experiments/search']).code).toBe(0);
+  });
+
   test('an unknown command suggests the closest one', () => {
     expect(cli(['chek'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^unknown command "chek"; did you mean check\?/) });
   });
@@ -274,6 +294,14 @@ policies:
     expect(cli(['explain', '--rules', reviewRules(), '--client', 'nobody']).code).toBe(1);
   });
 
+  test('explain decides a conditioned policy on the name in the body (--data), as the gateway does', () => {
+    const create = (name: string) => cli(['explain', '--rules', reviewRules(), '--client', 'team-a', '--data', JSON.stringify({ name }), 'POST', '/api/2.0/mlflow/experiments/create']);
+    expect(create('team-a/churn')).toMatchObject({ code: 0, stdout: expect.stringContaining('decision    ALLOW by policy team-a: within its scope') });
+    expect(create('team-b/churn')).toMatchObject({ code: 1, stdout: expect.stringContaining('outside     experiment "team-b/churn" (experimentName "team-b/churn")') });
+    const bodiless = cli(['explain', '--rules', reviewRules(), '--client', 'team-a', 'POST', '/api/2.0/mlflow/experiments/create']);
+    expect(bodiless).toMatchObject({ code: 1, stdout: expect.stringContaining('hint        the decision reads the request body: give it with --data') });
+  });
+
   test('iam-policy for a self-hosted backend says no policy is needed, instead of printing an empty one IAM would reject', () => {
     const { code, stdout, stderr } = cli(['iam-policy', '--rules', join(REPO, 'examples/local-mlflow.yaml')]);
     expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '', stderr: 'No IAM policy is needed: the backend is a self-hosted MLflow (backend.url), which the gateway calls without signing.\n' });
@@ -302,8 +330,10 @@ policies:
       {
         Sid: 'MlflowTrackingServer',
         Effect: 'Allow',
-        // ci (read), team-a (its conditioned policy), anonymous (open); not trainer or ds, which have roles.
-        Action: ['CreateExperiment', 'DeleteRun', 'GetExperiment', 'GetRun', 'SearchRuns', 'SetExperimentTag'].map((op) => `sagemaker-mlflow:${op}`),
+        // ci (read), team-a (its conditioned policy), anonymous (open); not trainer or ds, which have
+        // roles. team-a's condition is a scope, so the host also looks ids up: GetLoggedModel,
+        // GetRegisteredModel, GetTraceInfo (and GetRun, GetExperiment) are the lookups with an IAM action.
+        Action: ['CreateExperiment', 'DeleteRun', 'GetExperiment', 'GetLoggedModel', 'GetRegisteredModel', 'GetRun', 'GetTraceInfo', 'SearchRuns', 'SetExperimentTag'].map((op) => `sagemaker-mlflow:${op}`),
         Resource: ARN,
       },
       {

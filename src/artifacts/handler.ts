@@ -1,4 +1,4 @@
-// MLflow's artifact proxy API (`/api/2.0/mlflow-artifacts/...`, mlflow/server/handlers.py
+// MLflow's artifact proxy API (`/api/2.0/mlflow-artifacts/...`, and the same under `/ajax-api/`: mlflow/server/handlers.py
 // _download_artifact, _upload_artifact, _list_artifacts_mlflow_artifacts,
 // _delete_artifact_mlflow_artifacts, _create/_complete/_abort_multipart_upload_artifact), served by
 // the gateway itself from the tracking server's S3 artifact root, for SageMaker backends: SageMaker
@@ -7,6 +7,7 @@
 import type { S3ArtifactStore } from './s3-store.ts';
 import { artifactPathFromRequestPath, childPrefixFor, keyFor } from './keys.ts';
 import { BadRequest, NotImplemented } from '../errors.ts';
+import { canonicalApiPath } from '../rules/operations.ts';
 import { readBodyWithCap } from '../http/read-body.ts';
 
 export const ARTIFACT_API_PREFIX = '/api/2.0/mlflow-artifacts/';
@@ -16,8 +17,10 @@ const PRESIGNED = `${ARTIFACT_API_PREFIX}presigned/`;
 // An mpu/complete body lists every part (up to 10,000, each with a URL): far below this.
 const MPU_BODY_LIMIT = 16 * 1024 * 1024;
 
+/** Whether a (rewritten) path is the artifact API, under either of MLflow's prefixes (`/api/`, `/ajax-api/`). */
 export function isArtifactApiPath(path: string): boolean {
-  return path.startsWith(ARTIFACT_API_PREFIX) || path === ARTIFACT_API_PREFIX.slice(0, -1);
+  const canonical = canonicalApiPath(path);
+  return canonical.startsWith(ARTIFACT_API_PREFIX) || canonical === ARTIFACT_API_PREFIX.slice(0, -1);
 }
 
 export interface ArtifactRequest {
@@ -29,7 +32,9 @@ export interface ArtifactRequest {
   request: Request;
 }
 
-export async function serveArtifactRequest(store: S3ArtifactStore, { method, path, query, request }: ArtifactRequest): Promise<Response> {
+export async function serveArtifactRequest(store: S3ArtifactStore, { method, path: spelled, query, request }: ArtifactRequest): Promise<Response> {
+  // The UI's /ajax-api/ spelling is the same API (MLflow registers both).
+  const path = canonicalApiPath(spelled);
   if (path === FILES && method === 'GET') return list(store, listedPath(query));
   if (path.startsWith(`${FILES}/`)) {
     const artifactPath = artifactPathFromRequestPath(path, `${FILES}/`);

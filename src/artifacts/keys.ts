@@ -48,8 +48,35 @@ export function relativePathSegments(path: string): string[] {
   for (const segment of segments) {
     if (segment === '') throw new BadRequest('Artifact path contains an empty segment ("//" or a trailing "/").');
     if (segment === '.' || segment === '..') throw new BadRequest('Artifact path contains a "." or ".." segment, which the gateway refuses.');
+    if (segment.includes('%') && spellsAmbiguity(fullyDecoded(segment))) {
+      throw new BadRequest('Artifact path contains a percent-encoded ".", "..", "/", "\\" or control character, which the gateway refuses.');
+    }
   }
   return segments;
+}
+
+// A path is checked as written, but a later reader may decode it first: MLflow's server decodes a
+// path until it is stable before checking it (mlflow/utils/uri.py validate_path_is_safe, _decode,
+// at most 10 rounds), and a stored location meets more readers than this one. So a segment that
+// decodes, once or more, to a dot segment, a separator or a control character is refused as well
+// (issue 19: `%2e%2e` and its double encoding were accepted). Only ASCII escapes can spell those
+// characters, so only they are decoded here; anything else stays as written.
+const ASCII_ESCAPE = /%([0-7][0-9a-f])/gi;
+const DECODE_ROUNDS = 10;
+
+function fullyDecoded(segment: string): string | undefined {
+  let current = segment;
+  for (let round = 0; round < DECODE_ROUNDS; round++) {
+    const next = current.replace(ASCII_ESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (next === current) return current;
+    current = next;
+  }
+  return undefined; // still changing after MLflow's bound: MLflow refuses it ("Failed to decode url"), so does the gateway
+}
+
+function spellsAmbiguity(decoded: string | undefined): boolean {
+  if (decoded === undefined) return true;
+  return decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\') || CONTROL.test(decoded);
 }
 
 /**

@@ -39,20 +39,68 @@ const LOCATION_FIELDS = new Set(['artifact_uri', 'artifact_location', 'source', 
 // {key, value}; both are rewritten, no other tag is.
 const TRACE_LOCATION_TAG = 'mlflow.artifactLocation';
 
-const MLFLOW_ARTIFACTS = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/s;
+// `mlflow-artifacts:` + an optional `//authority` + the path, its leading "/" optional: MLflow
+// parses these with urlparse, which lower-cases the scheme and reads `mlflow-artifacts:1/x` as the
+// path `1/x` (mlflow/store/artifact/mlflow_artifacts_repo.py resolve_uri).
+const MLFLOW_ARTIFACTS = /^mlflow-artifacts:(?:\/\/([^/]*))?\/?(.*)$/is;
 
 /** `s3://root/...` → `mlflow-artifacts:/...`; undefined for a location outside the root. */
 export function toClientLocation(root: S3Root, location: string): string | undefined {
   if (location === root.uri || location === `${root.uri}/`) return 'mlflow-artifacts:/';
   if (!location.startsWith(`${root.uri}/`)) return undefined;
-  return `mlflow-artifacts:/${location.slice(root.uri.length + 1)}`;
+  const path = location.slice(root.uri.length + 1);
+  // A stored location with an ambiguous path is shown as it is: as mlflow-artifacts:/ it would be
+  // a path the artifact API refuses, or one a reader decodes into another.
+  if (!isSafeRelativePath(path.replace(/\/+$/, ''))) return undefined;
+  return `mlflow-artifacts:/${path}`;
 }
 
-/** `mlflow-artifacts:/...` → `s3://root/...`; undefined for any other location. Throws on an ambiguous path. */
-export function toBackendLocation(root: S3Root, location: string): string | undefined {
+/**
+ * An S3 location under the root sent back by a client is checked as its mlflow-artifacts:/ form
+ * would be, since that is how the gateway shows it later (toClientLocation); it is sent as it is.
+ * Locations elsewhere are not the gateway's to read. The scheme is compared in any case, as
+ * MLflow's urlparse does.
+ */
+function checkedRootLocation(root: S3Root, location: string): undefined {
+  const under = `${root.uri}/`;
+  if (location.length <= under.length || location.slice(0, under.length).toLowerCase() !== under.toLowerCase()) return undefined;
+  try {
+    relativePathSegments(location.slice(under.length).replace(/\/+$/, ''));
+  } catch (error) {
+    throw new BadRequest(`Location "${location}" is not a safe artifact path: ${(error as Error).message}`);
+  }
+  return undefined;
+}
+
+function isSafeRelativePath(path: string): boolean {
+  try {
+    relativePathSegments(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `mlflow-artifacts:/...` → `s3://root/...`; undefined for any other location. Throws on an
+ * ambiguous path, and on an authority that is not `gatewayHost` (the Host this request came to):
+ * MLflow's client takes `mlflow-artifacts://HOST/path` to mean the artifact API of the server at
+ * HOST (resolve_uri: `uri_parse.netloc or track_parse.netloc`), and 3.x sends it the tracking
+ * credentials (`_artifact_server_host_creds`). Turned into this gateway's root, such a location
+ * would silently name other data; kept, the tracking server would store a location that sends
+ * every later reader, with its token, to that host. So only this gateway's own name is taken.
+ */
+export function toBackendLocation(root: S3Root, location: string, gatewayHost: string): string | undefined {
   const match = MLFLOW_ARTIFACTS.exec(location);
   if (!match) return undefined;
-  const path = match[1]!.replace(/\/+$/, '');
+  const authority = match[1];
+  if (authority?.includes('@')) throw new BadRequest('An mlflow-artifacts location must not carry credentials; write mlflow-artifacts:/PATH.');
+  if (authority && authority.toLowerCase() !== gatewayHost.toLowerCase()) {
+    throw new BadRequest(`Location "${location}" names another artifact server (${authority}); this gateway serves only its own: write mlflow-artifacts:/PATH.`);
+  }
+  const path = match[2]!.replace(/\/+$/, '');
+  // MLflow's urlparse reads these as a query or fragment and drops them; the S3 key would keep them.
+  if (/[?#]/.test(path)) throw new BadRequest(`Location "${location}" has a "?" or "#", which MLflow would read as a query or fragment.`);
   try {
     relativePathSegments(path);
   } catch (error) {
@@ -96,13 +144,14 @@ export function rewriteLocationFields(value: unknown, convert: (location: string
 
 /**
  * The request body with `mlflow-artifacts:/` locations turned back into S3 ones, for the operations
- * that carry them; any other body (and a body that is not JSON) is returned as it is.
+ * that carry them; any other body (and a body that is not JSON) is returned as it is. `gatewayHost`:
+ * the Host the request came to, the one authority a location may name (toBackendLocation).
  */
-export function rewriteRequestLocations(operation: string | undefined, body: Uint8Array | undefined, root: S3Root): Uint8Array | undefined {
+export function rewriteRequestLocations(operation: string | undefined, body: Uint8Array | undefined, root: S3Root, gatewayHost: string): Uint8Array | undefined {
   if (!body || !operation || !LOCATION_REQUEST_OPERATIONS.has(operation)) return body;
   const parsed = parseJson(body);
   if (parsed === undefined) return body;
-  const changed = rewriteLocationFields(parsed, (location) => toBackendLocation(root, location));
+  const changed = rewriteLocationFields(parsed, (location) => toBackendLocation(root, location, gatewayHost) ?? checkedRootLocation(root, location));
   return changed > 0 ? new TextEncoder().encode(JSON.stringify(parsed)) : body;
 }
 

@@ -4,13 +4,18 @@
 import { BadRequest, BufferBudgetExhausted, ClientClosed, PayloadTooLarge } from '../errors.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
 
+/** GET and HEAD carry no body in MLflow's API: the gateway never reads one (explain ignores --data for them too). */
+export function methodMayHaveBody(method: string): boolean {
+  return method !== 'GET' && method !== 'HEAD';
+}
+
 /**
  * GET and HEAD carry no body in MLflow's API; other methods may, with a length or chunked. Decided
  * from the headers, synchronously: touching request.body would build a stream object on the hot
  * path, and a bodiless request need not wait for readBodyWithCap at all.
  */
 export function mayHaveBody(request: Request): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  if (!methodMayHaveBody(request.method)) return false;
   const length = request.headers.get('content-length');
   if (length !== null) return length !== '0';
   // HTTP/1.1 frames any body with one of the two headers; a Request built in-process may have neither.

@@ -33,7 +33,8 @@ export function artifactApi(artifacts: ArtifactService, credentials: CredentialS
       const body = scope.body ?? (mayHaveBody(request) ? await readBodyWithCap(request, maxBodyBytes, scope.bodyLease) : undefined);
       // Counted as the client sent it; the signer then sends the rewritten body.
       scope.bytesIn = body?.byteLength ?? 0;
-      const rewritten = rewriteRequestLocations(operation, body, root);
+      // The name the client reached this gateway by: the one host an mlflow-artifacts:// location may name.
+      const rewritten = rewriteRequestLocations(operation, body, root, new URL(request.url).host);
       if (rewritten) scope.body = rewritten;
     }
     return rewriteResponseLocations(operation, await next(scope), root, artifacts.maxJsonRewriteBytes);

@@ -5,7 +5,8 @@ import type { PolicyDirectory, Profile } from '../auth/identity.ts';
 import type { CompiledPolicy, GrantOrigin } from '../auth/policy.ts';
 import { operationFor, pathParams, routesOf } from '../rules/operations.ts';
 import { decideScoped, resourcesOf, type ScopedGrant } from '../scopes/decide.ts';
-import { decideGraphqlWithinScopes } from '../scopes/graphql-scopes.ts';
+import { decideFieldsWithinScopes } from '../scopes/graphql-scopes.ts';
+import type { AskedDocument } from './graphql.ts';
 import { refsReadBody } from '../scopes/request-values.ts';
 import { changesWhatLookupsKnow, type OwnerLookups } from '../scopes/owners.ts';
 import type { Stage } from './chain.ts';
@@ -118,23 +119,84 @@ export function wouldAllow(directory: PolicyDirectory, method: string, path: str
 let graphqlModule: Promise<typeof import('./graphql.ts')> | undefined;
 const loadGraphql = () => (graphqlModule ??= import('./graphql.ts'));
 
-type StageDecision = Decision & { denied?: string };
+/** The GraphQL functions a decision uses: the stage loads them lazily, so does explain's caller. */
+export type GraphqlDecider = Pick<typeof import('./graphql.ts'), 'graphqlOperations' | 'graphqlOperationLabel'>;
+
+/**
+ * The request as the decision sees it: method, rewritten path, raw query, and the body when the
+ * decision reads one (`decisionReadsBody`). The stage builds it from the scope; `explain` from its
+ * arguments (`--data` is the body), so both decide on the same facts by the same functions.
+ */
+export interface RequestToDecide {
+  method: string;
+  path: string;
+  query: string;
+  body?: Uint8Array;
+}
+
+/**
+ * What the request alone decides (pure): allowed, denied, or left to the scope check, with the
+ * GraphQL document's fields when it is one. `denied` names a GraphQL document's refused operation.
+ */
+export type RequestDecision = Decision & {
+  denied?: string;
+  scopedOperations?: ReadonlyMap<string, ReadonlyArray<ScopedGrant>>;
+  asked?: AskedDocument;
+};
+
+/**
+ * Whether the decision reads the body, so it must be read before deciding: a GraphQL document (what
+ * it asks is what is authorized), or a request only scoped grants allow whose resources may be in it.
+ */
+export function decisionReadsBody(identity: Profile, method: string, path: string, operation: string | undefined = operationFor(method, path)): boolean {
+  if (isGraphqlRequest(path)) return true;
+  const decision = authorize(identity, method, path, operation);
+  const declaration = decision.scoped ? resourcesOf(operation) : undefined;
+  return declaration !== undefined && 'refs' in declaration && declaration.refs !== undefined && refsReadBody(declaration.refs);
+}
+
+/**
+ * The decision from the request alone (pure): a GraphQL document by each operation it performs
+ * (throws the document's refusal: unreadable, introspection, a field MLflow lacks), any other request
+ * by its operation or path. Scoped grants are left for decideWithinScopes / explain to hold against
+ * what the request touches.
+ */
+export function decideRequest(identity: Profile, request: RequestToDecide, graphql: GraphqlDecider | undefined, operation?: string): RequestDecision {
+  if (isGraphqlRequest(request.path)) {
+    if (!graphql) throw new Error('a GraphQL request is decided with the GraphQL functions (decideRequest\'s graphql)');
+    const asked = graphql.graphqlOperations(request.method, request.body);
+    if (!asked.ok) throw asked.error;
+    return { ...authorizeEach(identity, asked.operations, graphql.graphqlOperationLabel(asked.operations)), asked };
+  }
+  return authorize(identity, request.method, request.path, operation ?? operationFor(request.method, request.path));
+}
 
 /**
  * The stage: default deny, decided on the rewritten path. Most requests are decided from the
  * operation alone, synchronously. The body is read before the decision only when the decision
- * depends on it: a GraphQL document (what it asks is what is authorized), or a scoped grant, whose
- * scope is held against the ids the request names (scopes/decide.ts, with lookups); it is then kept
- * in the scope, to be sent on as read. A denial names, in the log only, the policies that would
- * have allowed the request.
+ * reads it (`decisionReadsBody`): a GraphQL document, or a scoped grant, whose scope is held against
+ * the ids the request names (scopes/decide.ts, with lookups); it is then kept in the scope, to be
+ * sent on as read. A denial names, in the log only, the policies that would have allowed the request.
  */
 export function authorization(directory: PolicyDirectory, maxBodyBytes: number, owners?: OwnerLookups): Stage {
   return async function authorization(scope, next) {
     const identity = scope.identity!;
     const path = scope.upstreamPath!;
-    let decision: StageDecision = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes, owners) : authorize(identity, scope.method, path);
+    const graphqlRequest = isGraphqlRequest(path);
+    if (graphqlRequest && mayHaveBody(scope.request)) {
+      const body = await readBodyWithCap(scope.request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease);
+      if (body) scope.body = body;
+    }
+    let decision: RequestDecision;
+    try {
+      decision = decideRequest(identity, { method: scope.method, path, query: scope.query, ...(scope.body ? { body: scope.body } : {}) }, graphqlRequest ? await loadGraphql() : undefined);
+    } catch (error) {
+      if (graphqlRequest) scope.operation = 'GraphQL';
+      throw error;
+    }
     if (decision.operation) scope.operation = decision.operation;
     if (decision.scoped) decision = await decideWithinScopes(scope, decision, decision.scoped, maxBodyBytes, owners);
+    else if (decision.scopedOperations) decision = await decideGraphqlWithinScopes(scope, decision, decision.scopedOperations, owners);
     if (decision.allowed) {
       scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
       if (!changesWhatLookupsKnow(decision.operation)) return next(scope);
@@ -153,29 +215,19 @@ export function authorization(directory: PolicyDirectory, maxBodyBytes: number, 
     scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
     const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
     // The same words whether the resource is another team's or does not exist: no oracle.
-    const on = decision.scoped ? ' on the resources this request names' : '';
+    const on = decision.scoped || decision.scopedOperations ? ' on the resources this request names' : '';
     throw new PermissionDenied(`Client "${identity.id}" may not call ${what}${on}.`, decision.reason);
   };
 }
 
-async function decideGraphql(scope: RequestScope, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<StageDecision> {
-  const request = scope.request;
-  const body = mayHaveBody(request) ? await readBodyWithCap(request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease) : undefined;
-  if (body) scope.body = body;
-  const { graphqlOperationLabel, graphqlOperations } = await loadGraphql();
-  const asked = graphqlOperations(scope.method, body);
-  if (!asked.ok) {
-    scope.operation = 'GraphQL';
-    throw asked.error;
-  }
-  const decision = authorizeEach(scope.identity!, asked.operations, graphqlOperationLabel(asked.operations));
-  if (!decision.scopedOperations) return decision;
-  if (!owners) return { ...decision, reason: 'only scoped policies allow it, but no lookups are configured', denied: [...decision.scopedOperations.keys()][0]! };
-  const scoped = await decideGraphqlWithinScopes(asked, decision.scopedOperations, scope.identity!, scope.requestId, owners);
-  if (!scoped.allowed) return { allowed: false, operation: decision.operation!, reason: scoped.reason, denied: scoped.denied };
+/** A GraphQL document some of whose operations only scoped grants allow: each field held against them. */
+async function decideGraphqlWithinScopes(scope: RequestScope, decision: RequestDecision, scopedOperations: ReadonlyMap<string, ReadonlyArray<ScopedGrant>>, owners: OwnerLookups | undefined): Promise<RequestDecision> {
+  if (!owners || !decision.asked) return { ...decision, reason: 'only scoped policies allow it, but no lookups are configured', denied: [...scopedOperations.keys()][0]! };
+  const scoped = await decideFieldsWithinScopes(decision.asked, scopedOperations, scope.identity!, scope.requestId, owners);
+  if (!scoped.allowed) return { ...decision, allowed: false, reason: scoped.reason, denied: scoped.denied };
   if (scoped.modelVersionRows) scope.scopedGraphqlRows = scoped.modelVersionRows;
   const policies = [...new Set([...(decision.policy ? decision.policy.split(',') : []), ...scoped.policies])];
-  return { allowed: true, operation: decision.operation!, policy: policies.join(','), reason: [decision.reason, scoped.reason].filter(Boolean).join('; ') };
+  return { ...decision, allowed: true, policy: policies.join(','), reason: [decision.reason, scoped.reason].filter(Boolean).join('; ') };
 }
 
 /**
@@ -183,7 +235,7 @@ async function decideGraphql(scope: RequestScope, maxBodyBytes: number, owners: 
  * sending) and hold it against their scopes. A GET with a body is refused: MLflow reads the body of
  * a GET that has no query (handlers.py _get_request_message), and the gateway does not forward one.
  */
-async function decideWithinScopes(scope: RequestScope, decision: Decision, grants: ReadonlyArray<ScopedGrant>, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<StageDecision> {
+async function decideWithinScopes(scope: RequestScope, decision: RequestDecision, grants: ReadonlyArray<ScopedGrant>, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<RequestDecision> {
   const request = scope.request;
   const operation = decision.operation;
   const declaration = resourcesOf(operation);

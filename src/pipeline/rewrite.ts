@@ -27,6 +27,13 @@ export interface RewriteResult {
 // Encoded `/`, `.`, `\` and NUL let a path mean one thing to the gateway and another to a server
 // that decodes before routing; `//` and dot segments are collapsed by some servers and not others.
 const ENCODED_AMBIGUOUS = /%(2f|2e|5c|00)/i;
+// Encoded unreserved characters (letters, digits, "-", "_"; "." is above): RFC 3986 section 2.3
+// makes `%61pi` the same URI as `api` and says producers never encode them, and the upstream
+// (werkzeug) decodes them before routing. Matched undecoded, `/api/2.0/mlflow%2Dartifacts/...`
+// would be no route to the gateway and the artifact API to MLflow (issue 19); so the gateway
+// refuses them rather than decide on one reading and send another. "~" (%7E) stays: Java's
+// URLEncoder and older Pythons encode it, and no route has a "~" to spell.
+const ENCODED_UNRESERVED = /%(3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2d|5f)/i;
 const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
 /** Throws BadRequest when a path is ambiguous or over-long; returns nothing otherwise. */
@@ -35,6 +42,7 @@ export function checkUnambiguousPath(path: string, query: string, limits: PathLi
   if (query.length > limits.maxQueryLength) throw new BadRequest(`Query string is longer than ${limits.maxQueryLength} characters.`);
   if (!path.startsWith('/')) throw new BadRequest('Request path must start with "/".');
   if (ENCODED_AMBIGUOUS.test(path)) throw new BadRequest('Request path contains an encoded "/", ".", "\\" or NUL, which the gateway refuses.');
+  if (ENCODED_UNRESERVED.test(path)) throw new BadRequest('Request path contains a percent-encoded letter, digit, "-" or "_", which the gateway refuses (send it as it is).');
   if (path.includes('\\') || path.includes('\0')) throw new BadRequest('Request path contains "\\" or NUL, which the gateway refuses.');
   if (path.includes('//')) throw new BadRequest('Request path contains an empty segment ("//"), which the gateway refuses.');
   if (DOT_SEGMENT.test(path)) throw new BadRequest('Request path contains a "." or ".." segment, which the gateway refuses.');

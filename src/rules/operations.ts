@@ -55,8 +55,12 @@ interface TemplateRoute {
 }
 
 const AJAX_API = '/ajax-api/';
-/** `/ajax-api/X` and `/api/X` are one route to MLflow (handlers.py _get_paths registers both). */
-function canonical(path: string): string {
+/**
+ * `/ajax-api/X` and `/api/X` are one route to MLflow (handlers.py _get_paths registers both), so
+ * they are one to the gateway: everything that tells routes apart (operations here, the artifact
+ * API in artifacts/handler.ts) reads the path through this.
+ */
+export function canonicalApiPath(path: string): string {
   return path.startsWith(AJAX_API) ? `/api/${path.slice(AJAX_API.length)}` : path;
 }
 
@@ -69,7 +73,7 @@ const exact = new Map<string, string>();
 const buckets = new Map<string, TemplateRoute[]>();
 const unbucketed: TemplateRoute[] = [];
 for (const { operation, method, template } of ROUTES) {
-  const path = canonical(template);
+  const path = canonicalApiPath(template);
   if (!path.includes('{')) {
     exact.set(`${method} ${path}`, operation);
     continue;
@@ -104,7 +108,7 @@ export function routeOperation(method: string, path: string): string | undefined
   // Werkzeug adds HEAD to every rule that allows GET (werkzeug.routing.Rule), so MLflow's server
   // answers HEAD on each GET route as that route without the body: the same operation.
   if (method === 'HEAD') return routeOperation('GET', path);
-  const key = canonical(path);
+  const key = canonicalApiPath(path);
   const direct = exact.get(`${method} ${key}`);
   if (direct) return direct;
   const candidates = buckets.get(bucketKey(method, key)) ?? unbucketedByMethod.get(method) ?? [];
@@ -124,7 +128,7 @@ export function operationFor(method: string, path: string): string | undefined {
 // (scopes/request-values.ts reads `{ path: n }` places through it).
 const PARAMS_BY_OPERATION = new Map<string, Array<{ method: string; pattern: RegExp }>>();
 for (const { operation, method, template } of ROUTES) {
-  const path = canonical(template);
+  const path = canonicalApiPath(template);
   if (!path.includes('{')) continue;
   const source = path.split(/(\{\+?\})/).map((part) => (part === '{}' ? '([^/]+)' : part === '{+}' ? '(.+)' : escapeRegExp(part))).join('');
   PARAMS_BY_OPERATION.set(operation, [...(PARAMS_BY_OPERATION.get(operation) ?? []), { method, pattern: new RegExp(`^${source}$`) }]);
@@ -135,7 +139,7 @@ for (const { operation, method, template } of ROUTES) {
  * request matched, in template order; [] for a route without placeholders.
  */
 export function pathParams(operation: string, method: string, path: string): string[] {
-  const key = canonical(path);
+  const key = canonicalApiPath(path);
   const wanted = method === 'HEAD' ? 'GET' : method;
   for (const route of PARAMS_BY_OPERATION.get(operation) ?? []) {
     if (route.method !== wanted) continue;
@@ -225,7 +229,7 @@ export function operationsCoveredBy(methods: ReadonlySet<string> | '*', pattern:
     if (methods !== '*' && !methods.has(method)) continue;
     // A template's placeholders stand for any segment(s): test one concrete path of that shape.
     const sample = template.replace(/\{\+\}/g, 'x/y').replace(/\{\}/g, 'x');
-    if (pattern.test(sample) || pattern.test(canonical(sample))) covered.add(operation);
+    if (pattern.test(sample) || pattern.test(canonicalApiPath(sample))) covered.add(operation);
   }
   return [...covered];
 }

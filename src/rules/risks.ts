@@ -1,13 +1,21 @@
 // Warnings `check` (and serve, at start) gives about rules that are valid but risky: what a
 // security team reviewing rules.yaml would want pointed out. They never refuse the rules.
 import type { Rules } from './schema.ts';
-import type { CompiledPolicy, CompiledRules } from './compile.ts';
+import type { CompiledPolicy } from '../auth/policy.ts';
+import type { CompiledAuth } from '../auth/directory.ts';
 import type { ProblemList } from './problems.ts';
 import { isReadOnlyOperation, OPERATION_NAMES, operationsCoveredBy, sensitiveClassOf, sensitiveLeftOutBy } from './operations.ts';
 import { MIN_SCRYPT_LN } from '../auth/password.ts';
 
-/** What the risk checks read: everything but the backend, so a file whose backend is refused still gets them. */
-export type RiskInput = Pick<CompiledRules, 'source' | 'auth' | 'policies'>;
+/**
+ * What the risk checks read: the compiled rules but the backend, so a file whose backend is refused
+ * still gets them. Declared here, beside its reader; the compiler (compile.ts) builds it.
+ */
+export interface RiskInput {
+  source: Rules;
+  auth: CompiledAuth;
+  policies: ReadonlyMap<string, CompiledPolicy>;
+}
 
 export function checkRisks(rules: RiskInput, problems: ProblemList): void {
   const source = rules.source;

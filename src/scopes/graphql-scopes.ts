@@ -37,7 +37,7 @@ export type GraphqlScopedDecision =
   | { allowed: true; reason: string; policies: string[]; modelVersionRows?: GraphqlRows }
   | { allowed: false; reason: string; denied: string };
 
-export async function decideGraphqlWithinScopes(
+export async function decideFieldsWithinScopes(
   asked: AskedFields,
   scopedOperations: ReadonlyMap<string, ReadonlyArray<ScopedGrant>>,
   subject: PatternSubject,

@@ -89,12 +89,12 @@ describe('explain says where artifact requests go', () => {
 clients: [{id: c, apiKeySha256: "${'a'.repeat(64)}", policies: [p]}]
 policies: {p: {operations: [ReadArtifacts, GetRun]}}
 `);
-  test('the artifact API is served from S3, never sent to SageMaker', () => {
-    const lines = explain(rules, 'GET', '/api/2.0/mlflow-artifacts/artifacts/1/a.txt', 'c').lines.join('\n');
+  test('the artifact API is served from S3, never sent to SageMaker', async () => {
+    const lines = (await explain(rules, 'GET', '/api/2.0/mlflow-artifacts/artifacts/1/a.txt', 'c')).lines.join('\n');
     expect(lines).toContain('served      by the gateway from S3 under s3://bucket/root');
     expect(lines).not.toContain('upstream');
   });
-  test('an operation that carries locations says it is rewritten', () => {
-    expect(explain(rules, 'GET', '/api/2.0/mlflow/runs/get?run_id=1', 'c').lines.join('\n')).toContain('s3:// → mlflow-artifacts:/ in the answer');
+  test('an operation that carries locations says it is rewritten', async () => {
+    expect((await explain(rules, 'GET', '/api/2.0/mlflow/runs/get?run_id=1', 'c')).lines.join('\n')).toContain('s3:// → mlflow-artifacts:/ in the answer');
   });
 });

@@ -37,6 +37,14 @@ describe('a key is the root prefix plus a safe relative path, and nothing else',
   for (const [path, key] of accepted) test(`"${path}" → ${key}`, () => expect(keyFor(r, path)).toBe(key));
   const refused = ['../x', 'a/../../x', './x', 'a/./b', '/abs', 'a//b', 'a/', 'a\\..\\b', 'a\0b', 'a\nb', '..'];
   for (const path of refused) test(`${JSON.stringify(path)} is refused`, () => expect(() => keyFor(r, path)).toThrow());
+  // A segment that percent-decodes (once, twice, ...) to a dot segment, a separator or a control
+  // character: MLflow decodes until the path is stable before it checks one (mlflow/utils/uri.py
+  // validate_path_is_safe, _decode), and so may any later reader of a stored location (issue 19).
+  const encoded = ['a/%2e%2e/x', 'a/%2E%2E/x', 'a/%2E./x', 'a/.%2e/x', '%2e/x', 'a/%252e%252e/x', 'a/%25252E%25252E/x', 'a/%2e%252e/x',
+    'a/..%2fx', 'a%2f..%2f..%2fx', 'a%5c..%5cx', 'a/%255c', 'a/%00', 'a/%2500b', 'a/%0a'];
+  for (const path of encoded) test(`${JSON.stringify(path)}, an encoded dot segment, separator or control character, is refused`, () => expect(() => keyFor(r, path)).toThrow(/percent-encoded/));
+  const literal: Array<[string, string]> = [['100%.txt', 'mlflow/root/100%.txt'], ['a%20b', 'mlflow/root/a%20b'], ['%2e%2ex', 'mlflow/root/%2e%2ex'], ['50%25off', 'mlflow/root/50%25off']];
+  for (const [path, key] of literal) test(`"${path}" decodes to nothing ambiguous: kept as written, ${key}`, () => expect(keyFor(r, path)).toBe(key));
   test('the root at the top of a bucket needs no prefix', () => expect(keyFor(root('s3://bucket'), 'a/b')).toBe('a/b'));
   test('listing or deleting under a path uses "path/" so a sibling "pathfoo" is not included', () => {
     expect(childPrefixFor(r, '1/abc')).toBe('mlflow/root/1/abc/');
@@ -50,6 +58,7 @@ describe('artifact paths in request paths are decoded segment by segment and che
   test('percent-encoded spaces and unicode decode', () => {
     expect(artifactPathFromRequestPath(`${prefix}1/a%20b/%C3%A9.txt`, prefix)).toBe('1/a b/é.txt');
   });
-  const refused = [`${prefix}a/%2e%2e/b`, `${prefix}a%2fb`, `${prefix}%C3`, `${prefix}a/%00`, `${prefix}a%5cb`, '/other/path'];
+  const refused = [`${prefix}a/%2e%2e/b`, `${prefix}a%2fb`, `${prefix}%C3`, `${prefix}a/%00`, `${prefix}a%5cb`, '/other/path',
+    `${prefix}a/%252e%252e/b`, `${prefix}a/%252E./b`, `${prefix}a/.%252e/b`, `${prefix}a/%25252e%25252e/b`, `${prefix}a%252f..%252fb`, `${prefix}a%255cb`];
   for (const path of refused) test(`${path} is refused`, () => expect(() => artifactPathFromRequestPath(path, prefix)).toThrow());
 });

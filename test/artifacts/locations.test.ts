@@ -28,17 +28,46 @@ describe('locations under the root are shown as mlflow-artifacts:/, others are l
   for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toClientLocation(root, location)).toBe(expected));
 });
 
+describe('locations under the root with an ambiguous path are never shown as mlflow-artifacts:/', () => {
+  for (const stored of ['s3://bucket/root/1/%2e%2e/2', 's3://bucket/root/1/%252e%252e/2', 's3://bucket/root/../x', 's3://bucket/root/1/a\\..\\b', 's3://bucket/root/1//b']) {
+    test(`${stored} stays as it is`, () => expect(toClientLocation(root, stored)).toBeUndefined());
+  }
+});
+
 describe('mlflow-artifacts:/ locations sent back become S3 ones, checked like artifact paths', () => {
+  // The request came to this gateway as Host: gateway:8080.
+  const HOST = 'gateway:8080';
   const cases: Array<[string, string | undefined]> = [
     ['mlflow-artifacts:/1/abc/artifacts/model', 's3://bucket/root/1/abc/artifacts/model'],
     ['mlflow-artifacts:///1/abc', 's3://bucket/root/1/abc'],
     ['mlflow-artifacts://gateway:8080/1/abc/', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts://GATEWAY:8080/1/abc', 's3://bucket/root/1/abc'],
+    // MLflow reads the scheme case-insensitively and a path without its slash alike (urlparse).
+    ['MLflow-Artifacts:/1/abc', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts:1/abc', 's3://bucket/root/1/abc'],
+    ['mlflow-artifacts:/', 's3://bucket/root'],
     ['runs:/abc/model', undefined],
     ['s3://bucket/root/1', undefined],
   ];
-  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location)).toBe(expected));
-  for (const bad of ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b']) {
-    test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad)).toThrow());
+  for (const [location, expected] of cases) test(`${location} → ${expected ?? 'unchanged'}`, () => expect(toBackendLocation(root, location, HOST)).toBe(expected));
+  const ambiguous = ['mlflow-artifacts:/../x', 'mlflow-artifacts:/a/../../x', 'mlflow-artifacts:/a//b',
+    // Encoded dot segments, in every case and mix, once or more (issue 19: %2e%2e was accepted), and backslashes.
+    'mlflow-artifacts:/1/%2e%2e/2', 'mlflow-artifacts:/1/%2E%2E/2', 'mlflow-artifacts:/1/%2E./2', 'mlflow-artifacts:/1/.%2e/2',
+    'mlflow-artifacts:/%2e%2e', 'mlflow-artifacts:/1/%252e%252e/2', 'mlflow-artifacts:/1/%25252e%25252e/2', 'mlflow-artifacts:1/%2e%2e/2',
+    'mlflow-artifacts://gateway:8080/1/%2e%2e/2', 'mlflow-artifacts:/1\\..\\2', 'mlflow-artifacts:/1/%5c..%5c2', 'mlflow-artifacts:/1/..%2f2',
+    // What MLflow's urlparse reads as a query or fragment, which the S3 location would keep as key.
+    'mlflow-artifacts:/1/a?x=../2', 'mlflow-artifacts:/1/a#/../2'];
+  for (const bad of ambiguous) {
+    test(`${bad} is refused`, () => expect(() => toBackendLocation(root, bad, HOST)).toThrow());
+  }
+  // MLflow sends the client to the authority's server for the artifacts (mlflow_artifacts_repo.py
+  // resolve_uri: `uri_parse.netloc or track_parse.netloc`), with its tracking credentials; this
+  // gateway's root is not that server's, so another host is refused, never dropped or kept.
+  for (const other of ['mlflow-artifacts://other-host:5000/1/abc', 'mlflow-artifacts://gateway/1/abc', 'mlflow-artifacts://gateway:8081/1', 'MLFLOW-ARTIFACTS://evil.example/1', 'mlflow-artifacts://user:secret@gateway:8080/1']) {
+    test(`${other} names another artifact server: refused, saying so`, () => {
+      expect(() => toBackendLocation(root, other, HOST)).toThrow(/another artifact server|credentials/);
+      expect(() => toBackendLocation(root, other, HOST)).not.toThrow(/secret/);
+    });
   }
 });
 
@@ -89,14 +118,25 @@ describe('only the operations that carry locations are parsed and rewritten', ()
     expect(await rewriteResponseLocations('GetRun', html, root, 1 << 20)).toBe(html);
   });
 
+  test('an S3 location under the root sent back is checked the same way (it would be shown as mlflow-artifacts:/), others pass', () => {
+    const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    for (const location of ['s3://bucket/root/1/%2e%2e/2', 's3://bucket/root/../other', 'S3://bucket/root/1/%252E./2', 's3://bucket/root/1/a\\..\\b']) {
+      expect(() => rewriteRequestLocations('CreateExperiment', encode({ name: 'e', artifact_location: location }), root, 'gw')).toThrow();
+    }
+    for (const location of ['s3://bucket/root/1/fine', 's3://other-bucket/../x', 's3://bucket/rootless/%2e%2e']) {
+      const body = encode({ name: 'e', artifact_location: location });
+      expect(rewriteRequestLocations('CreateExperiment', body, root, 'gw')).toBe(body);
+    }
+  });
+
   test('CreateModelVersion sends the S3 source; other requests keep their bytes', () => {
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const decoded = (bytes: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(bytes));
-    const create = rewriteRequestLocations('CreateModelVersion', encode({ name: 'm', source: 'mlflow-artifacts:/1/r/artifacts/model' }), root);
+    const create = rewriteRequestLocations('CreateModelVersion', encode({ name: 'm', source: 'mlflow-artifacts:/1/r/artifacts/model' }), root, 'gw');
     expect(decoded(create).source).toBe('s3://bucket/root/1/r/artifacts/model');
     const other = encode({ key: 'source', value: 'mlflow-artifacts:/x' });
-    expect(rewriteRequestLocations('SetTag', other, root)).toBe(other);
+    expect(rewriteRequestLocations('SetTag', other, root, 'gw')).toBe(other);
     const notJson = new TextEncoder().encode('not json');
-    expect(rewriteRequestLocations('CreateModelVersion', notJson, root)).toBe(notJson);
+    expect(rewriteRequestLocations('CreateModelVersion', notJson, root, 'gw')).toBe(notJson);
   });
 });
