@@ -13,7 +13,7 @@ import type { Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
 import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
-import { BadRequest, PermissionDenied } from '../errors.ts';
+import { PermissionDenied } from '../errors.ts';
 
 export interface Decision {
   allowed: boolean;
@@ -232,17 +232,14 @@ async function decideGraphqlWithinScopes(scope: RequestScope, decision: RequestD
 
 /**
  * Only scoped grants allow the operation: read what the request names (its body too, kept for
- * sending) and hold it against their scopes. A GET with a body is refused: MLflow reads the body of
- * a GET that has no query (handlers.py _get_request_message), and the gateway does not forward one.
+ * sending) and hold it against their scopes. A GET's body is neither read nor forwarded (MLflow
+ * would read one from a GET without a query, handlers.py _get_request_message, but none reaches it).
  */
 async function decideWithinScopes(scope: RequestScope, decision: RequestDecision, grants: ReadonlyArray<ScopedGrant>, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<RequestDecision> {
   const request = scope.request;
   const operation = decision.operation;
   const declaration = resourcesOf(operation);
   if (!owners) return { ...decision, reason: `${decision.reason}, but no lookups are configured` };
-  if ((scope.method === 'GET' || scope.method === 'HEAD') && sendsBody(request.headers)) {
-    throw new BadRequest(`A ${scope.method} request with a body cannot be decided for a scoped policy; send its parameters in the query.`);
-  }
   const readsBody = declaration && 'refs' in declaration && declaration.refs && refsReadBody(declaration.refs);
   if (readsBody && !scope.body && mayHaveBody(request)) {
     const body = await readBodyWithCap(request, maxBodyBytes, scope.bodyLease);
@@ -269,7 +266,3 @@ async function decideWithinScopes(scope: RequestScope, decision: RequestDecision
   return { ...decision, allowed: scoped.allowed, ...(scoped.policy ? { policy: scoped.policy } : {}), reason: scoped.reason, scoped: grants };
 }
 
-function sendsBody(headers: Headers): boolean {
-  const length = headers.get('content-length');
-  return (length !== null && length !== '0') || headers.has('transfer-encoding');
-}

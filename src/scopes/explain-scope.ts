@@ -98,6 +98,7 @@ export async function explainScoped(declaration: OperationResources | undefined,
   }
   const first = candidates[0]!;
   if (waiting === 0) return { rows, verdict: 'allow', policy: first.policy };
-  rows.push(['depends', `ALLOW by policy ${candidates.map((g) => g.policy).join(' or ')} if what is looked up lies within ${first.scopes.map(describeScope).join(' and ')}; else DENY (403), the same answer as for an id that does not exist`]);
+  const within = candidates.map((g) => `${g.policy} (${g.scopes.map(describeScope).join(' and ')})`).join(' or ');
+  rows.push(['depends', `ALLOW if what is looked up lies within the scope of ${within}; else DENY (403), the same answer as for an id that does not exist`]);
   return { rows, verdict: 'depends', policy: first.policy };
 }
