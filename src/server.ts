@@ -19,7 +19,6 @@ import type { AuditSink } from './observability/audit.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import type { ReadinessResult } from './readiness.ts';
 import type { PolicyDirectory } from './auth/identity.ts';
-import { hasScopedGrants } from './auth/policy.ts';
 import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
 import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-failures.ts';
 import { chain, type Next, type Stage } from './pipeline/chain.ts';
@@ -44,11 +43,9 @@ import type { Logger } from './observability/log.ts';
 import type { GatewayMetrics } from './observability/gateway-metrics.ts';
 import { peerAddresses } from './peer.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
-import { ownerLookups, type OwnCalls, type OwnerLookups } from './scopes/owners.ts';
 import { scopedSearching } from './pipeline/scoped-search.ts';
 import { ownerLearning } from './pipeline/owner-learning.ts';
-import { ownCalls } from './pipeline/own-calls.ts';
-import { credentialsOf } from './aws/identity-credentials.ts';
+import { scopeLookupsFor } from './pipeline/own-calls.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -95,7 +92,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   const { listen, limits } = rules.source;
   const backend = rules.backend;
   const directory = policyDirectory(rules);
-  const lookups = scopeLookups(rules, shared);
+  const lookups = scopeLookupsFor(rules, shared.credentials.host, shared.lookupMetrics);
   return [
     auditLine(shared.audit, shared.inFlight), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
@@ -110,28 +107,12 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
     bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
     authorization(directory, limits.maxBodyBytes, lookups?.owners), // reads the body only when the decision needs it
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
-    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes, maxPages: rules.source.lookups.maxSearchPages }), ownerLearning(lookups.owners)] : []), // scoped searches answered here; answers teach the lookups
+    // Scoped policies: their searches answered here, filtered; answers passing through teach the lookups.
+    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes }), ownerLearning(lookups.owners)] : []),
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     forwarding(rules.upstreamTimeoutMs),
   ];
-}
-
-/** The gateway's own backend calls and the lookups scoped policies resolve ids with; none when no policy has a scope. */
-function scopeLookups(rules: CompiledRules, shared: SharedParts): { calls: OwnCalls; owners: OwnerLookups } | undefined {
-  if (!hasScopedGrants(rules.policies.values())) return undefined;
-  const { cacheEntries, nameSeconds, timeoutSeconds } = rules.source.lookups;
-  const host = shared.credentials.host;
-  // A lookup waits lookups.timeoutSeconds; a search page is a client's request and waits like one.
-  const calls = ownCalls(rules.backend, rules.upstreamTimeoutMs);
-  const owners = ownerLookups(ownCalls(rules.backend, timeoutSeconds * 1000), {
-    cacheEntries,
-    nameMs: nameSeconds * 1000,
-    ...(host ? { credentials: () => credentialsOf(host) } : {}),
-    ...(shared.lookupMetrics ? { count: shared.lookupMetrics.scopeLookup } : {}),
-  });
-  shared.lookupMetrics?.watchScopeCache(owners.size);
-  return { calls, owners };
 }
 
 function policyDirectory(rules: CompiledRules): PolicyDirectory {

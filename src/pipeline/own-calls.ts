@@ -5,7 +5,12 @@
 // redirected, and bounded in time and size: an answer is JSON of a few KiB.
 import type { Backend } from '../backends/backend.ts';
 import { prepareForPlainMlflow, signForSageMaker } from './sign.ts';
-import { OwnCallFailed, type OwnCalls } from '../scopes/owners.ts';
+import { OwnCallFailed, ownerLookups, type OwnCalls, type OwnerLookups } from '../scopes/owners.ts';
+import type { CompiledRules } from '../rules/compile.ts';
+import type { CredentialCache } from '../aws/credentials.ts';
+import { credentialsOf } from '../aws/identity-credentials.ts';
+import type { GatewayMetrics } from '../observability/gateway-metrics.ts';
+import { hasScopedGrants } from '../auth/policy.ts';
 import { VERSION } from '../version.ts';
 
 
@@ -61,4 +66,26 @@ export function ownCalls(backend: Backend, timeoutMs: number): OwnCalls {
     }
     return { status: answer.status, json };
   };
+}
+
+/**
+ * The gateway's own backend calls and the lookups scoped policies resolve ids with, for one rules
+ * object; none when no policy has a scope. A lookup waits lookups.timeoutSeconds and is signed with
+ * the host's credentials; a scoped search's pages are a client's request and wait like one.
+ */
+export function scopeLookupsFor(
+  rules: CompiledRules,
+  host: CredentialCache | undefined,
+  metrics?: Pick<GatewayMetrics, 'scopeLookup' | 'watchScopeCache'>,
+): { calls: OwnCalls; owners: OwnerLookups; maxPages: number } | undefined {
+  if (!hasScopedGrants(rules.policies.values())) return undefined;
+  const { cacheEntries, nameSeconds, timeoutSeconds, maxSearchPages } = rules.source.lookups;
+  const owners = ownerLookups(ownCalls(rules.backend, timeoutSeconds * 1000), {
+    cacheEntries,
+    nameMs: nameSeconds * 1000,
+    ...(host ? { credentials: () => credentialsOf(host) } : {}),
+    ...(metrics ? { count: metrics.scopeLookup } : {}),
+  });
+  metrics?.watchScopeCache(owners.size);
+  return { calls: ownCalls(rules.backend, rules.upstreamTimeoutMs), owners, maxPages: maxSearchPages };
 }
