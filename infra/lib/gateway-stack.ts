@@ -34,6 +34,7 @@ import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesF
 import { executableArchitecture, stageKit } from './release-kit.ts';
 import { SharedLimitStore, VALKEY_PASSWORD_FILE, VALKEY_USERNAME } from './shared-limits.ts';
 import { checkMtlsAgainstRules, MtlsTrustStore } from './mtls-trust-store.ts';
+import { GatewayDashboard } from './dashboard.ts';
 import { resolveVpc, type NetworkPlacement } from './vpc.ts';
 
 export type GatewayStackProps = StackProps & NetworkPlacement & {
@@ -272,6 +273,7 @@ export class GatewayStack extends Stack {
 
     // ---- Audit-line metrics and alarms ----
     this.alarms(targetGroup, topic);
+    new GatewayDashboard(this, 'Dashboard', { logGroup: this.logGroup, loadBalancer: this.loadBalancer, targetGroup, autoScalingGroup: this.autoScalingGroup, hostRole: this.role });
 
     const url = `${config.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
     new CfnOutput(this, 'Url', { value: url, description: 'The gateway (point a DNS name covered by the certificate at the ALB, or use this name for a first test)' });
