@@ -17,6 +17,8 @@ export interface Issued {
   issuer: string;
   notBefore: Date;
   notAfter: Date;
+  certFile: string;
+  keyFile: string;
 }
 
 export interface TestPki {
@@ -36,6 +38,8 @@ export interface TestPki {
   foreign: Issued;
   /** rootA, a subject no client lists. */
   stranger: Issued;
+  /** rootA → a TLS server certificate for 127.0.0.1 (the ALB stand-in's listener). */
+  server: Issued;
   /** rootA's CRL, listing `revoked`, next update in a week (a clock 8 days ahead finds it stale). */
   crlA: string;
 }
@@ -62,6 +66,8 @@ export function makeTestPki(): TestPki {
       issuer: field('issuer'),
       notBefore: new Date(field('notBefore')),
       notAfter: new Date(field('notAfter')),
+      certFile: join(dir, file),
+      keyFile: join(dir, file.replace(/\.pem$/, '.key')),
     };
   };
 
@@ -79,6 +85,7 @@ export function makeTestPki(): TestPki {
       '[ anything ]', 'countryName = optional', 'organizationName = optional', 'commonName = supplied',
       '[ leaf ]', 'basicConstraints = CA:FALSE', 'extendedKeyUsage = clientAuth',
       '[ leafWithNames ]', 'basicConstraints = CA:FALSE', 'extendedKeyUsage = clientAuth', 'subjectAltName = URI:spiffe://example.com/erp,DNS:erp.example.com',
+      '[ server ]', 'basicConstraints = CA:FALSE', 'extendedKeyUsage = serverAuth', 'subjectAltName = IP:127.0.0.1',
       '[ subca ]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign',
       '',
     ].join('\n'));
@@ -112,6 +119,7 @@ export function makeTestPki(): TestPki {
     revoked: issue('rootA', 'revoked', 'erp-batch'),
     foreign: issue('rootB', 'foreign', 'erp-batch', { extensions: 'leafWithNames' }),
     stranger: issue('rootA', 'stranger', 'stranger'),
+    server: issue('rootA', 'server', '127.0.0.1', { extensions: 'server' }),
     crlA: '',
   };
   openssl(['ca', '-config', 'rootA.cnf', '-revoke', 'revoked.pem'], dir);
