@@ -203,3 +203,9 @@ test('explain --client shows which certificate signs in as the client, and how i
   const verify = explainClient(verifyRules(), 'erp-batch').lines.join('\n');
   expect(verify).toContain(`certificate subject ${pki.client.subject} issued by ${pki.rootA.subject} (ALB mTLS verify`);
 });
+
+test('check on the shipped example says certificates sign in, and how many matches the rules hold', () => {
+  const run = Bun.spawnSync([process.execPath, 'src/main.ts', 'check', '--rules', 'examples/alb-mtls-verify.yaml'], { cwd: `${import.meta.dir}/../..`, env: { PATH: process.env.PATH ?? '' } });
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout.toString()).toMatch(/sign-in +0 API key\(s\); 0 password\(s\); no JWT issuers; ALB OIDC off; ALB mTLS verify \(3 certificate match\(es\)\)/);
+});
