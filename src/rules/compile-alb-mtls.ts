@@ -8,7 +8,7 @@ import type { Profile } from '../auth/identity.ts';
 import type { CertificateRule, CompiledAlbMtls } from '../auth/directory.ts';
 import { DerError, normalizeSerial, pemBeginCount, pemBlocks } from '../auth/der.ts';
 import { formatDistinguishedName, nameKey, parseDistinguishedName } from '../auth/distinguished-name.ts';
-import { certificateFields, crlSignedBy, revocationList, sanKey, type RevocationList } from '../auth/x509.ts';
+import { certificateFields, crlSignedBy, revocationList, sanKey, type CertificateFields, type RevocationList } from '../auth/x509.ts';
 
 const AT: KeyPath = ['auth', 'albMtls'];
 
@@ -93,16 +93,17 @@ function compileAnchors(pem: string, problems: ProblemList, now: Date): X509Cert
   const anchors: X509Certificate[] = [];
   blocks.forEach((der, i) => {
     let certificate: X509Certificate;
+    let fields: CertificateFields; // what requests will read from it must parse too
     try {
       certificate = new X509Certificate(der);
-      certificateFields(der); // what requests will read from it must parse too
+      fields = certificateFields(der);
     } catch {
       problems.error(at, `certificate ${i + 1} of the bundle cannot be read`);
       return;
     }
-    const name = formatDistinguishedName(certificateFields(der).subject);
+    const name = formatDistinguishedName(fields.subject);
     if (!certificate.ca) problems.error(at, `certificate ${i + 1} (${name}) is not a CA certificate (basicConstraints CA:TRUE)`);
-    else if (certificateFields(der).notAfterMs <= now.getTime()) problems.warning(at, `CA ${name} expired on ${new Date(certificateFields(der).notAfterMs).toISOString()}: no certificate chains to it`);
+    else if (fields.notAfterMs <= now.getTime()) problems.warning(at, `CA ${name} expired on ${new Date(fields.notAfterMs).toISOString()}: no certificate chains to it`);
     anchors.push(certificate);
   });
   return anchors;
