@@ -180,6 +180,7 @@ function signInSummary(rules: CompiledRules): string {
     `${auth.passwords.size} password(s)`,
     auth.jwtIssuers.length ? `JWT from ${auth.jwtIssuers.map((i) => i.issuer).join(', ')}` : 'no JWT issuers',
     auth.alb ? `ALB OIDC from ${auth.alb.albArn}` : 'ALB OIDC off',
+    auth.albMtls ? `ALB mTLS ${auth.albMtls.mode} (${[...auth.albMtls.rules.values()].flat().length} certificate match(es))` : 'ALB mTLS off',
   ].join('; ');
 }
 

@@ -3,6 +3,7 @@
 // problem is collected and reported at once, as the gateway's own `check` does.
 import { resolve } from 'node:path';
 import type { Node } from 'constructs';
+import { readMtlsSettings, type MtlsSettings } from './mtls-trust-store.ts';
 
 export type MlflowMode = 'tracking-server' | 'mlflow-app';
 
@@ -37,6 +38,8 @@ export interface AppConfig {
   albIngressCidr: string;
   internetFacing: boolean;
   oidc: OidcSettings | undefined;
+  /** The HTTPS listener's mutual TLS (mtls-trust-store.ts); the rules must have auth.albMtls in the same mode. */
+  mtls: MtlsSettings | undefined;
   /**
    * The fleet's shared rate-limit store: an ElastiCache Serverless (Valkey) cache, its RBAC user and
    * the user's password in Secrets Manager. On exactly when the rules have limits.store.kind valkey
@@ -172,6 +175,7 @@ export function readConfig(node: Node): AppConfig {
     albIngressCidr: str('albIngressCidr') ?? '0.0.0.0/0',
     internetFacing: bool('internetFacing', true),
     oidc,
+    mtls: readMtlsSettings(json('mtls'), problems),
     sharedLimits: bool('sharedLimits', false),
     gatewayEnv,
     instanceType: str('instanceType') ?? 't3.small',

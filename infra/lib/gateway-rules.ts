@@ -35,6 +35,8 @@ export interface RulesFacts {
   finishSeconds: number;
   albAuth: boolean;
   albArn: string | undefined;
+  /** auth.albMtls.mode: the listener's mutual TLS must match (mtls-trust-store.ts). */
+  albMtlsMode: 'verify' | 'passthrough' | undefined;
   backendKind: 'sagemaker' | 'self-hosted';
   /** limits.store as loaded (${VAR} expanded, defaults applied); undefined: no store, kind local. */
   limitStore: LimitStoreFacts | undefined;

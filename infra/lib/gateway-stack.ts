@@ -33,6 +33,8 @@ import type { AppConfig } from './config.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
 import { executableArchitecture, stageKit } from './release-kit.ts';
 import { SharedLimitStore, VALKEY_PASSWORD_FILE, VALKEY_USERNAME } from './shared-limits.ts';
+import { checkMtlsAgainstRules, MtlsTrustStore } from './mtls-trust-store.ts';
+import { GatewayDashboard } from './dashboard.ts';
 import { resolveVpc, type NetworkPlacement } from './vpc.ts';
 
 export type GatewayStackProps = StackProps & NetworkPlacement & {
@@ -130,6 +132,8 @@ export class GatewayStack extends Stack {
     this.facts = this.readRules(config, hostEnv, region);
     this.checkRulesAgainstStack(config, this.facts);
     this.checkLimitStore(config, this.facts);
+    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpListener: config.allowHttp });
+    const mtls = config.mtls ? new MtlsTrustStore(this, 'Mtls', config.mtls) : undefined;
     if (this.sharedLimits) this.sharedLimits.limitUserToKeys(this.facts.limitStore!.keyPrefix);
     const computed = gatewayIamPolicy(config.rulesFile, hostEnv, config.mlflowMode, region);
     this.gatewayPolicy = computed.policy;
@@ -170,6 +174,7 @@ export class GatewayStack extends Stack {
         sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
         open: false,
         defaultAction: config.oidc ? this.oidcAction(config, elbv2.UnauthenticatedAction.ALLOW, forward) : forward,
+        ...(mtls ? { mutualAuthentication: mtls.mutualAuthentication } : {}),
       });
       if (config.oidc) {
         // Browsers on the sign-in paths without an ALB session go to the identity provider; every
@@ -268,6 +273,7 @@ export class GatewayStack extends Stack {
 
     // ---- Audit-line metrics and alarms ----
     this.alarms(targetGroup, topic);
+    new GatewayDashboard(this, 'Dashboard', { logGroup: this.logGroup, loadBalancer: this.loadBalancer, targetGroup, autoScalingGroup: this.autoScalingGroup, hostRole: this.role });
 
     const url = `${config.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
     new CfnOutput(this, 'Url', { value: url, description: 'The gateway (point a DNS name covered by the certificate at the ALB, or use this name for a first test)' });

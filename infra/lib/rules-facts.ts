@@ -25,6 +25,7 @@ const facts = {
   finishSeconds: source.shutdown.finishSeconds,
   albAuth: source.auth.alb !== undefined,
   albArn: source.auth.alb?.albArn,
+  albMtlsMode: source.auth.albMtls?.mode,
   backendKind: loaded.rules.backend.kind,
   // Absent when the rules have no limits.store (the schema's default is kind local).
   limitStore: source.limits.store,

@@ -88,9 +88,17 @@ $LOG_FILE {
   copytruncate
 }
 EOF
+# Host memory for the stack's dashboard (infra/lib/dashboard.ts): EC2 reports CPU by itself, memory
+# only through the agent; one series per Auto Scaling group (the dashboard's dimension).
 install -D -m 0644 /dev/stdin "$AGENT_CONFIG" <<EOF
 {
   "agent": { "run_as_user": "root" },
+  "metrics": {
+    "namespace": "CWAgent",
+    "append_dimensions": { "AutoScalingGroupName": "\${aws:AutoScalingGroupName}" },
+    "aggregation_dimensions": [["AutoScalingGroupName"]],
+    "metrics_collected": { "mem": { "measurement": ["mem_used_percent"], "metrics_collection_interval": 60 } }
+  },
   "logs": {
     "logs_collected": {
       "files": {

@@ -269,6 +269,31 @@ const ApiKey = Type.Object(
   { additionalProperties: false },
 );
 
+// auth.albMtls (issue 22): which certificate is which client, when the ALB terminates mutual TLS.
+const CertificateMatch = Type.Object(
+  {
+    subject: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'The certificate\'s subject DN in RFC 2253 form, as the ALB sends it and `openssl x509 -noout -subject -nameopt RFC2253` ' +
+        'prints it (CN=erp-batch,O=Example,C=US). Attribute names compare without case, values exactly.',
+    })),
+    san: Type.Optional(Type.String({
+      pattern: '^(DNS|URI|email|IP):.+$',
+      description: 'A subject alternative name of the certificate, as OpenSSL prints it: DNS:host, URI:spiffe://..., email:a@b, IP:10.0.0.1.',
+    })),
+    serial: Type.Optional(Type.String({
+      pattern: '^[0-9A-Fa-f:]+$',
+      description: 'The certificate\'s serial number in hex (colons and leading zeros ignored). Needs issuer: serials are unique only per CA.',
+    })),
+    issuer: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'The issuing CA\'s subject DN (RFC 2253): the match holds only for certificates that CA issued.',
+    })),
+  },
+  { additionalProperties: false, description: 'Exactly one of subject, san or serial; issuer optional (required with serial).' },
+);
+
 const Client = Type.Object(
   {
     id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._@:-]+$', description: 'Stable client name; appears in the audit log. Also the HTTP Basic user name.' }),
@@ -281,6 +306,10 @@ const Client = Type.Object(
     })),
     subjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
       description: 'JWT / ALB-OIDC subjects (the issuer\'s subjectClaim values) that act as this client.',
+    })),
+    certificates: Type.Optional(Type.Array(CertificateMatch, {
+      minItems: 1,
+      description: 'Client certificates (through the ALB\'s mutual TLS, auth.albMtls) that act as this client, each matched by subject, SAN or serial.',
     })),
     policies: Type.Array(Type.String()),
     assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role this client\'s requests are signed with (session name and source identity = client id).' })),
@@ -447,11 +476,44 @@ const AlbOidc = Type.Object(
   { additionalProperties: false },
 );
 
+const AlbMtls = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('verify'), Type.Literal('passthrough')], {
+      description:
+        'The ALB listener\'s mutual TLS mode. verify: the ALB has checked the certificate against its trust store and sends ' +
+        'X-Amzn-Mtls-Clientcert-Subject, -Issuer, -Serial-Number, -Validity and -Leaf; the gateway checks the validity and maps the ' +
+        'certificate to a client. passthrough: the ALB sends the chain it was shown (X-Amzn-Mtls-Clientcert) unchecked; the gateway ' +
+        'verifies it against caBundle (and crl) before mapping it.',
+    }),
+    caBundle: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'passthrough only (required there): the PEM certificates of the CAs that issue client certificates, in the rules as a ' +
+        'YAML block (caBundle: |). Intermediates the client sends are used to reach one of these.',
+    })),
+    crl: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'passthrough only: PEM certificate revocation lists (-----BEGIN X509 CRL-----), each signed by a CA of caBundle. A revoked ' +
+        'certificate is refused; while a CRL is past its nextUpdate, every certificate of its CA is refused (fail closed): refresh it and reload.',
+    })),
+    clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 60, description: 'Tolerance for the certificates\' notBefore and notAfter.' }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Client certificates from the load balancer\'s mutual TLS (clients[].certificates say whose they are). Only with this section ' +
+      'does the gateway read the X-Amzn-Mtls-* headers; they are never passed upstream. The headers prove nothing on their own: ' +
+      'the gateway must be reachable only through that load balancer.',
+  },
+);
+
 const Auth = Type.Object(
   {
     realm: Type.String({ default: 'MLflow', description: 'Realm in the WWW-Authenticate challenge (browsers show it in the Basic prompt).' }),
     jwt: Type.Array(JwtIssuer, { default: [], description: 'OIDC issuers whose JWTs are accepted as Bearer tokens (MLFLOW_TRACKING_TOKEN).' }),
     alb: Type.Optional(AlbOidc),
+    albMtls: Type.Optional(AlbMtls),
     jwtCookie: Type.Optional(Type.String({
       pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$',
       description:
@@ -532,6 +594,8 @@ export type GroupSpec = Static<typeof Group>;
 export type RateLimitSpec = Static<typeof RateLimit>;
 export type JwtIssuerSpec = Static<typeof JwtIssuer>;
 export type AlbOidcSpec = Static<typeof AlbOidc>;
+export type AlbMtlsSpec = Static<typeof AlbMtls>;
+export type CertificateMatchSpec = Static<typeof CertificateMatch>;
 export type ArtifactsSpec = Static<typeof Artifacts>;
 export type UiSpec = Static<typeof Ui>;
 export type LimitStoreSpec = Static<typeof LimitStore>;
