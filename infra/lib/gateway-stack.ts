@@ -246,6 +246,10 @@ export class GatewayStack extends Stack {
       notifications: [{ topic }],
     });
     hostsLogicalId = this.getLogicalId(this.autoScalingGroup.node.defaultChild as CfnElement);
+    Annotations.of(this.autoScalingGroup).acknowledgeWarning(
+      '@aws-cdk/aws-autoscaling:signalsNotUsedByInstanceRefresh',
+      'Meant so (rollout.ts): the creation policy waits for the signals on the first deploy only; later deploys are instance refreshes stopped by alarms (BootFailures from the same failure the signal reports, ALB 5xx).',
+    );
     this.autoScalingGroup.attachToApplicationTargetGroup(targetGroup);
     this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
     hostSg.addIngressRule(albSg, ec2.Port.tcp(this.facts.listenPort), 'the ALB (listener port only)');
