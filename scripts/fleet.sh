@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rules and releases across the gateway fleet of the infra/ Gateway stack (infra/README.md,
+# Rules and releases across the gateway fleet of the infra/ Gateway stack (docs/deploy-aws.md,
 # "Rules and releases across the fleet"). Runs on an operator's machine with the AWS CLI v2 and
 # credentials allowed to use SSM Run Command on the hosts.
 #

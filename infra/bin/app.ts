@@ -1,4 +1,4 @@
-// The CDK app: `npx cdk deploy --all` from infra/ (infra/README.md). Which stacks exist follows from
+// The CDK app: `npx cdk deploy --all` from infra/ (docs/deploy-aws.md). Which stacks exist follows from
 // the context: no Network stack with -c vpcId (an existing VPC), no MLflow stack with -c mlflowArn
 // (an existing backend), a SageMaker domain only with -c createDomain=true. Stack names carry the
 // MLflow mode, so a tracking-server and an MLflow App deployment can live side by side; the

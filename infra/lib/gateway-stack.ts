@@ -360,7 +360,7 @@ export class GatewayStack extends Stack {
     const spec = facts.limitStore;
     const shared = spec?.kind === 'valkey';
     if (shared && !this.sharedLimits) throw new Error(`${file} has limits.store.kind valkey, but the stack creates no shared store: deploy with -c sharedLimits=true (an ElastiCache Serverless cache for the fleet), or set limits.store.kind: local`);
-    if (!shared && this.sharedLimits) throw new Error(`-c sharedLimits=true creates an ElastiCache cache for the fleet's rate limits, but ${file} has no limits.store with kind valkey: no host would use it. Add the limits.store section of infra/README.md ("Shared rate limits"), or drop -c sharedLimits`);
+    if (!shared && this.sharedLimits) throw new Error(`-c sharedLimits=true creates an ElastiCache cache for the fleet's rate limits, but ${file} has no limits.store with kind valkey: no host would use it. Add the limits.store section of docs/deploy-aws.md ("Shared rate limits"), or drop -c sharedLimits`);
     if (!shared || !this.sharedLimits) return;
     const problems: string[] = [];
     if (spec.url !== `rediss://${this.sharedLimits.endpoint}`) problems.push('url must be rediss://${VALKEY_ENDPOINT} (this stack\'s cache; ElastiCache Serverless accepts only TLS)');
