@@ -123,8 +123,9 @@ export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBa
   }
   Annotations.of(stack).addWarning('allowHttp: the load balancer listens on plain HTTP (port 80): API keys, passwords and tokens cross the network in clear text. Use it only for a test behind a private network.');
   const http = loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: forward });
-  acknowledge(http, 'NIST.800.53.R5-ALBHttpToHttpsRedirection', 'No certificate was given (-c allowHttp=true without certificateArn): a test deployment without HTTPS, which synth warns about.');
-  acknowledge(loadBalancer, 'NIST.800.53.R5-ELBTlsHttpsListenersOnly', 'No certificate was given (-c allowHttp=true without certificateArn): a test deployment without HTTPS, which synth warns about.');
+  const reason = 'No certificate was given (-c allowHttp=true without certificateArn): a test deployment without HTTPS, which synth warns about.';
+  acknowledge(http, 'NIST.800.53.R5-ALBHttpToHttpsRedirection', reason);
+  acknowledge(http, 'NIST.800.53.R5-ELBv2ACMCertificateRequired', reason);
 }
 
 function oidcAction(config: AppConfig, onUnauthenticated: elbv2.UnauthenticatedAction, next: elbv2.ListenerAction): elbv2.ListenerAction {
