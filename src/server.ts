@@ -10,7 +10,9 @@
 // authorize, so the allowlist is decided on the exact path that will be sent; the body is read
 // only once the request is allowed (no buffering for denied callers); signing last, over the bytes
 // and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
-// produces one audit line.
+// produces one audit line. With a `tracing` section, the request's server span is outside all of
+// it (it ends with the audit record) and the upstream call runs in a span of its own
+// (pipeline/tracing.ts); without one, neither stage is in the list.
 import { Elysia } from 'elysia';
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
