@@ -25,11 +25,14 @@ export interface Authenticator {
   authenticate(headers: Headers, method?: string): Promise<Identity>;
 }
 
-/** One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys). */
-export function createAuthenticator(auth: CompiledAuth, now: () => number = Date.now): Authenticator {
+/**
+ * One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys).
+ * `issuerFetch`: how the identity providers' documents and keys are fetched (with tracing, in a span).
+ */
+export function createAuthenticator(auth: CompiledAuth, now: () => number = Date.now, issuerFetch: typeof fetch = fetch): Authenticator {
   const basic = auth.passwords.size ? basicVerifier(auth) : undefined;
-  const jwt = auth.jwtIssuers.length ? jwtVerifier(auth) : undefined;
-  const alb = auth.alb ? albVerifier(auth, auth.alb) : undefined;
+  const jwt = auth.jwtIssuers.length ? jwtVerifier(auth, issuerFetch) : undefined;
+  const alb = auth.alb ? albVerifier(auth, auth.alb, issuerFetch) : undefined;
   const mtls = auth.albMtls ? mtlsVerifier(auth, auth.albMtls) : undefined;
   const refuse = (detail: string) => new Unauthenticated(auth.challenge, detail);
 
@@ -82,8 +85,8 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
  * The stage: the identity, or 401. With `auth.failedSignInLimit`, an address that has used up its
  * failed sign-ins gets 429 before any credential is checked (limits/sign-in-failures.ts).
  */
-export function authentication(auth: CompiledAuth, signInFailures: SignInFailureGuard, now: () => number): Stage {
-  const authenticator = createAuthenticator(auth, now);
+export function authentication(auth: CompiledAuth, signInFailures: SignInFailureGuard, now: () => number, issuerFetch?: typeof fetch): Stage {
+  const authenticator = createAuthenticator(auth, now, issuerFetch);
   const limit = auth.failedSignInLimit;
   if (!limit) {
     return async function authentication(scope, next) {

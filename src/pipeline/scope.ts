@@ -7,6 +7,7 @@ import type { Identity } from '../auth/identity.ts';
 import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
+import type { RequestTrace } from '../observability/tracing.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -23,6 +24,8 @@ export interface RequestScope {
   /** performance.now() at arrival, for totalMs. */
   readonly startedAt: number;
   readonly receivedAt: Date;
+  // ── request tracing (tracing.ts; only with a `tracing` section): the request's span
+  trace?: RequestTrace;
 
   // ── authenticate
   identity?: Identity;

@@ -353,6 +353,52 @@ const Metrics = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+// tracing (issue 22): OpenTelemetry spans over OTLP/HTTP, off unless the section is there
+// (observability/otel.ts; docs/tracing.md). Read at start-up: a change needs a restart.
+const Tracing = Type.Object(
+  {
+    endpoint: Type.String({
+      pattern: '^https?://[^\\s/?#]+/[^\\s?#]*$',
+      description:
+        'The collector\'s OTLP/HTTP traces URL, path included (what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT names), e.g. ' +
+        'http://127.0.0.1:4318/v1/traces for an OpenTelemetry or ADOT Collector on the host. Spans are sent as OTLP JSON.',
+    }),
+    serviceName: Type.String({ minLength: 1, default: 'sagemaker-mlflow-proxy', description: 'The service.name resource attribute: what the spans are filed under.' }),
+    sampleRatio: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        'Share of new traces recorded (0.01: one request in a hundred). A request that arrives with a W3C traceparent follows ' +
+        'its caller\'s sampled flag instead, so a trace is recorded whole or not at all.',
+    }),
+    resourceAttributes: Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+      default: {},
+      description: 'More resource attributes for every span, e.g. deployment.environment.name: prod, service.namespace: mlflow.',
+    }),
+    headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.String(), {
+      default: {},
+      description: 'Headers sent with each export (a collector that wants a token: Authorization: Bearer ${OTLP_TOKEN}). Never logged.',
+    }),
+    maxQueueSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 2048,
+      description:
+        'Finished spans held for export. When the collector is slow or down the queue fills and further spans are dropped and ' +
+        'counted (sagemaker_mlflow_proxy_trace_spans_dropped_total): requests never wait for the collector.',
+    }),
+    exportIntervalMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 5000, description: 'How often queued spans are sent (sooner when a batch of 512 is full).' }),
+    exportTimeoutMs: Type.Integer({
+      minimum: 1,
+      maximum: 120_000,
+      default: 10_000,
+      description: 'Longest one export may take, retries included; its spans are then dropped and counted.',
+    }),
+  },
+  { additionalProperties: false, description: 'Absent: no tracing, and nothing of it loaded or done per request.' },
+);
+
 const Readiness = Type.Object(
   {
     minCredentialSeconds: Type.Number({
@@ -577,6 +623,7 @@ export const RulesSchema = Type.Object(
     policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
     lookups: Lookups,
     metrics: Metrics,
+    tracing: Type.Optional(Tracing),
     readiness: Readiness,
     shutdown: Shutdown,
     logging: Logging,
@@ -599,3 +646,4 @@ export type CertificateMatchSpec = Static<typeof CertificateMatch>;
 export type ArtifactsSpec = Static<typeof Artifacts>;
 export type UiSpec = Static<typeof Ui>;
 export type LimitStoreSpec = Static<typeof LimitStore>;
+export type TracingSpec = Static<typeof Tracing>;

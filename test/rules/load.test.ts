@@ -171,6 +171,28 @@ describe('defaults', () => {
   });
 });
 
+describe('tracing', () => {
+  test('is off without its section, and with it everything but the endpoint has a default', () => {
+    expect(rulesFrom(minimal()).source.tracing).toBeUndefined();
+    expect(rulesFrom(minimal('tracing: {endpoint: "http://127.0.0.1:4318/v1/traces"}\n')).source.tracing).toEqual({
+      endpoint: 'http://127.0.0.1:4318/v1/traces', serviceName: 'sagemaker-mlflow-proxy', sampleRatio: 1, resourceAttributes: {}, headers: {},
+      maxQueueSize: 2048, exportIntervalMs: 5000, exportTimeoutMs: 10_000,
+    });
+  });
+
+  const refused: Array<[string, string]> = [
+    ['an endpoint without its scheme', 'tracing: {endpoint: "127.0.0.1:4318/v1/traces"}'],
+    ['an endpoint without a path', 'tracing: {endpoint: "http://127.0.0.1:4318"}'],
+    ['a sampling ratio above 1', 'tracing: {endpoint: "http://c:4318/v1/traces", sampleRatio: 2}'],
+    ['an unknown key', 'tracing: {endpoint: "http://c:4318/v1/traces", protocol: grpc}'],
+  ];
+  for (const [what, yaml] of refused) {
+    test(`refuses ${what}, at its key`, () => {
+      expect(problemsOf(minimal(`${yaml}\n`)).join('\n')).toMatch(/test\.yaml:4:\d+.*tracing/);
+    });
+  }
+});
+
 describe('every problem in one pass', () => {
   // A port out of range (schema), an unknown key, a bad ARN, a bad key hash and date, an unknown
   // operation, a made-up HTTP method and a missing variable: each one message, all at once.
