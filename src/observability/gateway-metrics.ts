@@ -3,6 +3,7 @@
 // listener is configured. prom-client (metrics.ts) is loaded only when metrics are on: it is
 // ~20 ms of start-up from source and heap every garbage collection walks (test/lazy-loading.test.ts).
 import type { AuditRecord, AuditSink } from './audit.ts';
+import type { SpanCounts } from './tracing.ts';
 
 export interface BuildInfo {
   version: string;
@@ -28,6 +29,8 @@ export interface GatewayMetrics {
   scopeLookup(event: 'hit' | 'miss' | 'lookup' | 'failure', kind: string): void;
   /** Reports the lookups' cache entries on each scrape (the cache of the rules in force). */
   watchScopeCache(entries: () => number): void;
+  /** Reports the tracing exporter's span counts (exported, dropped) on each scrape (rules `tracing`). */
+  watchTraceSpans(counts: () => SpanCounts): void;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -53,6 +56,7 @@ export function uncountedMetrics(): GatewayMetrics {
     rateLimitStoreShared() {},
     scopeLookup() {},
     watchScopeCache() {},
+    watchTraceSpans() {},
     render: async () => ({ body: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   };
 }

@@ -11,6 +11,7 @@ import type { ScopedDecision } from '../scopes/decide.ts';
 import type { GraphqlRows } from '../scopes/graphql-scopes.ts';
 
 export type ScopedRows = NonNullable<ScopedDecision['rows']>;
+import type { RequestTrace } from '../observability/tracing.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -27,6 +28,8 @@ export interface RequestScope {
   /** performance.now() at arrival, for totalMs. */
   readonly startedAt: number;
   readonly receivedAt: Date;
+  // ── request tracing (tracing.ts; only with a `tracing` section): the request's span
+  trace?: RequestTrace;
 
   // ── authenticate
   identity?: Identity;

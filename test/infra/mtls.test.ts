@@ -1,0 +1,95 @@
+// The HTTPS listener's mutual TLS (-c mtls) and the rules' auth.albMtls, kept in agreement like
+// the OIDC sign-in and auth.alb: verify mode gets a trust store from the CA bundle in S3 (and a
+// CRL), passthrough mode none; every combination that would let a client's own X-Amzn-Mtls-*
+// headers reach the gateway as if the load balancer had written them is refused.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, scratchTempDirs } from '../support/processes.ts';
+import { API_KEY_SHA256, CERTIFICATE_ARN, cfnLint, EXISTING_VPC, nagFindings, removeSynthesized, synth } from '../support/infra.ts';
+import { makeTestPki, type TestPki } from '../support/certificates.ts';
+import { Match } from '../../infra/lib/testing.ts';
+
+setDefaultTimeout(240_000);
+afterAll(removeSynthesized);
+const tempDir = scratchTempDirs();
+
+const MLFLOW_ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/existing';
+const BASE = { vpcId: EXISTING_VPC, mlflowArn: MLFLOW_ARN, apiKeySha256: API_KEY_SHA256, certificateArn: CERTIFICATE_ARN };
+const SHIPPED = readFileSync(join(REPO, 'rules.yaml'), 'utf8');
+const VERIFY = { mode: 'verify', caBundleS3Uri: 's3://corp-pki-example/mlflow/ca-bundle.pem', crlS3Uri: 's3://corp-pki-example/mlflow/root.crl' };
+let pki: TestPki;
+beforeAll(() => {
+  pki = makeTestPki();
+});
+
+function rulesFile(albMtls: string | undefined): string {
+  const file = join(tempDir('rules'), 'rules.yaml');
+  writeFileSync(file, albMtls ? SHIPPED.replace('  realm: MLflow\n', `  realm: MLflow\n${albMtls}`) : SHIPPED);
+  return file;
+}
+const verifyRules = () => rulesFile('  albMtls: {mode: verify}\n');
+const passthroughRules = () => rulesFile(`  albMtls:\n    mode: passthrough\n    caBundle: |\n${pki.rootA.pem.trim().split('\n').map((l) => `      ${l}`).join('\n')}\n`);
+const gatewayOf = (s: ReturnType<typeof synth>) => s.templates['MlflowProxy-GatewayTracking']!;
+
+describe('verify mode', () => {
+  test('a trust store from the CA bundle in S3, its CRL, and the HTTPS listener verifying against it', () => {
+    const s = synth({ ...BASE, mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() });
+    const gateway = gatewayOf(s);
+    gateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::TrustStore', { CaCertificatesBundleS3Bucket: 'corp-pki-example', CaCertificatesBundleS3Key: 'mlflow/ca-bundle.pem' });
+    gateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::TrustStoreRevocation', {
+      RevocationContents: [Match.objectLike({ S3Bucket: 'corp-pki-example', S3Key: 'mlflow/root.crl', RevocationType: 'CRL' })],
+    });
+    const trustStore = Object.keys(gateway.findResources('AWS::ElasticLoadBalancingV2::TrustStore'))[0]!;
+    gateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Protocol: 'HTTPS',
+      MutualAuthentication: { Mode: 'verify', TrustStoreArn: { 'Fn::GetAtt': [trustStore, 'TrustStoreArn'] }, IgnoreClientCertificateExpiry: false, AdvertiseTrustStoreCaNames: 'on' },
+    });
+    expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
+    expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  test('the CA bundle is required, and the values must be s3:// URIs', () => {
+    expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'verify' }), rulesFile: verifyRules() })).toThrow(/mtls.caBundleS3Uri: verify mode needs the CA bundle/);
+    expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'verify', caBundleS3Uri: 'https://example.com/ca.pem' }), rulesFile: verifyRules() })).toThrow(/mtls.caBundleS3Uri: expected s3:\/\/BUCKET\/KEY/);
+    expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'optional' }), rulesFile: verifyRules() })).toThrow(/mtls.mode: expected verify or passthrough/);
+  });
+});
+
+describe('passthrough mode', () => {
+  test('the listener passes the chain on, with no trust store (the gateway verifies against the rules\' caBundle)', () => {
+    const s = synth({ ...BASE, mtls: JSON.stringify({ mode: 'passthrough' }), rulesFile: passthroughRules() });
+    const gateway = gatewayOf(s);
+    gateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Protocol: 'HTTPS', MutualAuthentication: { Mode: 'passthrough' } });
+    gateway.resourceCountIs('AWS::ElasticLoadBalancingV2::TrustStore', 0);
+    expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  test('a trust store in passthrough mode is refused: nothing would use it', () => {
+    expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'passthrough', caBundleS3Uri: VERIFY.caBundleS3Uri }), rulesFile: passthroughRules() })).toThrow(/passthrough mode has no trust store/);
+  });
+});
+
+describe('the listener and the rules agree, or synth refuses', () => {
+  test('without -c mtls the listener has no mutual authentication', () => {
+    gatewayOf(synth({ ...BASE })).hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Protocol: 'HTTPS', MutualAuthentication: Match.absent() });
+  });
+
+  test('rules with auth.albMtls on a load balancer without mutual TLS (clients could write the headers themselves)', () => {
+    expect(() => synth({ ...BASE, rulesFile: verifyRules() })).toThrow(/has auth.albMtls \(verify\), but the load balancer has no mutual TLS/);
+  });
+
+  test('mutual TLS on the listener without auth.albMtls in the rules', () => {
+    expect(() => synth({ ...BASE, mtls: JSON.stringify(VERIFY) })).toThrow(/has no auth.albMtls: no certificate would sign anyone in/);
+  });
+
+  test('the two modes differ', () => {
+    expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'passthrough' }), rulesFile: verifyRules() })).toThrow(/-c mtls mode passthrough, but .* has auth.albMtls.mode verify/);
+  });
+
+  test('beside a plain-HTTP listener, or without the HTTPS one', () => {
+    expect(() => synth({ ...BASE, allowHttp: 'true', mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() })).toThrow(/-c mtls with -c allowHttp/);
+    const { certificateArn: _, ...noCertificate } = BASE;
+    expect(() => synth({ ...noCertificate, allowHttp: 'true', mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() })).toThrow(/-c mtls needs the HTTPS listener/);
+  });
+});
