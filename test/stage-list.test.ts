@@ -45,6 +45,12 @@ policies: {p: {operations: ["*"]}}
     ]);
   });
 
+  test('scoped policies: their searches answered after the headers are chosen, and answers teaching the lookups, before signing', () => {
+    expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\npolicies: {p: {operations: [GetRun], scope: {experiments: ["a/**"]}}}\n')).toEqual([
+      'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'scopedSearching', 'ownerLearning', 'plainMlflowPassing', 'forwarding',
+    ]);
+  });
+
   test('a SageMaker backend without artifacts answers its artifact API itself (501), still before signing', () => {
     expect(names(`version: 1\nbackend: {arn: "${ARN}"}\n`)).toContain('noArtifactApi');
   });
