@@ -117,9 +117,10 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
     bodyBudgeting(shared.bufferBudget), // limits.maxBufferedBytes, before any stage reads a body whole
     authorization(directory, limits.maxBodyBytes, lookups?.owners), // reads the body only when the decision needs it
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
-    // Scoped policies: their searches answered here, filtered; answers passing through teach the lookups.
-    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes }), ownerLearning(lookups.owners)] : []),
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
+    // Scoped policies: their searches answered here, filtered (inside the artifact stage, which shows
+    // their S3 locations as mlflow-artifacts:/ like any answer's); answers passing through teach the lookups.
+    ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes }), ownerLearning(lookups.owners)] : []),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
     tracing ? tracedForwarding(tracing, forward, backend.kind !== 'sagemaker') : forward,
   ];

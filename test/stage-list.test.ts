@@ -45,7 +45,7 @@ policies: {p: {operations: ["*"]}}
     ]);
   });
 
-  test('scoped policies: their searches answered after the headers are chosen, and answers teaching the lookups, before signing', () => {
+  test('scoped policies: their searches answered after the headers are chosen (and inside the artifact stage), and answers teaching the lookups, before signing', () => {
     expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\npolicies: {p: {operations: [GetRun], scope: {experiments: ["a/**"]}}}\n')).toEqual([
       'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'scopedSearching', 'ownerLearning', 'plainMlflowPassing', 'forwarding',
     ]);
