@@ -71,7 +71,7 @@ interface Team {
   team: 'a' | 'b';
   experiment: { id: string; name: string; tag_key: string };
   spare_experiment: { id: string; name: string };
-  run: { id: string; artifact_uri: string; metric_key: string; param_key: string; tag_key: string; artifact_path: string };
+  run: { id: string; artifact_uri: string; metric_key: string; metric_value: number; param_key: string; tag_key: string; artifact_path: string };
   spare_run: { id: string };
   trace: { id: string; tag_key: string; assessment_id?: string; expectation_id?: string };
   logged_model?: { id: string; name: string; tag_key: string };
@@ -287,7 +287,7 @@ function traceTargets(): Target[] {
     { op: 'SearchTracesV3', major: 3, family: f, what: 'searches its own traces', method: 'POST', path: '/api/3.0/mlflow/traces/search', fields: (_t, x) => ({ locations: [location(exp(x.a))] }), expect: 'own-rows', mustShow: (x) => x.a.trace.id, noTwin: true },
     { op: 'CalculateTraceFilterCorrelation', major: 3, family: f, what: "correlates filters over B's traces", method: 'POST', path: '/api/3.0/mlflow/traces/calculate-filter-correlation', fields: (t) => ({ experiment_ids: [exp(t)], filter_string1: "trace.status = 'OK'", filter_string2: "trace.status = 'ERROR'" }), ids: ['experiment_ids'] },
     { op: 'QueryTraceMetrics', major: 3, family: f, what: "queries B's trace metrics", method: 'POST', path: '/api/3.0/mlflow/traces/metrics', fields: (t) => ({ experiment_ids: [exp(t)], view_type: 'TRACES', metric_name: 'trace_count', aggregations: [{ aggregation_type: 'COUNT' }] }), ids: ['experiment_ids'] },
-    { op: 'SetTraceTagV3', major: 3, family: f, what: "tags B's trace", method: 'PATCH', path: '/api/3.0/mlflow/traces/{}/tags', segments: (t) => [trace(t)], segmentNames: ['trace_id'], fields: () => ({ key: 'planted-by-a', value: 'x' }) },
+    { op: 'SetTraceTagV3', major: 3, family: f, what: "tags B's trace", method: 'PATCH', path: '/api/3.0/mlflow/traces/{}/tags', segments: (t) => [trace(t)], segmentNames: ['trace_id'], fields: () => ({ key: 'planted-by-a-v3', value: 'x' }) },
     {
       op: 'CreateAssessment', major: 3, family: f, what: "adds feedback to B's trace", method: 'POST', path: '/api/3.0/mlflow/traces/{}/assessments', segments: (t) => [trace(t)], ids: ['assessment.trace_id'],
       fields: (t) => ({ assessment: { trace_id: trace(t), assessment_name: 'planted-by-a', source: { source_type: 'HUMAN', source_id: 'a-writer' }, feedback: { value: 'planted' } } }),
@@ -345,7 +345,7 @@ function datasetTargets(): Target[] {
     { op: 'SearchEvaluationDatasets', family: f, what: "searches B's experiment's evaluation datasets", method: 'POST', path: '/api/3.0/mlflow/datasets/search', fields: (t) => ({ experiment_ids: [exp(t)] }), ids: ['experiment_ids'], expect: 'no-b-rows' },
     { op: 'SearchEvaluationDatasets', family: f, what: 'lists every evaluation dataset (POST)', method: 'POST', path: '/api/3.0/mlflow/datasets/search', fields: () => ({ max_results: 1000 }), expect: 'own-rows', mustShow: (x) => ds(x.a), noTwin: true },
     { op: 'SearchEvaluationDatasets', family: f, what: 'lists every evaluation dataset (GET)', method: 'GET', path: '/api/3.0/mlflow/datasets/search', fields: () => ({ max_results: 1000 }), expect: 'own-rows', mustShow: (x) => ds(x.a), noTwin: true },
-    { op: 'GetDatasetExperimentIds', family: f, what: "reads which experiments B's dataset is in", method: 'GET', path: '/api/3.0/mlflow/datasets/{}/experiment-ids', ...one },
+    { op: 'GetDatasetExperimentIds', family: f, what: "reads which experiments B's dataset is in", method: 'GET', path: '/api/3.0/mlflow/datasets/{}/experiment-ids', ...one, forbid: (x) => [new RegExp(`"${x.b.experiment.id}"`)] },
     { op: 'GetDatasetRecords', family: f, what: "reads B's dataset records", method: 'GET', path: '/api/3.0/mlflow/datasets/{}/records', ...one },
     { op: 'UpsertDatasetRecords', family: f, what: "adds records to B's dataset", method: 'POST', path: '/api/3.0/mlflow/datasets/{}/records', ...one, fields: () => ({ records: JSON.stringify([{ inputs: { question: 'planted by a' }, expectations: { answer: 'x' } }]) }) },
     { op: 'SetDatasetTags', family: f, what: "tags B's dataset", method: 'PATCH', path: '/api/3.0/mlflow/datasets/{}/tags', ...one, fields: () => ({ tags: JSON.stringify({ 'planted-by-a': 'x' }) }) },
@@ -460,9 +460,22 @@ function reviewTargets(): Target[] {
     { op: 'GetOrCreateUserQueue', family: f, what: "gets itself a review queue in B's experiment", method: 'POST', path: '/api/3.0/mlflow/review-queues/get-or-create-user', fields: (t) => ({ experiment_id: exp(t), user: 'a-writer' }), ids: ['experiment_id'] },
     { op: 'AddItemsToReviewQueue', family: f, what: "adds its own trace to B's review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/items/add', fields: (t, x) => ({ queue_id: r(t).queue_id, item_type: 'TRACE', item_ids: [x.a.trace.id] }), ids: ['queue_id'], noControl: true },
     { op: 'AddItemsToReviewQueue', family: f, what: "adds B's trace to its own review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/items/add', fields: (t, x) => ({ queue_id: r(x.a).queue_id, item_type: 'TRACE', item_ids: [t.trace.id] }), ids: ['item_ids'], noControl: true },
-    { op: 'SetReviewQueueItemStatus', family: f, what: "completes an item of B's review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/items/set-status', fields: (t) => ({ queue_id: r(t).queue_id, item_id: r(t).queue_item_id, status: 'COMPLETED', completed_by: 'a-writer' }), ids: ['queue_id'] },
+    { op: 'SetReviewQueueItemStatus', family: f, what: "completes an item of B's review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/items/set-status', fields: (t) => ({ queue_id: r(t).queue_id, item_id: r(t).queue_item_id, status: 'COMPLETE', completed_by: 'a-writer' }), ids: ['queue_id'] },
     { op: 'UpdateReviewQueue', family: f, what: "renames B's review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/update', fields: (t) => ({ queue_id: r(t).queue_id, name: 'renamed by a' }), ids: ['queue_id'] },
     { op: 'CreatePromptOptimizationJob', family: f, what: "starts a prompt optimization in B's experiment on B's prompt", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs', fields: (t) => ({ experiment_id: exp(t), source_prompt_uri: `prompts:/${t.prompt!.name}/${t.prompt!.version}`, config: { optimizer_type: 'OPTIMIZER_TYPE_GEPA', dataset_id: ds(t), scorers: [t.scorer!.name] } }), ids: ['experiment_id'] },
+    // No optimization job can be made without MLflow's job runner (off here): these name one that
+    // does not exist, which must be refused like one of B's.
+    { op: 'GetPromptOptimizationJob', family: f, what: "reads a prompt optimization job (one that does not exist)", method: 'GET', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
+    { op: 'CancelPromptOptimizationJob', family: f, what: "cancels a prompt optimization job (one that does not exist)", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}/cancel', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
+    { op: 'DeletePromptOptimizationJob', family: f, what: "deletes a prompt optimization job (one that does not exist)", method: 'DELETE', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true, destroys: true },
+    {
+      op: 'InvokeIssueDetection', family: f, what: "runs issue detection over B's traces (the UI's route)", method: 'POST', path: '/ajax-api/3.0/mlflow/issues/invoke', ajaxTwin: false, ids: ['experiment_id', 'trace_ids'],
+      fields: (t) => ({ experiment_id: exp(t), trace_ids: [t.trace.id], categories: ['quality'], provider: 'openai', model: 'gpt-4o-mini' }),
+    },
+    {
+      op: 'InvokeGenaiEvaluate', family: f, what: "evaluates B's traces with B's scorer (the UI's route)", method: 'POST', path: '/ajax-api/3.0/mlflow/genai/evaluate/invoke', ajaxTwin: false, ids: ['experiment_id', 'trace_ids'],
+      fields: (t) => ({ experiment_id: exp(t), trace_ids: [t.trace.id], serialized_scorers: [t.scorer!.serialized] }),
+    },
     { op: 'SearchPromptOptimizationJobs', family: f, what: "searches B's experiment's prompt optimizations", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs/search', fields: (t) => ({ experiment_id: exp(t) }), ids: ['experiment_id'], expect: 'no-b-rows' },
     { op: 'RemoveItemsFromReviewQueue', family: f, what: "removes an item from B's review queue", method: 'POST', path: '/api/3.0/mlflow/review-queues/items/remove', fields: (t) => ({ queue_id: r(t).queue_id, item_ids: [r(t).queue_item_id] }), ids: ['queue_id'], destroys: true },
     { op: 'DeleteLabelSchema', family: f, what: "deletes B's label schema", method: 'DELETE', path: '/api/3.0/mlflow/label-schemas/delete', fields: (t) => ({ schema_id: r(t).label_schema_id }), ids: ['schema_id'], destroys: true },
@@ -945,7 +958,8 @@ beforeAll(async () => {
     const x: Ctx = { ...teams, major: version.startsWith('3.') ? 3 : 2, root: `s3://${BUCKET}/${rootPrefix(version)}`, now: Date.now() };
     contexts.set(version, x);
     const b = teams.b;
-    const secrets = [...b.tokens, ...Object.values(PLANTED), ...idsOf(b)];
+    // B's metric values (31337.4242 and the next step's) are numbers no token can mark.
+    const secrets = [...b.tokens, ...Object.values(PLANTED), ...idsOf(b), String(b.run.metric_value), String(b.run.metric_value + 1)];
     envs.set(version, {
       version, x, gateway, standin, mlflow, secrets,
       owner: { strings: secrets, experimentIds: [b.experiment.id, b.spare_experiment.id], artifactPrefixes: [b.experiment.id, b.spare_experiment.id].map((id) => `${x.root}/${id}`) },

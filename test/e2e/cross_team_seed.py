@@ -101,7 +101,9 @@ def seed(team, other, result):
         notes = os.path.join(work, "notes")
         os.makedirs(notes)
         artifact_text = "run artifact %s\n" % mark("artifact-text")
-        with open(os.path.join(notes, "notes.txt"), "w") as f:
+        # The file's name carries a token too: a listing shows names, not contents.
+        artifact_name = "%s.txt" % mark("notes")
+        with open(os.path.join(notes, artifact_name), "w") as f:
             f.write(artifact_text)
         mlflow.log_artifacts(notes, artifact_path="notes")
         model_dir = os.path.join(work, "model")
@@ -121,7 +123,7 @@ def seed(team, other, result):
         "param_value": param_value,
         "tag_key": tag_key,
         "tag_value": tag_value,
-        "artifact_path": "notes/notes.txt",
+        "artifact_path": "notes/" + artifact_name,
         "artifact_text": artifact_text,
     }
     result["spare_run"] = {"id": spare_run.info.run_id}
@@ -170,6 +172,8 @@ def seed(team, other, result):
         os.makedirs(model_files)
         with open(os.path.join(model_files, "MLmodel"), "w") as f:
             f.write("flavors: {}\nmarker: %s\n" % mark("lm-artifact"))
+        with open(os.path.join(model_files, "%s.txt" % mark("lm-notes")), "w") as f:
+            f.write("logged model notes\n")
         client.log_model_artifacts(logged.model_id, model_files)
         client.finalize_logged_model(logged.model_id, "READY")
         client.log_metric(run_id, mark("lm-metric"), 2.5, model_id=logged.model_id)

@@ -152,7 +152,7 @@ function rowIsOwners(table: string, row: Record<string, unknown>, owner: Owner):
   // experiment id as text beside its type.
   if (table === 'entity_associations') {
     for (const side of ['source', 'destination']) {
-      if (row[`${side}_type`] === 'EXPERIMENT' && owner.experimentIds.includes(String(row[`${side}_id`]))) return true;
+      if (String(row[`${side}_type`]).toLowerCase() === 'experiment' && owner.experimentIds.includes(String(row[`${side}_id`]))) return true;
     }
   }
   return false;
