@@ -52,7 +52,12 @@ type Version = '2.16.2' | '3.17.2';
 const VERSIONS = (['2.16.2', '3.17.2'] as const).filter((v) => MLFLOW_VERSIONS.includes(v));
 const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/cross-team';
 const BUCKET = 'mlflow-cross-team';
-const RULES_MODE = process.env.CROSS_TEAM_RULES === 'prefix' ? 'prefix' : 'scopes';
+/**
+ * scopes: the rules under test. prefix: today's best rules without scopes, for comparison.
+ * refuse-a: team A's writer and reader may call nothing but GetServerVersion, a check of the harness
+ * itself: every row expecting a refusal must then pass (only A's own searches fail).
+ */
+const RULES_MODE = (['prefix', 'refuse-a'] as const).find((mode) => mode === process.env.CROSS_TEAM_RULES) ?? 'scopes';
 /** Reads run this many at a time (writes one by one, each followed by a look at the stores). */
 const READ_CONCURRENCY = 6;
 
@@ -535,10 +540,11 @@ function graphqlTargets(): Target[] {
     g("reads B's metric history (mlflowGetMetricHistoryBulkInterval)", (t) => doc(`query { mlflowGetMetricHistoryBulkInterval(input: {runIds: ["${t.run.id}"], metricKey: "${t.run.metric_key}"}) { metrics { key value step } } }`)),
     g("searches B's model's versions (mlflowSearchModelVersions)", (t) => doc(`query { mlflowSearchModelVersions(input: {filter: "name = '${t.model.name}'"}) { modelVersions { name version source description } } }`), { expect: 'no-b-rows' }),
     g("lists B's experiment's input datasets (mlflowSearchDatasets)", (t) => doc(`mutation { mlflowSearchDatasets(input: {experimentIds: ["${exp(t)}"]}) { datasetSummaries { experimentId name digest context } } }`), { expect: 'no-b-rows' }),
-    g("reads its own run's model versions (one is B's: a nested resolver)", (_t, x) => doc(`query { mlflowGetRun(input: {runId: "${x.a.run.id}"}) { run { info { runId } modelVersions { name version description } } } }`), { expect: 'own-rows', mustShow: (x) => x.a.run.id, noControl: true }),
+    // The UI's run page asks this; a gateway may filter the nested list or refuse the document.
+    g("reads its own run's model versions (one is B's: a nested resolver)", (_t, x) => doc(`query { mlflowGetRun(input: {runId: "${x.a.run.id}"}) { run { info { runId } modelVersions { name version description } } } }`), { expect: 'no-b-rows', noControl: true }),
     g("reads B's run's experiment through a nested resolver", (t) => doc(`query { mlflowGetRun(input: {runId: "${t.run.id}"}) { run { info { runId } experiment { name tags { key value } } } } }`)),
     {
-      op: 'GraphQL', family: f, what: "reads B's run with a GET and a JSON body", method: 'GET', path: '/graphql', access: 'read', noTwin: true, alsoRefusedAs: 'BAD_REQUEST',
+      op: 'GraphQL', family: f, what: "reads B's run with a GET and a JSON body", method: 'GET', path: '/graphql', access: 'read', noTwin: true, noControl: true, alsoRefusedAs: 'BAD_REQUEST',
       exact: (t) => ({ target: '/graphql', body: doc(`query { mlflowGetRun(input: {runId: "${t.run.id}"}) { ${runFields} } }`), headers: { 'content-type': 'application/json' } }),
     },
   ];
@@ -732,7 +738,10 @@ function problemsOf(row: Row, outcome: Outcome, outcomes: Map<string, Outcome>):
   const problems: string[] = [];
   const said = `answered ${outcome.status}${outcome.errorCode ? ` ${outcome.errorCode}` : ''}${outcome.message ? `: ${outcome.message.slice(0, 200)}` : ''}`;
   if (row.control) {
+    // B's reader must get B's data through: not refused, and passed on (a 503 from a failed lookup
+    // is not passing it on either).
     if (outcome.status === 403 && outcome.errorCode === 'PERMISSION_DENIED') problems.push(`B's own reader was refused its own data (${said})`);
+    else if (!outcome.reached && !gatewayServed(row)) problems.push(`B's own reader's request never reached MLflow (${said})`);
     return problems;
   }
   const expectation = row.target.expect ?? 'refused';
@@ -760,7 +769,8 @@ function problemsOf(row: Row, outcome: Outcome, outcomes: Map<string, Outcome>):
 
 /** Status, error code and message with every id (a whole word: not the 3 of a 403) replaced by `<id>`. */
 function messageShape(outcome: Outcome, ids: ReadonlyArray<string>): string {
-  let message = outcome.message ?? '';
+  // The gateway quotes the request id in its messages: each row has its own.
+  let message = (outcome.message ?? '').replace(/\(request id [^)]*\)/g, '(request id)');
   for (const id of ids) message = message.replace(new RegExp(`(?<![\\w-])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g'), '<id>');
   return `${outcome.status} ${outcome.errorCode} ${message}`;
 }
@@ -796,32 +806,53 @@ function gatewayServed(row: Row): boolean {
   return row.spelling.target.startsWith('/api/2.0/mlflow-artifacts/') || row.target.follow !== undefined;
 }
 
-async function runTable(env: Env, rows: Row[], outcomes: Map<string, Outcome>): Promise<{ before: StoreSnapshot }> {
-  const prefix = rootPrefix(env.version);
-  const tables = new StoreTables(join(env.mlflow.dir, 'mlflow.db'));
-  const before: StoreSnapshot = { rows: tables.read(), objects: await readObjects(s3, BUCKET, prefix) };
-  const forwarded = new ForwardedIds(env.standin.logPath);
-  const started = performance.now();
-
-  // Reads, several at a time: they change nothing (the diff of the whole run, at the end, would show it).
-  const reads = rows.filter((row) => row.access === 'read');
-  const sentReads = new Map<string, { status: number; text: string }>();
+/** Sends rows several at a time (reads: they change nothing, or the phase's diff shows it). */
+async function sendConcurrently(env: Env, rows: Row[]): Promise<Map<string, { status: number; text: string }>> {
+  const sent = new Map<string, { status: number; text: string }>();
   let next = 0;
   await Promise.all(
     Array.from({ length: READ_CONCURRENCY }, async () => {
-      while (next < reads.length) {
-        const row = reads[next++]!;
-        sentReads.set(row.id, await send(env, row));
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        sent.set(row.id, await send(env, row));
       }
     }),
   );
-  timings.push(`MLflow ${env.version} ${reads.length} reads: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  const writesStarted = performance.now();
+  return sent;
+}
+
+interface TableRun {
+  /** The stores before A's first attempt (after B's own reads, which may create defaults lazily). */
+  before: StoreSnapshot;
+  /** What of B's changed while A's reads ran (concurrently, so no one row is to blame). */
+  changedByReads: StoreChange[];
+}
+
+async function runTable(env: Env, rows: Row[], outcomes: Map<string, Outcome>): Promise<TableRun> {
+  const prefix = rootPrefix(env.version);
+  const tables = new StoreTables(join(env.mlflow.dir, 'mlflow.db'));
+  const forwarded = new ForwardedIds(env.standin.logPath);
+  const lap = (what: string, since: number) => timings.push(`MLflow ${env.version} ${what}: ${((performance.now() - since) / 1000).toFixed(1)} s`);
+
+  // B's own reads first, on B's data as seeded. MLflow makes some things on first read (3.x's
+  // default label schemas): B's doing, before the snapshot A is judged against.
+  const controls = rows.filter((row) => row.control);
+  const sentControls = await sendConcurrently(env, controls);
+  const before: StoreSnapshot = { rows: tables.read(), objects: await readObjects(s3, BUCKET, prefix) };
+
+  const started = performance.now();
+  const reads = rows.filter((row) => row.access === 'read' && !row.control);
+  const sentReads = await sendConcurrently(env, reads);
+  lap(`${reads.length} reads`, started);
+  const afterReads: StoreSnapshot = { rows: tables.read(), objects: await readObjects(s3, BUCKET, prefix) };
+  const changedByReads = touching(changesBetween(before, afterReads), env.owner);
+
   // Writes one by one, each followed by a look at the stores: a change to B's data is this row's.
   // Only a request that reached MLflow (or the gateway's own artifact API) can have changed them;
   // after a refusal the stores are not read at all.
+  const writesStarted = performance.now();
   const writes = rows.filter((row) => row.access === 'write').sort((p, q) => Number(!!p.target.destroys) - Number(!!q.target.destroys));
-  let previous = before;
+  let previous = afterReads;
   const sentWrites = new Map<string, { status: number; text: string; wrote: StoreChange[] }>();
   for (const row of writes) {
     const sent = await send(env, row);
@@ -834,14 +865,15 @@ async function runTable(env: Env, rows: Row[], outcomes: Map<string, Outcome>): 
     previous = now;
   }
   tables.close();
-  timings.push(`MLflow ${env.version} ${writes.length} writes: ${((performance.now() - writesStarted) / 1000).toFixed(1)} s`);
+  lap(`${writes.length} writes`, writesStarted);
   const reached = forwarded.update();
+  for (const row of controls) outcomes.set(row.id, judge(env, row, sentControls.get(row.id)!, reached.has(row.id), []));
   for (const row of reads) outcomes.set(row.id, judge(env, row, sentReads.get(row.id)!, reached.has(row.id), []));
   for (const row of writes) {
     const sent = sentWrites.get(row.id)!;
     outcomes.set(row.id, judge(env, row, sent, reached.has(row.id), sent.wrote));
   }
-  return { before };
+  return { before, changedByReads };
 }
 
 // ── The servers, the teams, the gateways ────────────────────────────────────────────────────────
@@ -860,6 +892,10 @@ const STOCK_SCOPES = {
 };
 
 function policies(): Record<string, unknown> {
+  if (RULES_MODE === 'refuse-a') {
+    const nothing = { operations: ['GetServerVersion'] };
+    return { ...scopedPolicies(), 'team-a-write': nothing, 'team-a-read': nothing };
+  }
   if (RULES_MODE === 'prefix') {
     // Today's best rules without scopes (the issue's tester): every policy's operations listed
     // directly (a condition does not reach included policies) under experimentNamePrefix.
@@ -875,6 +911,10 @@ function policies(): Record<string, unknown> {
       'team-a-classic': { include: ['log-runs', 'registry-write'], conditions: { experimentNamePrefix: 'team a / churn model ' } },
     };
   }
+  return scopedPolicies();
+}
+
+function scopedPolicies(): Record<string, unknown> {
   return {
     ...SHIPPED_POLICIES,
     'team-a-write': { description: "Everything (but sensitive operations) on team A's experiments, models and prompts.", operations: ['*'], scope: scope('a') },
@@ -935,7 +975,7 @@ async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
 const envs = new Map<Version, Env>();
 const allRows = new Map<Version, Row[]>();
 const outcomes = new Map<string, Outcome>();
-const before = new Map<Version, StoreSnapshot>();
+const tableRuns = new Map<Version, TableRun>();
 
 beforeAll(async () => {
   s3 = await startMoto();
@@ -967,7 +1007,7 @@ beforeAll(async () => {
     allRows.set(version, rowsFor(version, x));
   }));
   // The two servers are apart: their tables run side by side.
-  await Promise.all(VERSIONS.map(async (version) => before.set(version, (await runTable(envs.get(version)!, allRows.get(version)!, outcomes)).before)));
+  await Promise.all(VERSIONS.map(async (version) => tableRuns.set(version, await runTable(envs.get(version)!, allRows.get(version)!, outcomes))));
 });
 
 afterAll(async () => {
@@ -983,21 +1023,16 @@ afterAll(async () => {
 // ── The table's rows, one test each ─────────────────────────────────────────────────────────────
 for (const version of VERSIONS) {
   describe(`MLflow ${version}: team A on team B's data`, () => {
-    // Rows are known once the servers are seeded; bun collects tests first, so one test walks them
-    // per target and reports every failing row by name.
-    const major = version.startsWith('3.') ? 3 : 2;
-    const byTarget = new Map<string, Target>();
-    for (const target of targetsFor(major)) byTarget.set(`${target.op}: ${target.what}`, target);
-    for (const [name, target] of byTarget) {
+    // Rows are known once the servers are seeded, but bun collects tests first: one test per target
+    // (its name is the target's), reporting each of its failing rows by client, spelling and id.
+    for (const target of targetsFor(version.startsWith('3.') ? 3 : 2)) {
       test(`${target.op}: team A ${target.what}`, () => {
         const rows = allRows.get(version)!.filter((row) => row.target.op === target.op && row.target.what === target.what);
         expect(rows.length).toBeGreaterThan(0);
         const failures = rows.flatMap((row) => problemsOf(row, outcomes.get(row.id)!, outcomes).map((p) => `${row.client} [${row.spelling.way}] ${row.spelling.method} ${row.spelling.target.slice(0, 140)} (${row.id}): ${p}`));
         expect(failures).toEqual([]);
       });
-      void name;
     }
-
   });
 }
 
@@ -1034,10 +1069,14 @@ describe('the stock clients inside their scopes', () => {
 
 // ── After everything: B's data as it was ─────────────────────────────────────────────────────────
 for (const version of VERSIONS) {
+  test(`MLflow ${version}: team A's reads changed nothing of B's (MLflow makes some things on first read)`, () => {
+    expect(tableRuns.get(version)!.changedByReads.map((c) => `${c.where} ${c.change} ${c.what.slice(0, 200)}`)).toEqual([]);
+  });
+
   test(`MLflow ${version}: afterwards, B's data is as it was: nothing of B's changed, nothing new points at it`, async () => {
     const env = envs.get(version)!;
     const after = await snapshot(join(env.mlflow.dir, 'mlflow.db'), s3, BUCKET, rootPrefix(version));
-    const changed = touching(changesBetween(before.get(version)!, after), env.owner);
+    const changed = touching(changesBetween(tableRuns.get(version)!.before, after), env.owner);
     expect(changed.map((c) => `${c.where} ${c.change} ${c.what.slice(0, 200)}`)).toEqual([]);
   });
 }
@@ -1050,6 +1089,11 @@ test('every operation the resource table scopes (refs or a row filter) has a row
   // And no row names an operation the gateway does not know (GraphQL is decided field by field).
   expect([...withRows].filter((op) => op !== 'GraphQL' && !OPERATION_NAMES.includes(op))).toEqual([]);
   expect(Object.keys(EXEMPT).filter((op) => withRows.has(op))).toEqual([]);
+  // A target is found by its operation and words: two alike would be judged as one.
+  for (const major of [2, 3] as const) {
+    const names = targetsFor(major).map((t) => `${t.op}: ${t.what}`);
+    expect(names.filter((name, i) => names.indexOf(name) !== i)).toEqual([]);
+  }
 });
 
 // ── What leaked, counted ────────────────────────────────────────────────────────────────────────
@@ -1059,6 +1103,11 @@ function printSummary(): void {
   for (const version of VERSIONS) {
     const rows = (allRows.get(version) ?? []).filter((row) => !row.control && outcomes.has(row.id));
     if (!rows.length) continue;
+    const controls = (allRows.get(version) ?? []).filter((row) => row.control && outcomes.has(row.id));
+    for (const row of controls) {
+      const o = outcomes.get(row.id)!;
+      report.push({ version, id: row.id, client: row.client, control: true, op: row.target.op, what: row.target.what, way: row.spelling.way, status: o.status, errorCode: o.errorCode, reached: o.reached, problems: problemsOf(row, o, outcomes) });
+    }
     const families = new Map<string, { attempts: number; refused: number; readLeaks: number; writeLeaks: number; failing: number }>();
     const total = { attempts: 0, refused: 0, readLeaks: 0, writeLeaks: 0, failing: 0 };
     for (const row of rows) {
@@ -1076,7 +1125,20 @@ function printSummary(): void {
       families.set(key, tally);
       report.push({ version, id: row.id, client: row.client, op: row.target.op, family: key, what: row.target.what, way: row.spelling.way, method: row.spelling.method, target: row.spelling.target, status: o.status, errorCode: o.errorCode, reached: o.reached, leaked: o.leaked, wrote: o.wrote.length, problems: problemsOf(row, o, outcomes) });
     }
+    // Per target (an operation and what it tries, whatever the spelling): the issue's tester counted so.
+    const targets = new Map<string, { read: boolean; changed: boolean }>();
+    for (const row of rows) {
+      const o = outcomes.get(row.id)!;
+      const key = `${row.target.op}: ${row.target.what}`;
+      const t = targets.get(key) ?? { read: false, changed: false };
+      targets.set(key, { read: t.read || o.leaked.length > 0, changed: t.changed || o.wrote.length > 0 });
+    }
+    const byTarget = [...targets.values()];
     lines.push(`  MLflow ${version}: ${total.attempts} attempts, ${total.refused} refused, ${total.readLeaks} read B's data, ${total.writeLeaks} changed it, ${total.failing} failing`);
+    lines.push(`    by target: ${byTarget.length} targets, ${byTarget.filter((t) => t.read).length} read B's data, ${byTarget.filter((t) => t.changed).length} changed it`);
+    const byReads = tableRuns.get(version)?.changedByReads.length ?? 0;
+    if (byReads) lines.push(`    A's reads (run together) changed ${byReads} rows or objects of B's`);
+    lines.push(`    controls: ${controls.length} reads by B's own reader, ${controls.filter((row) => problemsOf(row, outcomes.get(row.id)!, outcomes).length > 0).length} of them refused or not passed on`);
     for (const [family, t] of [...families].sort()) lines.push(`    ${family.padEnd(14)} ${String(t.attempts).padStart(4)} attempts ${String(t.refused).padStart(4)} refused ${String(t.readLeaks).padStart(4)} read ${String(t.writeLeaks).padStart(4)} changed ${String(t.failing).padStart(4)} failing`);
   }
   console.log([...lines, `  time: ${timings.join(', ')}`].join('\n'));
