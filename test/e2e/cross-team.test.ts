@@ -10,17 +10,20 @@
 // operation, spelled one way, by A's writer or reader). For every row:
 // - refused: 403 PERMISSION_DENIED, and the request never reached MLflow (the stand-in logs the
 //   X-Request-Id of what it forwards); for a search, refused or answered with none of B's rows;
-// - no write of B's reached MLflow: the SQLite store and the S3 bucket are read directly before and
-//   after each writing row, and nothing of B's may change, nor anything new point at it;
+// - no write of B's reached MLflow: the SQLite store and the S3 bucket are read directly after each
+//   write that reached MLflow (or the gateway's artifact API), and after A's reads together; nothing
+//   of B's may change, nor anything new point at it;
 // - no answer carries B's names, values, trace contents or ids, unless the request itself held them;
 // - an id that does not exist is refused exactly like B's (status, error_code, message shape).
-// B's own reader making the read attempts is not refused (the scope must not simply refuse all).
+// B's own reader making the read attempts first is passed on (the scope must not simply refuse all).
 // Then the stock clients (3.17.2's GenAI workflow, 2.16.2's classic one) run inside scoped
 // policies with zero denials, and B's data is compared with what it was before the table.
 //
 // Run alone:  ./node_modules/.bin/bun test test/e2e/cross-team.test.ts
-// Today's best rules instead of scopes (experimentNamePrefix, for comparison):
-//             CROSS_TEAM_RULES=prefix ./node_modules/.bin/bun test test/e2e/cross-team.test.ts
+// One version: MLFLOW_VERSIONS=3.17.2 ./node_modules/.bin/bun test test/e2e/cross-team.test.ts
+// Today's best rules instead of scopes (experimentNamePrefix, for comparison): CROSS_TEAM_RULES=prefix;
+// team A refused everything (the harness must then pass every refusal row): CROSS_TEAM_RULES=refuse-a.
+// docs/cross-team-suite.md says more.
 // CROSS_TEAM_REPORT=file.json writes every row's outcome; a summary is printed either way.
 //
 // The table is data: a new route adds a target (an operation with its fields, built from a team's
