@@ -54,12 +54,13 @@ export function spellingsOf(shape: RequestShape): Spelling[] {
   const path = fill(shape.path, shape.segments?.theirs ?? []);
   const isGet = shape.method === 'GET';
 
+  const inPath = (shape.segments?.theirs.length ?? 0) > 0;
   if (shape.rawBody) {
-    add('query, raw body', shape.method, `${path}${query(theirs)}`, shape.rawBody.bytes);
+    add(inPath ? 'path, raw body' : 'query, raw body', shape.method, `${path}${query(theirs)}`, shape.rawBody.bytes);
   } else if (isGet) {
-    add('query', 'GET', `${path}${query(theirs)}`);
+    add(inPath ? 'path' : 'query', 'GET', `${path}${query(theirs)}`);
   } else {
-    add('JSON body', shape.method, path, JSON.stringify(theirs), true);
+    add(inPath ? 'path, JSON body' : 'JSON body', shape.method, path, JSON.stringify(theirs), true);
   }
   if (shape.segments && shape.segments.theirs.length > 0) {
     const encodedPath = fill(shape.path, shape.segments.theirs, encodeEvery);
@@ -92,7 +93,8 @@ export function spellingsOf(shape: RequestShape): Spelling[] {
       add('GET with a camelCase JSON body, no query', 'GET', path, JSON.stringify(camelIds(theirs, ids)), true);
     } else {
       add('JSON body, camelCase', shape.method, path, JSON.stringify(camelIds(theirs, ids)), true);
-      if (own) {
+      // Both spellings of a top-level id field (the ones protobuf would see twice in one object).
+      if (own && ids.some((id) => !id.includes('.') && id in own && id !== camel(id))) {
         add('JSON body, own snake_case then their camelCase', shape.method, path, bothSpellings(own, theirs, ids, 'snake-first'), true);
         add('JSON body, own camelCase then their snake_case', shape.method, path, bothSpellings(own, theirs, ids, 'camel-first'), true);
       }
