@@ -19,7 +19,9 @@ Standard library + botocore only. Usage:
 
 After it listens it prints exactly one line `READY <port>` on stdout. One JSON line per request is
 appended to FILE: ts, method, path, query, verdict (forwarded|rejected), reason, akid, service, region,
-routing_header, signed_headers, status (+ request_id). Secrets and signatures are never logged.
+routing_header, signed_headers, status (+ request_id, and client_request_id: the X-Request-Id the
+caller sent, so a test can tell which of its requests got this far). Secrets and signatures are
+never logged.
 SIGTERM / SIGINT stop it cleanly.
 
 Stand-in credentials (a convention shared with the TypeScript tests; keep it exactly):
@@ -559,6 +561,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         record = {
             "ts": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
             "request_id": request_id,
+            "client_request_id": self.headers.get("x-request-id"),
             "method": self.command,
             "path": raw_path,
             "query": raw_query,

@@ -20,8 +20,8 @@ export interface MlflowOptions {
   env?: Record<string, string>;
 }
 
-/** A real `mlflow server` with a SQLite store in a temp dir. */
-export async function startMlflow(version: string, options: MlflowOptions = {}): Promise<Started & { url: string }> {
+/** A real `mlflow server` with a SQLite store in a temp dir (`dir`; the store is `dir/mlflow.db`). */
+export async function startMlflow(version: string, options: MlflowOptions = {}): Promise<Started & { url: string; dir: string }> {
   const dir = tempDir(`mlflow-${version}`);
   const port = await freePort();
   const python = venvPython(version);
@@ -46,7 +46,7 @@ export async function startMlflow(version: string, options: MlflowOptions = {}):
     if (Date.now() > deadline) throw new Error(`mlflow ${version} /health never answered:\n${started.output()}`);
     await Bun.sleep(250);
   }
-  return { ...started, url: `http://127.0.0.1:${port}` };
+  return { ...started, url: `http://127.0.0.1:${port}`, dir };
 }
 
 /** Environment of an MLflow user: a tracking URI and credentials (a token, or MLFLOW_* variables), and no AWS variables at all. */

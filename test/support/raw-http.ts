@@ -196,3 +196,20 @@ export async function slowUpload(port: number, options: SlowUploadOptions): Prom
   }
   return { response: await connection.response(), connection, bytesWritten: written };
 }
+
+/**
+ * One request on its own connection, every byte as given (the target unnormalised, repeated query
+ * parameters, a body on a GET), and its whole answer. For attack tables, where the spelling of the
+ * request is the point.
+ */
+export async function exchange(port: number, method: string, target: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<RawResponse> {
+  const connection = await openRaw(port);
+  const payload = body === undefined ? new Uint8Array(0) : typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  await connection.write(requestHead(port, method, target, { connection: 'close', 'content-length': String(payload.byteLength), ...headers }));
+  if (payload.byteLength > 0) await connection.write(payload);
+  try {
+    return await connection.response();
+  } finally {
+    connection.end();
+  }
+}

@@ -4,8 +4,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { REPO, startProcess, tempDir, type Started } from './processes.ts';
 
 export interface DataPlaneStandin extends Started {
+  /** The JSON-lines file log() reads (for tests that follow it as it grows). */
+  logPath: string;
   /** Log lines the stand-in wrote: one per request it received. */
-  log(): Array<{ verdict: string; reason?: string; akid?: string; service?: string; path: string; method: string; status?: number }>;
+  log(): Array<{ verdict: string; reason?: string; akid?: string; service?: string; path: string; query?: string; method: string; status?: number; client_request_id?: string | null }>;
 }
 
 export async function startDataPlane(python: string, arn: string, upstream: string): Promise<DataPlaneStandin> {
@@ -19,6 +21,7 @@ export async function startDataPlane(python: string, arn: string, upstream: stri
   });
   return {
     ...started,
+    logPath: logFile,
     log: () =>
       existsSync(logFile)
         ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
