@@ -194,7 +194,7 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
     count('lookup', kind);
     let answer: OwnCallAnswer;
     try {
-      answer = await calls({ method: 'GET', path, query, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) });
+      answer = await calls({ method: 'GET', path, query, requestId: lookupId(requestId), ...(settings.credentials ? { credentials: settings.credentials } : {}) });
     } catch (error) {
       throw new LookupFailed(`${kind} lookup GET ${path}: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -220,7 +220,7 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
   /** The trace's experiment: MLflow 3's GetTraceInfoV3 knows v2 and v3 traces; a 2.x server lacks that route. */
   async function placeTrace(id: string, requestId: string): Promise<Found<Placement>> {
     count('lookup', 'trace');
-    const v3 = await calls({ method: 'GET', path: `/api/3.0/mlflow/traces/${segment(id)}`, requestId, ...(settings.credentials ? { credentials: settings.credentials } : {}) })
+    const v3 = await calls({ method: 'GET', path: `/api/3.0/mlflow/traces/${segment(id)}`, requestId: lookupId(requestId), ...(settings.credentials ? { credentials: settings.credentials } : {}) })
       .catch((error: unknown) => { throw new LookupFailed(`trace lookup: ${error instanceof Error ? error.message : String(error)}`); });
     if (v3.status === 200) return placementOf(v3.json, { experiment: ['trace', 'trace_info', 'trace_location', 'mlflow_experiment', 'experiment_id'] }, 'trace');
     if (saysDoesNotExist(v3)) return MISSING;
@@ -276,6 +276,14 @@ export function ownerLookups(calls: OwnCalls, settings: LookupSettings): OwnerLo
 export const LOOKUP_OPERATIONS: ReadonlyArray<string> = [
   'GetRun', 'GetTraceInfoV3', 'GetTraceInfo', 'GetLoggedModel', 'GetPromptOptimizationJob', 'GetDatasetExperimentIds', 'GetExperiment', 'GetRegisteredModel',
 ];
+
+/**
+ * The X-Request-Id a lookup is sent with: the client's request's, marked, so the backend's log ties
+ * the lookup to the request it decided, and never mistakes it for that request itself reaching it.
+ */
+function lookupId(requestId: string): string {
+  return `${requestId}.lookup`;
+}
 
 /** MLflow's tag that makes a registered model a prompt (mlflow/prompt/constants.py IS_PROMPT_TAG_KEY). */
 export const PROMPT_TAG = 'mlflow.prompt.is_prompt';
