@@ -276,7 +276,8 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   DeleteLoggedModelTag: { refs: [loggedModelId(inPathOrBody('model_id'), true)] },
   LogLoggedModelParams: { refs: [loggedModelId(inPathOrBody('model_id'), true)] },
   ListLoggedModelArtifacts: { refs: [loggedModelId(inPathOrBody('model_id'), true)] },
-  GetLoggedModelArtifact: { refs: [loggedModelId({ path: 0 }, true)] },
+  // The handler takes the path's id; a `model_id` beside it in the query is read too (refused when not in scope).
+  GetLoggedModelArtifact: { refs: [loggedModelId(inPathOrBody('model_id'), true)] },
 
   // ── Traces: v2 (request ids) and v3 (trace ids) ──────────────────────────────────────────────
   StartTrace: { refs: [experimentId('experiment_id', true)] },
@@ -309,9 +310,10 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   SearchTracesV3: { refs: [experimentId('locations.mlflow_experiment.experiment_id', true)] },
   CalculateTraceFilterCorrelation: { refs: [experimentId('experiment_ids', true)] },
   QueryTraceMetrics: { refs: [experimentId('experiment_ids', true)] },
-  // The store deletes only traces of experiment_id (request_ids narrow within it), so the ids are not refs.
-  DeleteTraces: { refs: [experimentId('experiment_id', true)] },
-  DeleteTracesV3: { refs: [experimentId('experiment_id', true)] },
+  // The store deletes only traces of experiment_id (request_ids narrow within it); the ids are refs
+  // all the same, so a request naming another team's traces is refused rather than quietly narrowed.
+  DeleteTraces: { refs: [experimentId('experiment_id', true), traceId('request_ids')] },
+  DeleteTracesV3: { refs: [experimentId('experiment_id', true), traceId('request_ids')] },
   SetTraceTag: { refs: [traceId(inPathOrBody('request_id'), true)] },
   DeleteTraceTag: { refs: [traceId(inPathOrBody('request_id'), true)] },
   SetTraceTagV3: { refs: [traceId(inPathOrBody('trace_id'), true)] },

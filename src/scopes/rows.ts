@@ -58,7 +58,9 @@ export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
     rows: 'datasets',
     defaultMaxResults: 1000,
     resources: async (row, owners, requestId) => {
-      const ids = Array.isArray(row.experiment_ids) ? row.experiment_ids.filter((id): id is string => typeof id === 'string') : [];
+      // A search's rows may leave the links out: then they are asked for, as for a dataset by id.
+      const listed = Array.isArray(row.experiment_ids) ? row.experiment_ids.filter((id): id is string => typeof id === 'string') : undefined;
+      const ids = listed ?? (typeof row.dataset_id === 'string' ? ((await owners.dataset(row.dataset_id, requestId)) ?? []) : []);
       if (ids.length === 0) return [{ kind: 'nothing', via: 'a dataset linked to no experiment' }];
       return Promise.all(ids.map(async (id): Promise<Touched> => {
         const name = await owners.experimentName(id, requestId);

@@ -197,6 +197,9 @@ async function resolveSource(
     }
     return [{ kind: 'registry', name: first, via }];
   }
+  // A prompt version's source names nothing: MLflow's own senders put a placeholder there, and 3.x
+  // refuses any other source for a prompt (mlflow/prompt/constants.py _PROMPT_SOURCE_PLACEHOLDERS).
+  if (PROMPT_SOURCE_PLACEHOLDERS.has(value)) return [];
   // A storage URI: only under what the request's own run or logged model holds, compared after
   // MLflow's repeated decoding (_iteratively_unquote), so no encoded `..` or `/` can step out of it.
   const decoded = decodeFully(value);
@@ -204,6 +207,8 @@ async function resolveSource(
   const under = followed.placements.find((p) => p.artifactUri && isUnder(value, p.artifactUri));
   return under ? [] : [{ kind: 'nothing', via: `${via}: a storage URI outside the artifacts of the run or logged model this request names` }];
 }
+
+const PROMPT_SOURCE_PLACEHOLDERS: ReadonlySet<string> = new Set(['dummy-source', 'prompt-template']);
 
 function isUnder(uri: string, root: string): boolean {
   const base = root.replace(/\/+$/, '');

@@ -35,6 +35,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { shippedPolicies } from '../support/rules.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { isReadOnlyOperation, OPERATION_NAMES } from '../../src/rules/operations.ts';
 import { OPERATION_RESOURCES } from '../../src/scopes/operation-resources.ts';
@@ -473,9 +474,9 @@ function reviewTargets(): Target[] {
     { op: 'CreatePromptOptimizationJob', family: f, what: "starts a prompt optimization in B's experiment on B's prompt", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs', fields: (t) => ({ experiment_id: exp(t), source_prompt_uri: `prompts:/${t.prompt!.name}/${t.prompt!.version}`, config: { optimizer_type: 'OPTIMIZER_TYPE_GEPA', dataset_id: ds(t), scorers: [t.scorer!.name] } }), ids: ['experiment_id'] },
     // No optimization job can be made without MLflow's job runner (off here): these name one that
     // does not exist, which must be refused like one of B's.
-    { op: 'GetPromptOptimizationJob', family: f, what: "reads a prompt optimization job (one that does not exist)", method: 'GET', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
-    { op: 'CancelPromptOptimizationJob', family: f, what: "cancels a prompt optimization job (one that does not exist)", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}/cancel', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
-    { op: 'DeletePromptOptimizationJob', family: f, what: "deletes a prompt optimization job (one that does not exist)", method: 'DELETE', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true, destroys: true },
+    { op: 'GetPromptOptimizationJob', noControl: true, family: f, what: "reads a prompt optimization job (one that does not exist)", method: 'GET', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
+    { op: 'CancelPromptOptimizationJob', noControl: true, family: f, what: "cancels a prompt optimization job (one that does not exist)", method: 'POST', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}/cancel', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true },
+    { op: 'DeletePromptOptimizationJob', noControl: true, family: f, what: "deletes a prompt optimization job (one that does not exist)", method: 'DELETE', path: '/api/3.0/mlflow/prompt-optimization/jobs/{}', segments: (t) => [`${t.team}-job-that-does-not-exist`], segmentNames: ['job_id'], noTwin: true, destroys: true },
     {
       op: 'InvokeIssueDetection', family: f, what: "runs issue detection over B's traces (the UI's route)", method: 'POST', path: '/ajax-api/3.0/mlflow/issues/invoke', ajaxTwin: false, ids: ['experiment_id', 'trace_ids'],
       fields: (t) => ({ experiment_id: exp(t), trace_ids: [t.trace.id], categories: ['quality'], provider: 'openai', model: 'gpt-4o-mini' }),
@@ -501,7 +502,7 @@ function artifactApiTargets(): Target[] {
     { op: 'ReadArtifacts', family: f, what: "lists B's run artifacts", method: 'GET', path: files, fields: (t) => ({ path: `${exp(t)}/${t.run.id}/artifacts/notes` }), ids: ['path'] },
     { op: 'ReadArtifacts', family: f, what: "lists B's experiment's artifact folder", method: 'GET', path: files, fields: (t) => ({ path: exp(t) }), ids: ['path'] },
     {
-      op: 'ReadArtifacts', family: f, what: 'lists the artifact root (every experiment folder)', method: 'GET', path: files, expect: 'no-b-rows', noTwin: true,
+      op: 'ReadArtifacts', noControl: true, family: f, what: 'lists the artifact root (every experiment folder)', method: 'GET', path: files, expect: 'no-b-rows', noTwin: true,
       forbid: (x) => [x.b.experiment.id, x.b.spare_experiment.id].map((id) => new RegExp(`"path"\\s*:\\s*"${id}"`)),
     },
     { op: 'ReadArtifacts', family: f, what: "downloads B's trace data", method: 'GET', path: `${files}/{}`, segments: (t) => [`${exp(t)}/traces/${t.trace.id}/artifacts/traces.json`] },
@@ -572,7 +573,10 @@ function targetsFor(major: 2 | 3): Target[] {
 }
 
 // Operations the resource table declares with refs or a row filter that have no row here, and why.
-const EXEMPT: Readonly<Record<string, string>> = {};
+const EXEMPT: Readonly<Record<string, string>> = {
+  GetJob: 'MLflow\'s job runner is off here (no job exists to reach); a job is placed in its experiment like a run (test/scopes/owners.test.ts)',
+  CancelJob: 'MLflow\'s job runner is off here (no job exists to reach); a job is placed in its experiment like a run (test/scopes/owners.test.ts)',
+};
 
 // ── Rows: a target spelled one way, made by one of A's clients ──────────────────────────────────
 interface Row {
@@ -655,7 +659,11 @@ function rowsFor(version: Version, x: Ctx): Row[] {
         rows.push({ id: id(), version, client, target, spelling: { ...twin, way: `${twin.way}, ids that do not exist` }, access, twinOf: first[0]! });
       }
     }
-    if (access === 'read' && !target.noControl && target.expect !== 'own-rows') {
+    // B's reader gets B's data through, unless no scoped policy can (an operation the resource table
+    // calls unscopable, a root listing or a job that names no experiment, an id that does not exist).
+    const declaration = OPERATION_RESOURCES[target.op];
+    const unscopable = declaration !== undefined && 'unscopable' in declaration;
+    if (access === 'read' && !target.noControl && !unscopable && target.expect !== 'own-rows') {
       rows.push({ id: id(), version, client: 'b-reader', target, spelling: { ...spellings[0]!, way: `${spellings[0]!.way}, by B's own reader` }, access, control: true });
     }
   }
@@ -732,7 +740,10 @@ function judge(env: Env, row: Row, sent: { status: number; text: string }, reach
 }
 
 function refused(row: Row, outcome: Outcome): boolean {
-  const asRefusal = (outcome.status === 403 && outcome.errorCode === 'PERMISSION_DENIED') || (row.target.alsoRefusedAs !== undefined && outcome.errorCode === row.target.alsoRefusedAs && outcome.status === 400);
+  // A path whose id is percent-encoded letter by letter is refused before anything else, for any
+  // client (an encoded letter, digit, - or _ is never sent by a URI producer: RFC 3986 2.3).
+  const encodedPath = row.spelling.way.startsWith('path percent-encoded') && outcome.status === 400 && outcome.errorCode === 'BAD_REQUEST';
+  const asRefusal = (outcome.status === 403 && outcome.errorCode === 'PERMISSION_DENIED') || encodedPath || (row.target.alsoRefusedAs !== undefined && outcome.errorCode === row.target.alsoRefusedAs && outcome.status === 400);
   return asRefusal && !outcome.reached;
 }
 
@@ -882,7 +893,7 @@ async function runTable(env: Env, rows: Row[], outcomes: Map<string, Outcome>): 
 // ── The servers, the teams, the gateways ────────────────────────────────────────────────────────
 let s3: S3Server;
 const rootPrefix = (version: Version) => `cross-team/v${version.replace(/\./g, '-')}`;
-const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies as Record<string, { operations?: string[] }>;
+const SHIPPED_POLICIES = shippedPolicies() as Record<string, { operations?: string[] }>;
 
 function scope(team: 'a' | 'b') {
   return { experiments: [`team-${team}/**`], registeredModels: [`team-${team}-*`], prompts: [`team-${team}-*`] };
