@@ -94,7 +94,7 @@ async function answerScopedSearch(scope: RequestScope, filter: ScopedRows, setti
     const answer = await settings.calls({
       method: scope.method === 'GET' ? 'GET' : 'POST',
       path: scope.upstreamPath!,
-      ...parameters.forPage(token, size),
+      ...(kind.paged ? parameters.forPage(token, size) : parameters.asSent()),
       requestId: scope.requestId,
       ...(credentials ? { credentials } : {}),
     }).catch((error: unknown) => {
@@ -108,6 +108,12 @@ async function answerScopedSearch(scope: RequestScope, filter: ScopedRows, setti
   };
 
   try {
+    if (!kind.paged) {
+      // One list, asked with the client's parameters as they are, its rows kept to the scope.
+      const all = await fetchPage(undefined, 0);
+      const shown = await Promise.all(all.rows.map((row) => rowVisible(row, kind, filter.grants, scope.identity!, settings.owners, scope.requestId)));
+      return json(200, { [kind.rows]: all.rows.filter((_, i) => shown[i]) });
+    }
     const page = await scopedPage({
       want,
       cursor,
@@ -139,6 +145,8 @@ interface SearchParameters {
   get(name: 'max_results' | 'page_token'): string | undefined;
   /** The client's request for one backend page: its own parameters, this page's token and size. */
   forPage(token: string | undefined, size: number): { query?: string; body?: unknown };
+  /** The client's parameters as sent (an unpaged list). */
+  asSent(): { query?: string; body?: unknown };
 }
 
 /**
@@ -157,6 +165,7 @@ async function searchParameters(scope: RequestScope, maxBodyBytes: number): Prom
         if (token) rest.set('page_token', token);
         return { query: rest.toString() };
       },
+      asSent: () => ({ query: scope.query }),
     };
   }
   const request = scope.request;
@@ -186,5 +195,6 @@ async function searchParameters(scope: RequestScope, maxBodyBytes: number): Prom
       const rest = Object.fromEntries(Object.entries(body).filter(([key]) => !paging.includes(key)));
       return { body: { ...rest, max_results: size, ...(token ? { page_token: token } : {}) } };
     },
+    asSent: () => ({ body }),
   };
 }

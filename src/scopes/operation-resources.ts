@@ -149,7 +149,7 @@ export interface ResourceRef {
 }
 
 /** How the rows of a search or list answer are kept to what a scope covers (search stage). */
-export type RowFilter = 'experiments' | 'registeredModels' | 'modelVersions' | 'evaluationDatasets';
+export type RowFilter = 'experiments' | 'registeredModels' | 'modelVersions' | 'evaluationDatasets' | 'onlineScoringConfigs';
 
 export type OperationResources =
   /** Touches these; the request is in scope when every value of every ref is. */
@@ -357,7 +357,9 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   ListScorers: { refs: [experimentId(['experiment_id', 'experiment_ids'], true)] },
   // A Flask route reading the raw JSON (snake_case only).
   UpsertOnlineScoringConfig: { refs: [experimentId('experiment_id', true)] },
-  GetOnlineScoringConfigs: { unscopable: 'names scorers by their internal ids, which no route resolves to an experiment before the answer' },
+  // Names scorers by internal ids no route resolves beforehand, but each answer row names its
+  // experiment: the rows are kept to the scope (the GenAI client asks it when it lists scorers).
+  GetOnlineScoringConfigs: { filter: 'onlineScoringConfigs' },
   // The UI's "run scorer" and "run evaluation": trace ids MLflow also checks against the experiment.
   InvokeScorer: { refs: [experimentId('experiment_id', true), traceId('trace_ids', true)] },
   InvokeGenaiEvaluate: { refs: [experimentId('experiment_id', true), traceId('trace_ids', true)] },
@@ -590,7 +592,7 @@ export function scopedKindsOf(declaration: OperationResources): ReadonlyArray<'e
   };
   if ('filter' in declaration) {
     if (declaration.filter === 'registeredModels' || declaration.filter === 'modelVersions') registry();
-    else kinds.add('experiment');
+    else kinds.add('experiment'); // experiments, evaluation datasets, online scoring configs
   }
   if ('refs' in declaration) {
     for (const ref of declaration.refs ?? []) {

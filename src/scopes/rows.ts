@@ -12,6 +12,11 @@ import type { Touched } from './touched.ts';
 interface RowKind {
   /** The answer's list of rows (MLflow's JSON name). */
   rows: string;
+  /**
+   * Whether the route pages its answer (max_results, page_token). An unpaged list is asked once with
+   * the client's own parameters, and its list is always in the answer, empty or not (as MLflow's is).
+   */
+  paged: boolean;
   /** How many rows a page holds when the request does not say (MLflow's proto defaults). */
   defaultMaxResults: number;
   /** What the row is, as resources a scope is held against ('nothing' when it cannot tell). */
@@ -30,6 +35,7 @@ function taggedPrompt(row: Record<string, unknown>): boolean | undefined {
 export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
   experiments: {
     rows: 'experiments',
+    paged: true,
     defaultMaxResults: 1000,
     resources: async (row) => {
       const name = nameOf(row);
@@ -38,6 +44,7 @@ export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
   },
   registeredModels: {
     rows: 'registered_models',
+    paged: true,
     defaultMaxResults: 100,
     resources: async (row) => {
       const name = nameOf(row);
@@ -48,6 +55,7 @@ export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
   },
   modelVersions: {
     rows: 'model_versions',
+    paged: true,
     defaultMaxResults: 10_000,
     resources: async (row) => {
       const name = nameOf(row);
@@ -56,6 +64,7 @@ export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
   },
   evaluationDatasets: {
     rows: 'datasets',
+    paged: true,
     defaultMaxResults: 1000,
     resources: async (row, owners, requestId) => {
       // A search's rows may leave the links out: then they are asked for, as for a dataset by id.
@@ -66,6 +75,17 @@ export const ROW_KINDS: Readonly<Record<RowFilter, RowKind>> = {
         const name = await owners.experimentName(id, requestId);
         return name === undefined ? { kind: 'nothing', via: `experiment ${id} does not exist` } : { kind: 'experiment', name, via: `dataset row → experiment ${id}` };
       }));
+    },
+  },
+  // The configs of scorers by their ids (handlers.py _get_online_scoring_configs): one unpaged list.
+  onlineScoringConfigs: {
+    rows: 'configs',
+    paged: false,
+    defaultMaxResults: 0,
+    resources: async (row, owners, requestId) => {
+      const id = typeof row.experiment_id === 'string' ? row.experiment_id : undefined;
+      const name = id === undefined ? undefined : await owners.experimentName(id, requestId);
+      return name === undefined ? [{ kind: 'nothing', via: 'a scoring config of no known experiment' }] : [{ kind: 'experiment', name, via: `scoring config row → experiment ${id}` }];
     },
   },
 };
