@@ -74,15 +74,18 @@ export async function decideScoped(request: ScopedRequest, owners: OwnerLookups)
 export function covered(resource: Touched, scopes: ReadonlyArray<PolicyScope>, subject: PatternSubject): boolean {
   if (resource.kind === 'nothing') return false;
   if (resource.kind === 'experiment') return allCover(scopes, 'experiment', resource.name, subject);
+  // A name no entry has yet (a client's existence probe before it creates one, which MLflow answers
+  // 404) is covered where either kind's list covers it. Prompt-ness not asked (both lists agree on
+  // the name): covered as both.
   const kinds: ScopedKind[] = resource.prompt === undefined ? ['registeredModel', 'prompt'] : [resource.prompt ? 'prompt' : 'registeredModel'];
-  // Prompt-ness unknown (learnPromptness found no need to ask): covered only as both.
+  if (resource.absent) return kinds.some((kind) => allCover(scopes, kind, resource.name, subject));
   return kinds.every((kind) => allCover(scopes, kind, resource.name, subject));
 }
 
 /**
  * Whether a registry entry is a prompt matters only when a grant's scopes cover the name as one and
  * not as the other; only then is it asked (once per name, cached). An entry that does not exist is
- * neither, and stays unknown: covered only where both kinds are.
+ * neither: `absent`.
  */
 export async function withPromptness(resource: Touched, grants: ReadonlyArray<ScopedGrant>, subject: PatternSubject, owners: OwnerLookups, requestId: string): Promise<Touched> {
   if (resource.kind !== 'registry' || resource.prompt !== undefined) return resource;
@@ -90,7 +93,7 @@ export async function withPromptness(resource: Touched, grants: ReadonlyArray<Sc
   if (!disagree) return resource;
   // A rename's new name is whatever the renamed entry is.
   const prompt = await owners.isPrompt(resource.promptOf ?? resource.name, requestId);
-  return prompt === undefined ? resource : { ...resource, prompt };
+  return prompt === undefined ? { ...resource, absent: true } : { ...resource, prompt };
 }
 
 function names(grants: ReadonlyArray<ScopedGrant>): string {

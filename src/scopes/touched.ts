@@ -15,6 +15,8 @@ export type Touched =
       prompt?: boolean;
       /** A new name: it is a prompt exactly when this entry is (a rename keeps what the entry is). */
       promptOf?: string;
+      /** Asked and not found: an entry of neither kind (covered where either kind's list covers the name). */
+      absent?: true;
       via: string;
     }
   | { kind: 'nothing'; via: string };
