@@ -24,8 +24,6 @@ export interface ScopedDecision {
   reason: string;
   /** A search or list allowed: its answer's rows must be kept to what one of these grants covers. */
   rows?: { filter: RowFilter; grants: ReadonlyArray<ScopedGrant> };
-  /** The resources resolved, for explain. */
-  touched?: ReadonlyArray<Touched>;
 }
 
 /** The declaration of an operation (undefined: not declared, so no scoped grant can allow it). */
@@ -62,13 +60,13 @@ export async function decideScoped(request: ScopedRequest, owners: OwnerLookups)
     if (outside) continue;
     const rows = 'filter' in declaration ? { rows: { filter: declaration.filter, grants: grants.filter((g) => touched.every((r) => covered(r, g.scopes, request.subject))) } } : {};
     const within = touched.length ? ` within its scope (${touched.map((r) => r.via).join('; ')})` : '';
-    return { allowed: true, policy: grant.policy, reason: `${grant.how}${within}`, touched, ...rows };
+    return { allowed: true, policy: grant.policy, reason: `${grant.how}${within}`, ...rows };
   }
   const why = grants.map((grant) => {
     const outside = touched.find((resource) => !covered(resource, grant.scopes, request.subject))!;
     return `${grant.policy}: ${outside.via}${outside.kind === 'nothing' ? '' : ` (${outside.kind} "${outside.name}") is outside ${grant.scopes.map(describeScope).join(' and ')}`}`;
   });
-  return { allowed: false, reason: `${what} touches what no scoped grant covers: ${why.join('; ')}`, touched };
+  return { allowed: false, reason: `${what} touches what no scoped grant covers: ${why.join('; ')}` };
 }
 
 export function covered(resource: Touched, scopes: ReadonlyArray<PolicyScope>, subject: PatternSubject): boolean {
