@@ -88,6 +88,7 @@ export type OperationResources =
 
 const experimentId = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 'experimentId', at, ...(required ? { required } : {}) });
 const runId = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 'runId', at, ...(required ? { required } : {}) });
+const modelName = (at: ResourceRef['at'], required?: true): ResourceRef => ({ kind: 'modelName', at, ...(required ? { required } : {}) });
 
 /** Operation name → what it touches. Keyed by the names of rules/operations.ts (OPERATION_NAMES). */
 export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> = {
@@ -110,6 +111,38 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   },
   GetLoggedModel: { refs: [{ kind: 'loggedModelId', at: { path: 0 }, required: true }] },
   ExportOtlpTraces: { refs: [experimentId({ header: 'x-mlflow-experiment-id' }, true)], rawBody: true },
+  // What the MLflow UI calls (issue 19 item 6, test/e2e/ui-scoped.test.ts), added for the UI; the
+  // wording follows the complete table's (branch i19-table) where the two agree.
+  AccessUI: { global: 'the UI\'s page and static files; what the UI then does is decided call by call (on SageMaker, check refuses AccessUI in a scoped policy: the presigned link opens the whole server)' },
+  GetServerInfo: { global: 'the server\'s capabilities (store kind, features enabled); no team\'s data' },
+  GetUiTelemetry: { global: 'the UI\'s telemetry settings; no team\'s data' },
+  PostUiTelemetry: { global: 'UI usage events handed to MLflow\'s telemetry client; no experiment, run or model is read or written' },
+  GetCurrentUser: { global: 'the signed-in user as the backend knows them; no team\'s data' },
+  // The assistant's provider list (mlflow/server/assistant/api.py get_providers): names, availability
+  // and the server's choice, nothing of an experiment. Its config (get_config) is not: it maps
+  // experiment ids to project paths on the server host, for every team (the paths are stripped only
+  // for a non-loopback caller, and the backend sees the gateway's loopback address).
+  AssistantGetProviders: { global: 'the assistant\'s providers (names, availability, which one the server selected); no experiment or model' },
+  AssistantGetConfig: { unscopable: 'the assistant\'s config maps every team\'s experiment ids to project paths on the server host (mlflow/server/assistant/api.py get_config)' },
+  // An experiment's runs page (3.17.2): its datasets, logged models and the AI gateway's endpoints.
+  SearchDatasets: { refs: [experimentId('experiment_ids', true)] },
+  SearchLoggedModels: { refs: [experimentId('experiment_ids', true)] },
+  // A run's tabs (model metrics, artifacts), an experiment's traces, a model's and a prompt's pages.
+  GetMetricHistoryBulkInterval: { refs: [runId('run_ids', true)] },
+  ListArtifacts: { refs: [runId(['run_id', 'run_uuid'], true)] },
+  SearchTracesV3: { refs: [experimentId('locations.mlflow_experiment.experiment_id', true)] },
+  QueryTraceMetrics: { refs: [experimentId('experiment_ids', true)] },
+  SearchEvaluationDatasets: { refs: [experimentId('experiment_ids')], filter: 'evaluationDatasets' },
+  GetRegisteredModel: { refs: [modelName('name', true)] },
+  // The complete table (branch i19-table) has GatewayProxy unscopable; then every scoped UI user's
+  // experiment page makes a refused call. It reaches only the deployments target
+  // (MLFLOW_DEPLOYMENTS_TARGET; without one MLflow answers {"endpoints": []}): on 3.17 a GET may only
+  // list its endpoints and a POST only invoke one by name (handlers.py _validate_gateway_path), on
+  // 2.16 any path of it. The deployments server holds endpoints and their providers, never an
+  // experiment or a model, so a scope has nothing to hold there and the grant decides (an
+  // ai-gateway operation, granted only by its exact name; the shipped read-only-ui allows the GET
+  // alone, by path).
+  GatewayProxy: { global: 'reaches only the deployments target (its endpoints, or an invocation of one), which holds no experiment or model' },
   ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
 };
 
