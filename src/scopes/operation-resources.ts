@@ -143,6 +143,10 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   // ai-gateway operation, granted only by its exact name; the shipped read-only-ui allows the GET
   // alone, by path).
   GatewayProxy: { global: 'reaches only the deployments target (its endpoints, or an invocation of one), which holds no experiment or model' },
+  // What an MLflow client's log_metric loop calls besides the rows above (bench/scopes.ts): the
+  // fluent API's start_run and end_run.
+  CreateRun: { refs: [experimentId('experiment_id', true)] },
+  UpdateRun: { refs: [runId(['run_id', 'run_uuid'], true)] },
   ListWebhooks: { unscopable: 'webhooks fire on events of every experiment and model of the server' },
 };
 
