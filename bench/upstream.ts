@@ -7,6 +7,7 @@
 // Routes:
 //   GET  /api/2.0/mlflow/experiments/get?experiment_id=1   small MLflow-like JSON
 //   POST /api/2.0/mlflow/runs/log-metric                    reads the body, answers {}
+//   GET  /api/2.0/mlflow/runs/get?run_id=ID                 any run id: a run of experiment 1 (scoped policies' lookups)
 //   GET  /bench/blob?bytes=N                                N bytes, generated, in 1 MiB chunks
 //   GET  /bench/stats                                       counters (JSON)
 //
@@ -36,7 +37,18 @@ const jsonHeaders = { 'content-type': 'application/json' };
 const pattern = new Uint8Array(CHUNK);
 for (let i = 0; i < CHUNK; i++) pattern[i] = (i * 31 + 7) & 0xff;
 
-const stats = { requests: 0, signed: 0, bodyBytesIn: 0, blobBytesOut: 0 };
+const stats = { requests: 0, signed: 0, bodyBytesIn: 0, blobBytesOut: 0, ownCalls: 0 };
+
+/** Any run id names a run of experiment 1, as MLflow's runs/get answers it (the parts a lookup reads, and a few more). */
+function run(id: string): string {
+  return JSON.stringify({
+    run: {
+      info: { run_id: id, run_uuid: id, experiment_id: '1', run_name: 'bench-run', status: 'RUNNING', start_time: 1700000000000, artifact_uri: `s3://bench-bucket/mlflow/1/${id}/artifacts`, lifecycle_stage: 'active' },
+      data: { metrics: [], params: [], tags: [] },
+      inputs: {},
+    },
+  });
+}
 
 function blob(n: number): Response {
   let left = n;
@@ -65,6 +77,8 @@ const server = Bun.serve({
   async fetch(req) {
     stats.requests++;
     if (req.headers.get('authorization')?.startsWith('AWS4-HMAC-SHA256 ')) stats.signed++;
+    // The gateway's own calls (scoped policies' lookups) name themselves (pipeline/own-calls.ts).
+    if (req.headers.get('user-agent')?.endsWith('(own call)')) stats.ownCalls++;
     const url = new URL(req.url);
     const path = url.pathname;
     if (req.method === 'GET' && path === '/api/2.0/mlflow/experiments/get') {
@@ -75,6 +89,9 @@ const server = Bun.serve({
         });
       }
       return new Response(experiment, { headers: jsonHeaders });
+    }
+    if (req.method === 'GET' && path === '/api/2.0/mlflow/runs/get') {
+      return new Response(run(url.searchParams.get('run_id') ?? ''), { headers: jsonHeaders });
     }
     if (req.method === 'POST' && path === '/api/2.0/mlflow/runs/log-metric') {
       const body = await req.arrayBuffer();

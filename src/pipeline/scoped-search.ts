@@ -122,17 +122,23 @@ async function answerScopedSearch(scope: RequestScope, filter: ScopedRows, setti
       visible: (row) => rowVisible(row, kind, filter.grants, scope.identity!, settings.owners, scope.requestId),
     });
     // MLflow leaves an empty list out of its JSON (message_to_json), and so does this.
-    return json(200, { ...(page.rows.length ? { [kind.rows]: page.rows } : {}), ...(page.next ? { next_page_token: page.next } : {}) });
+    return json(200, { ...(page.rows.length ? { [kind.rows]: page.rows } : {}), ...(page.next ? { next_page_token: page.next } : {}) }, scope.requestId);
   } catch (error) {
-    if (error instanceof BackendAnswered) return json(error.status, error.json ?? {});
+    if (error instanceof BackendAnswered) return json(error.status, error.json ?? {}, scope.requestId);
     throw error;
   } finally {
     scope.upstreamMs = performance.now() - started;
   }
 }
 
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+/**
+ * The gateway's own answer, named like a forwarded one (headers.ts clientResponseHeaders): its
+ * request id, so a browser's or a client's answer can be matched to its audit line, and its length,
+ * so the audit stage counts it without wrapping the body.
+ */
+function json(status: number, body: unknown, requestId: string): Response {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  return new Response(bytes, { status, headers: { 'content-type': 'application/json', 'content-length': String(bytes.byteLength), 'x-request-id': requestId } });
 }
 
 function positiveInteger(value: string | undefined): number | undefined {

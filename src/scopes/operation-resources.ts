@@ -494,12 +494,22 @@ export const OPERATION_RESOURCES: Readonly<Record<string, OperationResources>> =
   GatewayGeminiPassthroughGenerateContent: { unscopable: AI_GATEWAY_INVOCATION },
   GatewayGeminiPassthroughStreamGenerateContent: { unscopable: AI_GATEWAY_INVOCATION },
   GatewayTypesafePassthroughSystemOne: { unscopable: AI_GATEWAY_INVOCATION },
-  GatewayProxy: { unscopable: 'forwards to the server\'s deployments target (MLFLOW_DEPLOYMENTS_TARGET), which no experiment or model owns' },
+  // Every scoped UI user's experiment page calls it (test/e2e/ui-scoped.test.ts), so it is not
+  // unscopable. It reaches only the deployments target (MLFLOW_DEPLOYMENTS_TARGET; without one MLflow
+  // answers {"endpoints": []}): on 3.17 a GET may only list its endpoints and a POST only invoke one by
+  // name (handlers.py _validate_gateway_path), on 2.16 any path of it. The deployments server holds
+  // endpoints and their providers, never an experiment or a model, so a scope has nothing to hold
+  // there and the grant decides (an ai-gateway operation, granted only by its exact name; the shipped
+  // read-only-ui allows the GET alone, by path).
+  GatewayProxy: { global: 'reaches only the deployments target (its endpoints, or an invocation of one), which holds no experiment or model' },
 
   // ── The assistant (3.x) ──────────────────────────────────────────────────────────────────────
-  AssistantGetConfig: { unscopable: ASSISTANT },
+  // The config maps every team's experiment ids to project paths on the server host (the paths are
+  // stripped only for a non-loopback caller, and the backend sees the gateway's loopback address).
+  AssistantGetConfig: { unscopable: 'the assistant\'s config maps every team\'s experiment ids to project paths on the server host (mlflow/server/assistant/api.py get_config)' },
   AssistantUpdateConfig: { unscopable: ASSISTANT },
-  AssistantGetProviders: { unscopable: ASSISTANT },
+  // The UI's provider list (mlflow/server/assistant/api.py get_providers): nothing of an experiment.
+  AssistantGetProviders: { global: 'the assistant\'s providers (names, availability, which one the server selected); no experiment or model' },
   AssistantProviderHealthCheck: { unscopable: ASSISTANT },
   AssistantListProviderModels: { unscopable: ASSISTANT },
   AssistantSendMessage: { unscopable: ASSISTANT },

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { mlflowUserEnv, startMlflow, venvPython } from '../support/mlflow.ts';
-import { auditLines, cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
+import { auditLines, cleanAwsEnv, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
 
 setDefaultTimeout(240_000);
 const VERSION = '3.17.2';
@@ -93,6 +93,18 @@ policies:
 
   test('prompts: A\'s prompts only', () => {
     expect([...seen.prompts].sort()).toEqual(Array.from({ length: 4 }, (_, i) => `team-a-prompt-${i}`).sort());
+  });
+
+  test('the gateway\'s own answer to a scoped search names its request id and length, as a forwarded one does', async () => {
+    // The browser UI and support staff match an answer to its audit line by X-Request-Id.
+    const response = await fetch(`http://127.0.0.1:${gateway.port}/api/2.0/mlflow/experiments/search?max_results=2`, { headers: { authorization: `Bearer ${A_KEY}` } });
+    const body = await response.text();
+    expect(response.status).toBe(200);
+    const id = response.headers.get('x-request-id');
+    expect(id).toBeTruthy();
+    expect(response.headers.get('content-length')).toBe(String(new TextEncoder().encode(body).byteLength));
+    await waitFor(() => auditLines(gateway.output()).some((line) => line.requestId === id));
+    expect(auditLines(gateway.output()).find((line) => line.requestId === id)).toMatchObject({ operation: 'SearchExperiments', decision: 'allowed', status: 200 });
   });
 
   test('no search was denied, and no answer carried B\'s names', () => {
