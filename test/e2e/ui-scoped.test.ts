@@ -31,7 +31,9 @@ const HOST = 'mlflow.test';
 const ALICE = { username: 'alice', password: 'alice password' };
 const ADMIN = { username: 'admin', password: 'admin password' };
 const UI_WAIT = { timeout: 120_000 };
-const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
+// read-only-ui ships in examples/policies.yaml, beside the read-only policy of rules.yaml it includes.
+const shippedPolicies = (file: string) => YAML.parse(readFileSync(join(REPO, file), 'utf8')).policies;
+const SHIPPED_POLICIES = { ...shippedPolicies('rules.yaml'), ...shippedPolicies('examples/policies.yaml') };
 /** Anything of team B's: its names and values all carry the team's letter. */
 const TEAM_B = /team-b|team_b|from team b/;
 
