@@ -10,7 +10,7 @@ import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
 import { clientRoles, iamPolicy, iamPolicyNotes, noPolicyNeeded } from './iam-policy.ts';
 import { hashApiKey } from './auth/api-key.ts';
-import { createApp } from './server.ts';
+import { createApp } from './app.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { isJournal, priorityPrefix } from './observability/journal.ts';

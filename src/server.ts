@@ -11,13 +11,11 @@
 // only once the request is allowed (no buffering for denied callers); signing last, over the bytes
 // and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
 // produces one audit line.
-import { Elysia } from 'elysia';
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
 import type { AuditSink } from './observability/audit.ts';
 import type { ArtifactService } from './artifacts/service.ts';
-import type { ReadinessResult } from './readiness.ts';
 import type { PolicyDirectory } from './auth/identity.ts';
 import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
 import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-failures.ts';
@@ -40,8 +38,6 @@ import { upstreamHeaderSelection } from './pipeline/upstream-headers.ts';
 import { bodyBudgeting } from './pipeline/body-budget.ts';
 import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
 import type { Logger } from './observability/log.ts';
-import { peerAddresses } from './peer.ts';
-import { asGatewayError, errorResponse } from './errors.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -142,32 +138,4 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const rules = deps.rules();
     return chainFor(rules)(receive(request, peerAddress, rules.source.listen.trustForwardedFor, now));
   };
-}
-
-export { readiness } from './readiness.ts';
-
-export interface AppOptions extends GatewayDeps {
-  /** Readiness beyond "rules loaded": e.g. credentials resolvable. */
-  readiness?: () => Promise<ReadinessResult>;
-}
-
-/**
- * The Elysia app: the gateway's own endpoints beside the pipeline, and a catch-all route into it.
- * `parse: 'none'` keeps the body unread, so the pipeline decides whether and how to read it.
- */
-export function createApp(options: AppOptions) {
-  const handle = createGatewayHandler(options);
-  const endpoints = options.rules().source.endpoints;
-  return new Elysia()
-    // Anything that escapes the pipeline (it catches its own errors) still gets MLflow's shape.
-    .onError(({ error }) => errorResponse(asGatewayError(error), crypto.randomUUID()))
-    .get(endpoints.liveness, () => new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
-    .get(endpoints.readiness, async () => {
-      const result = options.readiness ? await options.readiness() : { ready: true, checks: { rules: 'ok' } };
-      return new Response(JSON.stringify({ status: result.ready ? 'ready' : 'not ready', checks: result.checks }), {
-        status: result.ready ? 200 : 503,
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      });
-    })
-    .all('*', ({ request }) => handle(request, peerAddresses.get(request)), { parse: 'none' });
 }
