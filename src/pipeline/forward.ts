@@ -2,12 +2,13 @@
 // client), a timeout for the response headers that fits MLflow's own 120 s and counts from the end
 // of the request body (as Envoy's route timeout does: "the time that starts when the entire
 // downstream request has been processed", route.v3.RouteAction.timeout), so a slow upload is never
-// cut by it; the client's abort
-// passed upstream, and the response streamed back as a fresh Response: returning fetch()'s own
-// Response object lets Elysia re-stream it through TextDecoder and corrupt binary bodies
-// (shared reference runtime-notes.md, elysiajs/elysia#1862).
-import type { OutgoingRequest } from '../http/outgoing.ts';
+// cut by it; one timer watches every request's wait (upstream-watch.ts), and a client that leaves
+// before the answer's headers ends the upstream call. The response is streamed back as a fresh
+// Response: returning fetch()'s own Response object lets Elysia re-stream it through TextDecoder
+// and corrupt binary bodies (shared reference runtime-notes.md, elysiajs/elysia#1862).
 import type { Stage } from './chain.ts';
+import type { RequestScope } from './scope.ts';
+import { UpstreamWatch, type UpstreamExchange } from './upstream-watch.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
 import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
 import { SMALL_BODY_BYTES } from './audit-line.ts';
@@ -27,23 +28,6 @@ const nextTurn = () => new Promise<void>((done) => setImmediate(done));
 // holds before this check runs; this check makes the limit the documented one.
 export const MAX_RESPONSE_HEADER_BYTES = 60 * 1024;
 
-export interface ForwardOptions {
-  timeoutMs: number;
-  /** Aborts when the client goes away. */
-  clientSignal: AbortSignal;
-  requestId: string;
-  /** Called with the size of each piece of a streamed body as it is passed upstream. */
-  onBodyBytes?: (bytes: number) => void;
-  /** The client sent its (streamed) body chunked: its end is checked for a refused trailer. */
-  chunked?: boolean;
-}
-
-export interface Forwarded {
-  response: Response;
-  /** Milliseconds until the upstream's response headers arrived. */
-  upstreamMs: number;
-}
-
 // A connection can be gone before its request is forwarded: the client left, or Bun closed it
 // because the client pipelined a request behind this one (uWS denies pipelining behind an answer
 // still pending, packages/bun-uws/src/HttpContext.h; oven-sh/bun#38128). Nothing is sent then, and
@@ -51,33 +35,26 @@ export interface Forwarded {
 const CLOSED_BEFORE = 'the client connection closed before the request was forwarded; nothing was sent upstream';
 const CLOSED_DURING = 'the client connection closed while the upstream was answering; the upstream may have run the request';
 
-export async function forward(outgoing: OutgoingRequest, options: ForwardOptions): Promise<Forwarded> {
+async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Response> {
+  const outgoing = scope.outgoing!;
+  const request = scope.request;
+  const streamedUpload = outgoing.body instanceof ReadableStream;
+  // A streamed body (self-hosted backend) is read here: its bytes are counted as they pass, and a
+  // chunked one's end is checked for a refused trailer.
+  const chunked = streamedUpload && request.headers.has('transfer-encoding');
   // Bun runs the handler, and the microtasks it queues, in the middle of parsing the bytes that
   // arrived: a gateway request whose stages need no I/O reaches this point before the parser has
   // seen a request pipelined right behind it in the same read, and so before Bun closes the
   // connection for it. One turn of the event loop lets the parser finish that read first; the
   // check then decides by the order of events, not by timing.
   if (ON_BUN) await nextTurn();
-  if (options.clientSignal.aborted) throw new ClientClosed(options.chunked ? `${TRAILER_OR_LEFT}; nothing was sent upstream` : CLOSED_BEFORE);
-  const controller = new AbortController();
-  let timedOut = false;
-  let answered = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const startTimer = () => {
-    if (answered || timer !== undefined) return;
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, options.timeoutMs);
-  };
-  const onClientAbort = () => controller.abort();
-  options.clientSignal.addEventListener('abort', onClientAbort, { once: true });
-
-  // A buffered body is already whole: the clock starts now. A streamed one (self-hosted uploads)
+  if (request.signal.aborted) throw new ClientClosed(chunked ? `${TRAILER_OR_LEFT}; nothing was sent upstream` : CLOSED_BEFORE);
+  const exchange = watch.open(request);
+  // A buffered body is already whole: the wait starts now. A streamed one (self-hosted uploads)
   // starts it when its last byte has been read from the client.
-  const streamed = outgoing.body instanceof ReadableStream ? timedFromBodyEnd(outgoing.body, startTimer, options) : undefined;
-  if (!streamed) startTimer();
+  const streamed = streamedUpload ? timedFromBodyEnd(outgoing.body as ReadableStream<Uint8Array>, exchange, scope, chunked) : undefined;
   const started = performance.now();
+  if (!streamed) exchange.waiting(started);
   let upstream: Response;
   try {
     upstream = await fetch(outgoing.url, {
@@ -85,35 +62,31 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
       headers: ON_DENO ? pinDenoFetchDefaults(outgoing.headers) : outgoing.headers,
       body: streamed?.body ?? outgoing.body ?? null,
       redirect: 'manual',
-      signal: controller.signal,
+      signal: exchange.controller.signal,
       // Bun decompresses gzip but keeps Content-Encoding (oven-sh/bun#35546): pass bytes as they are.
       decompress: false,
       // Needed by the fetch standard when the body is a stream (self-hosted backend).
       duplex: 'half',
     } as RequestInit);
   } catch (error) {
-    clearTimeout(timer);
+    exchange.close();
     // The client's body broke off (it left mid-upload): its doing, not the upstream's, and the
     // upstream got no complete request. A client gone otherwise left while the upstream answered.
-    if (streamed?.failed()) throw new ClientClosed(options.chunked ? TRAILER_OR_LEFT_STREAMED : undefined);
-    if (options.clientSignal.aborted) throw new ClientClosed(options.chunked ? TRAILER_OR_LEFT_STREAMED : CLOSED_DURING);
-    if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
+    if (streamed?.failed()) throw new ClientClosed(chunked ? TRAILER_OR_LEFT_STREAMED : undefined);
+    if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed(chunked ? TRAILER_OR_LEFT_STREAMED : CLOSED_DURING);
+    if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
     throw new UpstreamUnavailable(describe(error));
-  } finally {
-    answered = true;
   }
-  const upstreamMs = performance.now() - started;
+  exchange.answered = true;
+  scope.upstreamMs = performance.now() - started;
   const headerBytes = headerBlockBytes(upstream);
   if (headerBytes > MAX_RESPONSE_HEADER_BYTES) {
-    clearTimeout(timer);
+    exchange.close();
     await upstream.body?.cancel().catch(() => {});
     throw new UpstreamUnavailable(`the upstream's response header block is ${headerBytes} bytes, over the ${MAX_RESPONSE_HEADER_BYTES}-byte cap (Envoy's max_response_headers_kb default)`);
   }
-  // On Bun the abort listener stays: a client that leaves mid-body still cancels the upstream read.
-  // Deno aborts request.signal after every completed response too (its legacy behaviour), which
-  // would cancel a body still being read; there a client leaving mid-body cancels the response
-  // stream instead (audit-line.ts passes the cancel to the upstream reader).
-  if (ON_DENO) options.clientSignal.removeEventListener('abort', onClientAbort);
+  // A client that leaves mid-body cancels the response stream, which the audit stage passes to the
+  // upstream reader (audit-line.ts): the upstream read ends there, on both runtimes.
   let body: BodyInit | null = upstream.body;
   try {
     // A small answer of known length (most MLflow JSON) is read whole before anything is sent, still
@@ -123,21 +96,20 @@ export async function forward(outgoing: OutgoingRequest, options: ForwardOptions
     if (body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
       const announced = upstream.headers.get('content-length');
       body = new Uint8Array(await upstream.arrayBuffer().catch((error: unknown) => {
-        if (options.clientSignal.aborted) throw new ClientClosed();
-        if (timedOut) throw new UpstreamTimeout(options.timeoutMs / 1000);
+        if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed();
+        if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
         throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${announced} bytes announced): ${describe(error)}`);
       }));
     }
   } finally {
     // The timeout covers the wait for response headers (and a small body): a long download must not be cut.
-    clearTimeout(timer);
+    exchange.close();
   }
-  const response = new Response(body, {
+  return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,
-    headers: clientResponseHeaders(upstream.headers, options.requestId),
+    headers: clientResponseHeaders(upstream.headers, scope.requestId),
   });
-  return { response, upstreamMs };
 }
 
 /** The response header block's size as sent on the wire: `name: value\r\n` per field, plus the status line. */
@@ -155,16 +127,12 @@ function describe(error: unknown): string {
 }
 
 /**
- * The client's body as it is passed upstream, calling `onEnd` once its last byte has been read
- * (the upstream may answer before that; then the timer never starts), and remembering whether
- * reading it failed: a client that resets mid-upload makes fetch fail with a network error that
- * is otherwise indistinguishable from the upstream's.
+ * The client's body as it is passed upstream, counted into the scope as it passes and starting the
+ * exchange's wait once its last byte has been read (the upstream may answer before that; then the
+ * wait never starts), and remembering whether reading it failed: a client that resets mid-upload
+ * makes fetch fail with a network error that is otherwise indistinguishable from the upstream's.
  */
-function timedFromBodyEnd(
-  body: ReadableStream<Uint8Array>,
-  onEnd: () => void,
-  { onBodyBytes: onBytes, clientSignal, chunked }: Pick<ForwardOptions, 'onBodyBytes' | 'clientSignal' | 'chunked'>,
-): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
+function timedFromBodyEnd(body: ReadableStream<Uint8Array>, exchange: UpstreamExchange, scope: RequestScope, chunked: boolean): { body: ReadableStream<Uint8Array>; failed: () => boolean } {
   const reader = body.getReader();
   let failed = false;
   const passed = new ReadableStream<Uint8Array>({
@@ -182,17 +150,17 @@ function timedFromBodyEnd(
         // (a trailer section, http/read-body.ts), the upstream gets a body without its last chunk,
         // which no server runs, instead of a complete write whose client was answered 400.
         if (chunked) {
-          await new Promise<void>((resume) => setImmediate(resume));
-          if (clientSignal.aborted) {
+          await nextTurn();
+          if (scope.request.signal.aborted) {
             failed = true;
             controller.error(new Error('the client connection ended after its body'));
             return;
           }
         }
         controller.close();
-        onEnd();
+        if (!exchange.answered) exchange.waiting();
       } else {
-        onBytes?.(chunk.value.byteLength);
+        scope.bytesIn += chunk.value.byteLength;
         controller.enqueue(chunk.value);
       }
     },
@@ -203,14 +171,8 @@ function timedFromBodyEnd(
 
 /** The last stage: sends the scope's outgoing request and answers with the upstream's response. */
 export function forwarding(timeoutMs: number): Stage {
-  return async function forwarding(scope) {
-    const outgoing = scope.outgoing!;
-    // A streamed body is read here, so its bytes are counted here: what really went upstream, not
-    // the Content-Length a client that then left had announced.
-    const onBodyBytes = outgoing.body instanceof ReadableStream ? (bytes: number) => void (scope.bytesIn += bytes) : undefined;
-    const chunked = onBodyBytes !== undefined && scope.request.headers.has('transfer-encoding');
-    const { response, upstreamMs } = await forward(outgoing, { timeoutMs, clientSignal: scope.request.signal, requestId: scope.requestId, chunked, ...(onBodyBytes ? { onBodyBytes } : {}) });
-    scope.upstreamMs = upstreamMs;
-    return response;
+  const watch = new UpstreamWatch(timeoutMs);
+  return function forwarding(scope) {
+    return forward(scope, watch);
   };
 }
