@@ -10,7 +10,7 @@ import type { Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { UpstreamWatch, type UpstreamExchange } from './upstream-watch.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
-import { clientResponseHeaders, pinDenoFetchDefaults } from './headers.ts';
+import { clientResponseHeaders, HOP_BY_HOP, pinDenoFetchDefaults } from './headers.ts';
 import { SMALL_BODY_BYTES } from './audit-line.ts';
 
 const TRAILER_OR_LEFT = 'the client connection ended during or right after its chunked body (a trailer section, which the runtime answers with 400 itself, oven-sh/bun#32887; or the client leaving)';
@@ -79,7 +79,9 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
   }
   exchange.answered = true;
   scope.upstreamMs = performance.now() - started;
-  const headerBytes = headerBlockBytes(upstream);
+  measureHeaderBlock(upstream);
+  const headerBytes = blockBytes;
+  const hopByHop = blockHasHopByHop;
   if (headerBytes > MAX_RESPONSE_HEADER_BYTES) {
     exchange.close();
     await upstream.body?.cancel().catch(() => {});
@@ -108,18 +110,25 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
   return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,
-    headers: clientResponseHeaders(upstream.headers, scope.requestId),
+    headers: clientResponseHeaders(upstream.headers, scope.requestId, hopByHop),
   });
 }
 
-/** The response header block's size as sent on the wire: `name: value\r\n` per field, plus the status line. */
-function headerBlockBytes(response: Response): number {
-  let bytes = 17 + response.statusText.length;
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') bytes += name.length + value.length + 4;
-  });
-  for (const cookie of response.headers.getSetCookie()) bytes += 14 + cookie.length;
-  return bytes;
+// The response header block, measured in one pass over its fields: its size as sent on the wire
+// (`name: value\r\n` per field, Set-Cookie fields each on their own, plus the status line) and
+// whether it has a hop-by-hop field. forEach with a named function and two accumulators instead
+// of a closure per response; forEach is synchronous, so one response's pass never interleaves with
+// another's, and the caller reads both right after it.
+let blockBytes = 0;
+let blockHasHopByHop = false;
+function measureField(value: string, name: string): void {
+  blockBytes += name.length + value.length + 4;
+  if (HOP_BY_HOP.has(name)) blockHasHopByHop = true;
+}
+function measureHeaderBlock(response: Response): void {
+  blockBytes = 17 + response.statusText.length;
+  blockHasHopByHop = false;
+  response.headers.forEach(measureField);
 }
 
 function describe(error: unknown): string {
