@@ -57,7 +57,7 @@ const AUTH = { authorization: `Bearer ${API_KEY}` };
 /** What each rung adds to the one below it, for the table. */
 export const ADDS: Record<string, string> = {
   floor: 'Bun.serve + fetch (bench/floor.ts)',
-  app: 'the listener and the Elysia app',
+  app: 'the listener and the app (own endpoints to Elysia, the rest on)',
   forward: 'request scope, stage chain, forward stage',
   audit: 'audit line, error page, framing check',
   policy: 'authentication, rewrite, body budget, authorization, header selection',

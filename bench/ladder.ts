@@ -6,8 +6,8 @@
 //   bun bench/ladder.ts RUNG RULES_FILE UPSTREAM_BASE      prints {"event":"listening","port":N}
 //
 // Rungs, each adding to the one before:
-//   app       the gateway's listener (src/listen.ts: peer address) and its Elysia app (src/server.ts
-//             createApp's shape: liveness, readiness, onError, the catch-all) around the floor's fetch
+//   app       the gateway's listener (src/listen.ts: peer address) and its app (src/app.ts: the own
+//             endpoints to Elysia, everything else on) around the floor's fetch
 //   forward   the request scope (receive) in the stage chain, and the last stage as it is: forward
 //             (the header timer, the client's abort, the header-block cap, a small answer read
 //             whole, the response headers copied); the request prepared as for a self-hosted MLflow
@@ -24,10 +24,9 @@
 // the app (the drain's Connection: close, in-flight audits, the credential chain's refresh).
 import { Elysia } from 'elysia';
 import { loadRulesFile } from '../src/rules/load.ts';
-import { listen } from '../src/listen.ts';
-import { peerAddresses } from '../src/peer.ts';
+import { listen, type FetchHandler } from '../src/listen.ts';
 import { stagesFor, type SharedParts } from '../src/server.ts';
-import { createApp } from '../src/app.ts';
+import { createApp, isOwnEndpoint } from '../src/app.ts';
 import { chain, type Stage } from '../src/pipeline/chain.ts';
 import { receive } from '../src/pipeline/receive.ts';
 import { plainMlflowPassing } from '../src/pipeline/sign.ts';
@@ -65,18 +64,20 @@ async function main(): Promise<void> {
   const audit = createAuditLog(write);
   const inFlight = inFlightAudits();
 
-  let handle: (request: Request) => Response | Promise<Response>;
+  let handle: FetchHandler;
   if (rung === 'sign') {
     const app = createApp({ rules: () => rules, ...found.signing, audit, log, inFlight });
-    handle = (request) => app.handle(request);
+    handle = app.handle;
   } else {
-    const terminal = rung === 'app' ? floorFetch(upstreamBase) : pipeline(rung, rules, found.signing, audit, inFlight, upstreamBase);
-    const app = new Elysia()
+    const terminal: FetchHandler = rung === 'app' ? floorFetch(upstreamBase) : pipeline(rung, rules, found.signing, audit, inFlight, upstreamBase);
+    // As createApp does it (src/app.ts): the own endpoints to Elysia, everything else straight on.
+    const { liveness, readiness } = rules.source.endpoints;
+    const elysia = new Elysia()
       .onError(({ error }) => errorResponse(asGatewayError(error), crypto.randomUUID()))
-      .get(rules.source.endpoints.liveness, () => new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
-      .get(rules.source.endpoints.readiness, () => new Response('{"status":"ready"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
-      .all('*', ({ request }) => terminal(request), { parse: 'none' });
-    handle = (request) => app.handle(request);
+      .get(liveness, () => new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
+      .get(readiness, () => new Response('{"status":"ready"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }));
+    const own = [liveness, readiness];
+    handle = (request, peerAddress) => (isOwnEndpoint(request.url, own) ? elysia.handle(request) : terminal(request, peerAddress));
   }
   const listener = listen(handle, { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: 130 });
   console.log(JSON.stringify({ event: 'listening', port: listener.port, rung }));
@@ -98,7 +99,7 @@ function pipeline(
   audit: SharedParts['audit'],
   inFlight: NonNullable<SharedParts['inFlight']>,
   upstreamBase: string,
-): (request: Request) => Promise<Response> {
+): FetchHandler {
   const rateLimits = localTokenBuckets();
   const shared: SharedParts = {
     audit,
@@ -130,7 +131,7 @@ function pipeline(
   stages.splice(stages.length - 1, 0, readAsForSigning, plainMlflowPassing(parsed.value));
   const run = chain(stages);
   const trust = rules.source.listen.trustForwardedFor;
-  return (request) => run(receive(request, peerAddresses.get(request), trust));
+  return (request, peerAddress) => run(receive(request, peerAddress, trust));
 }
 
 if (import.meta.main) {

@@ -229,7 +229,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     readiness,
     inFlight,
   });
-  const listeners = startListeners(closingWhileDraining((request) => app.handle(request), () => draining), rules, metrics);
+  const listeners = startListeners(closingWhileDraining(app.handle, () => draining), rules, metrics);
   // The process's signals: SIGHUP reloads the rules, SIGTERM and SIGINT stop the gateway.
   const stopWatching = watchRules(file, watch, reloader, process, { log, metrics });
   log.log('info', 'listening', listeningSummary(rules, listeners, { file, rulesSha256: reloader.sha256(), watch, runtime: runtimeName(), pid: process.pid }));

@@ -3,9 +3,8 @@
 // of the request body (as Envoy's route timeout does: "the time that starts when the entire
 // downstream request has been processed", route.v3.RouteAction.timeout), so a slow upload is never
 // cut by it; one timer watches every request's wait (upstream-watch.ts), and a client that leaves
-// before the answer's headers ends the upstream call. The response is streamed back as a fresh
-// Response: returning fetch()'s own Response object lets Elysia re-stream it through TextDecoder
-// and corrupt binary bodies (shared reference runtime-notes.md, elysiajs/elysia#1862).
+// before the answer's headers ends the upstream call. The upstream's own Response is answered with
+// as it is when its body streams (app.ts says why Elysia cannot corrupt it any more).
 import type { Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { UpstreamWatch, type UpstreamExchange } from './upstream-watch.ts';
@@ -89,15 +88,15 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
   }
   // A client that leaves mid-body cancels the response stream, which the audit stage passes to the
   // upstream reader (audit-line.ts): the upstream read ends there, on both runtimes.
-  let body: BodyInit | null = upstream.body;
+  let bytes: Uint8Array<ArrayBuffer> | undefined;
   try {
     // A small answer of known length (most MLflow JSON) is read whole before anything is sent, still
     // under the timeout, so an upstream that breaks it off mid-body is answered 502, not passed on as
     // a 200 that the audit line would record at its announced length (issue 13 item 8). Larger or
     // chunked answers stream; the audit line then counts what was sent and records a break.
-    if (body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
+    if (upstream.body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
       const announced = upstream.headers.get('content-length');
-      body = new Uint8Array(await upstream.arrayBuffer().catch((error: unknown) => {
+      bytes = new Uint8Array(await upstream.arrayBuffer().catch((error: unknown) => {
         if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed();
         if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
         throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${announced} bytes announced): ${describe(error)}`);
@@ -107,11 +106,12 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     // The timeout covers the wait for response headers (and a small body): a long download must not be cut.
     exchange.close();
   }
-  return new Response(body, {
-    status: upstream.status,
-    statusText: upstream.statusText,
-    headers: clientResponseHeaders(upstream.headers, scope.requestId, hopByHop),
-  });
+  const headers = clientResponseHeaders(upstream.headers, scope.requestId, hopByHop);
+  // The upstream's own Response goes back as it is when its body was not read here (app.ts: nothing
+  // re-maps the pipeline's answers), on Bun, whose fetch Response headers were edited in place; a
+  // body read whole, or Deno's immutable headers, need a Response of their own.
+  if (bytes === undefined && headers === upstream.headers) return upstream;
+  return new Response(bytes ?? upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
 // The response header block, measured in one pass over its fields: its size as sent on the wire

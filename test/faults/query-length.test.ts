@@ -22,7 +22,7 @@ anonymous: {policies: [read]}
 policies: {read: {operations: [GetRun]}}
 `);
   const app = createApp({ rules: () => rules, audit: { write: (record) => audit.push(record) } });
-  gateway = listen((request) => app.handle(request), { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: 30 });
+  gateway = listen(app.handle, { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: 30 });
 });
 
 afterAll(async () => {

@@ -86,7 +86,7 @@ export async function startFaultGateway(mode: BackendMode, options: FaultGateway
     ...options.deps,
   });
   // As main.ts does: the idle timeout outlasts the upstream timeout.
-  const listener: Listener = listen((request) => app.handle(request), { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10 });
+  const listener: Listener = listen(app.handle, { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10 });
   return {
     mode,
     upstream,
