@@ -113,7 +113,7 @@ function decodeQueryComponent(raw: string): string | undefined {
 // Values are trimmed and inner runs of whitespace folded to one space (AWS rule); most values
 // need neither, and the test is cheaper than the replace.
 const FOLDABLE = /^\s|\s$|\s\s|[\t\n\r]/;
-function canonicalHeaderValue(value: string): string {
+export function canonicalHeaderValue(value: string): string {
   return FOLDABLE.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
 
@@ -125,7 +125,8 @@ const SIGNING_KEY_CACHE_LIMIT = 64;
 // answers almost every call without building the map's key string.
 let last: { secret: string; date: string; scope: SigningScope; key: Uint8Array } | undefined;
 
-function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
+/** The day's signing key for a secret and scope (`date` is the day, YYYYMMDD), derived once a day. */
+export function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
   if (last && last.secret === secret && last.date === date && last.scope.region === scope.region && last.scope.service === scope.service) return last.key;
   const key = derivedKey(secret, date, scope);
   last = { secret, date, scope: { region: scope.region, service: scope.service }, key };
