@@ -34,12 +34,16 @@ async function child(root: string, scenario: ScenarioName, requests: number): Pr
   const { loadRulesText } = await import(join(root, 'src/rules/load.ts'));
   const appModule = await import(join(root, (await Bun.file(join(root, 'src/app.ts')).exists()) ? 'src/app.ts' : 'src/server.ts'));
   const { createAuditLog } = await import(join(root, 'src/observability/audit.ts'));
+  const { inFlightAudits } = await import(join(root, 'src/pipeline/in-flight.ts'));
   const loaded = loadRulesText(gatewayRules('http://127.0.0.1:9', API_KEY), 'rules.yaml', {});
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const credentials = { accessKeyId: 'AKIABENCHEXAMPLE0001', secretAccessKey: 'benchSecretKeyExample0000000000000000000' };
   const cache = { get: async () => credentials, cached: () => credentials, expiration: () => undefined, refreshes: () => 0 };
-  // The audit log as serve has it, its lines dropped instead of written.
-  const app = appModule.createApp({ rules: () => loaded.rules, credentials: cache, audit: createAuditLog(() => {}) });
+  // As serve builds it (main.ts): the audit log (its lines dropped instead of written, through a
+  // native buffer as on Bun's stdout), the in-flight audits, a request counter.
+  const dropped = Object.assign(() => {}, { buffered: { write() {}, flush() {} } });
+  let started = 0;
+  const app = appModule.createApp({ rules: () => loaded.rules, credentials: cache, audit: createAuditLog(dropped), inFlight: inFlightAudits(), onRequest: () => void started++ });
   // The bench upstream's answer (bench/upstream.ts), made afresh per call as fetch would.
   const answer = new TextEncoder().encode(
     JSON.stringify({ experiment: { experiment_id: '1', name: 'bench-experiment', artifact_location: 's3://bench-bucket/mlflow/1', lifecycle_stage: 'active', last_update_time: 1700000000000, creation_time: 1700000000000, tags: [{ key: 'mlflow.note.content', value: 'benchmark' }] } }),

@@ -83,6 +83,7 @@ export function canonicalUri(path: string): string {
  */
 export function canonicalQuery(rawQuery: string): string | undefined {
   if (rawQuery === '') return '';
+  if (alreadyCanonical(rawQuery)) return rawQuery;
   const pairs: Array<[string, string]> = [];
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
@@ -95,6 +96,30 @@ export function canonicalQuery(rawQuery: string): string | undefined {
   // AWS sorts by encoded key, then by encoded value, by code point.
   pairs.sort((a, b) => compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]));
   return pairs.map(([key, value]) => `${key}=${value}`).join('&');
+}
+
+// Most MLflow queries are already canonical (`experiment_id=1`, `run_id=…`): pairs of unreserved
+// characters only, each with `=`, in order. Those are the answer as they are, without splitting,
+// decoding, re-encoding and sorting them.
+const PLAIN_PAIRS = /^[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*(?:&[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*)*$/;
+function alreadyCanonical(query: string): boolean {
+  if (!PLAIN_PAIRS.test(query)) return false;
+  let start = 0;
+  let previousKey = '';
+  let previousValue = '';
+  for (;;) {
+    const amp = query.indexOf('&', start);
+    if (start === 0 && amp < 0) return true;
+    const end = amp < 0 ? query.length : amp;
+    const eq = query.indexOf('=', start);
+    const key = query.slice(start, eq);
+    const value = query.slice(eq + 1, end);
+    if (start > 0 && (key < previousKey || (key === previousKey && value < previousValue))) return false;
+    if (amp < 0) return true;
+    previousKey = key;
+    previousValue = value;
+    start = amp + 1;
+  }
 }
 
 function compareCodePoints(a: string, b: string): number {

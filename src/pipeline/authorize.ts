@@ -5,7 +5,7 @@ import type { PolicyDirectory, Profile } from '../auth/identity.ts';
 import type { CompiledPolicy, GrantOrigin, PolicyConditions } from '../auth/policy.ts';
 import { operationFor, routesOf } from '../rules/operations.ts';
 import { factsInBody, namesAnExperiment, needsFacts, requestFacts, type RequestFacts } from './request-facts.ts';
-import type { Stage } from './chain.ts';
+import type { Next, Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
 import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
@@ -128,22 +128,28 @@ type StageDecision = { decision: Decision & { denied?: string }; facts: RequestF
  * A denial names, in the log only, the policies that would have allowed the request.
  */
 export function authorization(directory: PolicyDirectory, maxBodyBytes: number): Stage {
-  return async function authorization(scope, next) {
-    const identity = scope.identity!;
+  // Synchronous when the decision needs nothing read (most REST calls): no promise of its own.
+  return function authorization(scope, next) {
     const path = scope.upstreamPath!;
-    const { decision, facts } = isGraphqlRequest(path) ? await decideGraphql(scope, maxBodyBytes) : await decideRest(scope, path, maxBodyBytes);
-    if (decision.operation) scope.operation = decision.operation;
-    if (decision.allowed) {
-      scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
-      return next(scope);
-    }
-    // For GraphQL: who could call the operation that was refused, on its own route.
-    const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
-    const fix = route ? wouldAllow(directory, route.method, route.path, {}) : wouldAllow(directory, scope.method, path, facts);
-    scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
-    const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
-    throw new PermissionDenied(`Client "${identity.id}" may not call ${what}.`, decision.reason);
+    const decided = isGraphqlRequest(path) ? decideGraphql(scope, maxBodyBytes) : decideRest(scope, path, maxBodyBytes);
+    if (decided instanceof Promise) return decided.then((d) => concluded(scope, next, d, directory, path));
+    return concluded(scope, next, decided, directory, path);
   };
+}
+
+/** The decision into the scope; an allowed request goes on, a denied one is refused (naming, in the log, who could). */
+function concluded(scope: RequestScope, next: Next, { decision, facts }: StageDecision, directory: PolicyDirectory, path: string): Promise<Response> {
+  if (decision.operation) scope.operation = decision.operation;
+  if (decision.allowed) {
+    scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
+    return next(scope);
+  }
+  // For GraphQL: who could call the operation that was refused, on its own route.
+  const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
+  const fix = route ? wouldAllow(directory, route.method, route.path, {}) : wouldAllow(directory, scope.method, path, facts);
+  scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
+  const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
+  throw new PermissionDenied(`Client "${scope.identity!.id}" may not call ${what}.`, decision.reason);
 }
 
 async function decideGraphql(scope: RequestScope, maxBodyBytes: number): Promise<StageDecision> {

@@ -96,11 +96,11 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     // chunked answers stream; the audit line then counts what was sent and records a break.
     if (upstream.body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
       const announced = upstream.headers.get('content-length');
-      bytes = new Uint8Array(await upstream.arrayBuffer().catch((error: unknown) => {
+      bytes = await upstream.bytes().catch((error: unknown) => {
         if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed();
         if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
         throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${announced} bytes announced): ${describe(error)}`);
-      }));
+      });
     }
   } finally {
     // The timeout covers the wait for response headers (and a small body): a long download must not be cut.

@@ -85,15 +85,34 @@ const ROUTINE = new Set([...HOP_BY_HOP, 'authorization', 'x-api-key', 'host', 'c
  * pushed onto `dropped`, for the debug log.
  */
 export function forwardableRequestHeaders(headers: Headers, allowed: ReadonlySet<string> = FORWARDED_REQUEST_HEADERS, dropped?: string[]): Array<[string, string]> {
-  const listed = connectionListed(headers.get('connection'));
-  if (isSameOrigin(headers.get('origin'), headers.get('host'))) listed.add('origin');
-  const out: Array<[string, string]> = [];
-  headers.forEach((value, rawName) => {
-    const name = rawName.toLowerCase();
-    if (allowed.has(name) && !listed.has(name)) out.push([name, value]);
-    else if (dropped && !ROUTINE.has(name) && !(name === 'origin' && listed.has(name))) dropped.push(name);
-  });
+  const connection = headers.get('connection');
+  const origin = headers.get('origin');
+  selection.allowed = allowed;
+  selection.listed = connection ? connectionListed(connection) : NONE_LISTED;
+  selection.sameOrigin = origin !== null && isSameOrigin(origin, headers.get('host'));
+  selection.out = [];
+  selection.dropped = dropped;
+  // forEach with a named function and this one state object, not a closure per request; forEach is
+  // synchronous, so one request's pass never interleaves with another's.
+  headers.forEach(selectField);
+  const out = selection.out;
+  selection.out = selection.dropped = undefined;
   return out;
+}
+
+const NONE_LISTED: ReadonlySet<string> = new Set();
+const selection: { allowed: ReadonlySet<string>; listed: ReadonlySet<string>; sameOrigin: boolean; out: Array<[string, string]> | undefined; dropped: string[] | undefined } = {
+  allowed: FORWARDED_REQUEST_HEADERS,
+  listed: NONE_LISTED,
+  sameOrigin: false,
+  out: undefined,
+  dropped: undefined,
+};
+function selectField(value: string, rawName: string): void {
+  const name = rawName.toLowerCase();
+  const origin = name === 'origin' && selection.sameOrigin;
+  if (selection.allowed.has(name) && !origin && !selection.listed.has(name)) selection.out!.push([name, value]);
+  else if (selection.dropped && !ROUTINE.has(name) && !origin && !(name === 'origin' && selection.listed.has(name))) selection.dropped.push(name);
 }
 
 /**

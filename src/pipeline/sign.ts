@@ -11,7 +11,8 @@ import { credentialCacheFor, credentialsOf, type CredentialSources } from '../aw
 import { mayHaveBody, readBodyWithCap, refuseDeclaredTrailers } from '../http/read-body.ts';
 import { shouldSpill, spillBody } from '../http/spill-body.ts';
 import { upstreamHeadersOf } from './headers.ts';
-import type { Stage } from './chain.ts';
+import type { Next, Stage } from './chain.ts';
+import type { RequestScope } from './scope.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import { BadRequest } from '../errors.ts';
 
@@ -138,7 +139,27 @@ export function prepareForPlainMlflow(
  */
 export function sageMakerSigning(backend: SageMakerBackend, credentials: CredentialSources, maxBodyBytes: number): Stage {
   const signFor = sageMakerSigner(backend);
-  return async function sageMakerSigning(scope, next) {
+  const signInto = (scope: RequestScope, signWith: AwsCredentials, body: Uint8Array | undefined, fileBody?: FileBody) => {
+    const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope), body };
+    const outgoing = (scope.outgoing = signFor(unsigned, signWith, scope.receivedAt, fileBody));
+    outgoing.headers.push(['x-request-id', scope.requestId]);
+  };
+  return function sageMakerSigning(scope, next) {
+    // Nothing to read (no body, or one a stage already read) and credentials in hand: signed at
+    // once, without a promise of its own. Otherwise the body is read or spilled first.
+    const body = scope.body;
+    if (body !== undefined || !mayHaveBody(scope.request)) {
+      const signWith = credentialCacheFor(scope.identity!, credentials)?.cached();
+      if (signWith) {
+        if (scope.bytesIn === 0) scope.bytesIn = body?.byteLength ?? 0;
+        signInto(scope, signWith, body);
+        return next(scope);
+      }
+    }
+    return readThenSign(scope, next);
+  };
+
+  async function readThenSign(scope: RequestScope, next: Next): Promise<Response> {
     const request = scope.request;
     let body = scope.body;
     // A large body nobody has read yet goes to a private temp file while it is hashed, and is sent
@@ -150,15 +171,13 @@ export function sageMakerSigning(backend: SageMakerBackend, credentials: Credent
       if (scope.bytesIn === 0) scope.bytesIn = spilled?.bytes ?? body?.byteLength ?? 0;
       const cache = credentialCacheFor(scope.identity!, credentials);
       const signWith = cache?.cached() ?? (await credentialsOf(cache));
-      const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope), body };
-      scope.outgoing = signFor(unsigned, signWith, scope.receivedAt, spilled ? { file: spilled.file, sha256: spilled.sha256 } : undefined);
-      scope.outgoing.headers.push(['x-request-id', scope.requestId]);
+      signInto(scope, signWith, body, spilled ? { file: spilled.file, sha256: spilled.sha256 } : undefined);
       return await next(scope);
     } finally {
       // The upstream has answered (or the request failed): the file is no longer needed.
       await spilled?.dispose();
     }
-  };
+  }
 }
 
 /** The stage for a self-hosted MLflow: no signature; the body streams through unless already read. */
