@@ -75,11 +75,11 @@ async function child(root: string, scenario: ScenarioName, requests: number): Pr
   await through(Math.min(20_000, requests));
   await alone(Math.min(20_000, requests));
   const measure = async (name: string, run: (n: number) => Promise<void>) => {
-    process.stderr.write(`mark start ${name}\n`);
+    process.stderr.write(`mark start ${name} ;\n`);
     const start = cpu();
     await run(requests);
     const us = (cpu() - start) / requests;
-    process.stderr.write(`mark end ${name} ${us}\n`);
+    process.stderr.write(`mark end ${name} ${us} ;\n`);
   };
   await measure('alone', alone);
   await measure('gateway', through);
@@ -95,8 +95,8 @@ interface Sample {
   allocPmKb: number;
 }
 
-/** Runs one child and reads its marks and its collector's lines between them. */
-async function runChild(root: string, scenario: ScenarioName): Promise<{ cpuUs: number; allocKb: number; allocPmKb: number }> {
+/** Runs one child and reads its marks and its collector's lines between them (again, should a mark be lost). */
+async function runChild(root: string, scenario: ScenarioName, attempt = 1): Promise<{ cpuUs: number; allocKb: number; allocPmKb: number }> {
   const proc = spawn([process.execPath, import.meta.path, '--child', root, scenario, String(CFG.requests)], {
     cwd: ROOT,
     env: { ...process.env, ...GC_ALLOCATION_ENV },
@@ -115,7 +115,8 @@ async function runChild(root: string, scenario: ScenarioName): Promise<{ cpuUs: 
     partial = lines.pop()!;
     for (const line of lines) {
       gc.onLine(line);
-      const m = /^mark (start|end) (\w+)(?: ([\d.]+))?$/.exec(line);
+      // The collector's log shares stderr and may break into a line: a mark is only taken whole.
+      const m = /mark (start|end) (\w+)(?: ([\d.]+))? ;/.exec(line);
       if (!m) continue;
       const entry = marks.get(m[2]!) ?? {};
       if (m[1] === 'start') entry.start = gc.totals();
@@ -127,6 +128,10 @@ async function runChild(root: string, scenario: ScenarioName): Promise<{ cpuUs: 
     }
   }
   if ((await proc.exited) !== 0) throw new Error(`in-process child (${root}, ${scenario}) failed:\n${tail}`);
+  if (!['alone', 'gateway'].every((name) => marks.get(name)?.start && marks.get(name)?.end)) {
+    if (attempt >= 3) throw new Error(`in-process child (${root}, ${scenario}): its marks were lost in the collector's log three times`);
+    return runChild(root, scenario, attempt + 1);
+  }
   const alloc = (name: string) => {
     const m = marks.get(name)!;
     const bytes = m.end!.allocatedBytes - m.start!.allocatedBytes;

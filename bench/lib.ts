@@ -421,7 +421,7 @@ export interface GcTotals {
 export function gcLog(): { onLine: (line: string) => void; totals: () => GcTotals } {
   const totals: GcTotals = { collections: 0, full: 0, cycleMs: 0, allocationTriggered: 0, allocatedBytes: 0 };
   const collection = /START \S+ \d+kb => (\w+)Collection.* cycle ([\d.]+)ms END/;
-  const requested = /^Requesting GC because bytes allocated this cycle: (\d+) /;
+  const requested = /Requesting GC because bytes allocated this cycle: (\d+) /;
   return {
     onLine(line) {
       const r = requested.exec(line);
