@@ -95,11 +95,13 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
  * sent or abandoned, counting the bytes on the way (then totalMs includes the transfer).
  */
 export function audited(response: Response, scope: RequestScope, audit: AuditSink, entry?: OpenLine, inFlight?: InFlightAudits): Response {
+  const exchange = scope.exchange;
   const length = response.body ? Number(response.headers.get('content-length') ?? NaN) : 0;
   if (length <= SMALL_BODY_BYTES) {
     // No body, or small JSON with a known length (most MLflow answers): it goes out on the
     // runtime's native stream path and is logged now, instead of through a JavaScript stream
     // wrapper per response. Written unless a shutdown that cut the request already wrote its line.
+    exchange?.close();
     if (!entry || inFlight!.close(entry)) audit.write(auditRecord(scope, response.status, length, false));
     return response;
   }
@@ -109,13 +111,18 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
   const finish = (incomplete: boolean, why?: string) => {
     if (written) return;
     written = true;
+    exchange?.close();
     if (!entry || inFlight!.close(entry)) audit.write(auditRecord(scope, response.status, bytesOut, incomplete, why));
   };
   const reader = response.body!.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
+        // Each read from the upstream is a wait the watch times (forward's exchange): silence
+        // longer than backend.timeoutSeconds between two chunks ends the answer there.
+        exchange?.waiting();
         const { done, value } = await reader.read();
+        exchange?.resting();
         if (done) {
           controller.close();
           finish(false);
@@ -126,9 +133,13 @@ export function audited(response: Response, scope: RequestScope, audit: AuditSin
           controller.enqueue(value);
         }
       } catch (failure) {
-        // The upstream broke mid-body: the client sees a truncated response (shorter than its
-        // Content-Length, or a chunked body without its last chunk); the log says so and how far it got.
-        finish(true, `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300));
+        // The upstream broke mid-body, or was silent too long: the client sees a truncated response
+        // (shorter than its Content-Length, or a chunked body without its last chunk); the log says
+        // so and how far it got.
+        const why = exchange?.ended === 'timeout'
+          ? `upstream: silent for more than ${exchange.watch.timeoutMs / 1000} s mid-body (backend.timeoutSeconds)`
+          : `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300);
+        finish(true, why);
         controller.error(failure);
       }
     },

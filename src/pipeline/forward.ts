@@ -1,10 +1,11 @@
 // Stage 6, forward: the only stage with network I/O. One upstream per backend (never from the
-// client), a timeout for the response headers that fits MLflow's own 120 s and counts from the end
-// of the request body (as Envoy's route timeout does: "the time that starts when the entire
-// downstream request has been processed", route.v3.RouteAction.timeout), so a slow upload is never
-// cut by it; one timer watches every request's wait (upstream-watch.ts), and a client that leaves
-// before the answer's headers ends the upstream call. The upstream's own Response is answered with
-// as it is when its body streams (app.ts says why Elysia cannot corrupt it any more).
+// client). backend.timeoutSeconds (docs/timeouts.md): the wait for the response headers, counted
+// from the end of the request body (as Envoy's route timeout does: "the time that starts when the
+// entire downstream request has been processed", route.v3.RouteAction.timeout), so a slow upload
+// is never cut by it, then the same limit between two chunks of the response body; one timer
+// watches every request's waits (upstream-watch.ts), and a client that leaves before the answer is
+// under way ends the upstream call. The upstream's own Response is answered with as it is when its
+// body streams (app.ts says why Elysia cannot corrupt it any more).
 import type { Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { UpstreamWatch, type UpstreamExchange } from './upstream-watch.ts';
@@ -16,7 +17,8 @@ const TRAILER_OR_LEFT = 'the client connection ended during or right after its c
 const TRAILER_OR_LEFT_STREAMED = `${TRAILER_OR_LEFT}: the upstream got no last chunk`;
 
 const ON_DENO = 'Deno' in globalThis;
-const ON_BUN = 'Bun' in globalThis;
+const BUN = (globalThis as { Bun?: typeof Bun }).Bun;
+const ON_BUN = BUN !== undefined;
 const nextTurn = () => new Promise<void>((done) => setImmediate(done));
 
 // The largest response header block passed on: Envoy's default (HttpProtocolOptions
@@ -76,7 +78,7 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
     throw new UpstreamUnavailable(describe(error));
   }
-  exchange.answered = true;
+  exchange.resting();
   scope.upstreamMs = performance.now() - started;
   measureHeaderBlock(upstream);
   const headerBytes = blockBytes;
@@ -86,25 +88,29 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     await upstream.body?.cancel().catch(() => {});
     throw new UpstreamUnavailable(`the upstream's response header block is ${headerBytes} bytes, over the ${MAX_RESPONSE_HEADER_BYTES}-byte cap (Envoy's max_response_headers_kb default)`);
   }
-  // A client that leaves mid-body cancels the response stream, which the audit stage passes to the
-  // upstream reader (audit-line.ts): the upstream read ends there, on both runtimes.
   let bytes: Uint8Array<ArrayBuffer> | undefined;
-  try {
-    // A small answer of known length (most MLflow JSON) is read whole before anything is sent, still
-    // under the timeout, so an upstream that breaks it off mid-body is answered 502, not passed on as
-    // a 200 that the audit line would record at its announced length (issue 13 item 8). Larger or
-    // chunked answers stream; the audit line then counts what was sent and records a break.
-    if (upstream.body && outgoing.method !== 'HEAD' && Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
-      const announced = upstream.headers.get('content-length');
-      bytes = await upstream.bytes().catch((error: unknown) => {
-        if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed();
-        if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
-        throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${announced} bytes announced): ${describe(error)}`);
-      });
+  if (!upstream.body || outgoing.method === 'HEAD') exchange.close();
+  else if (Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
+    // A small answer of known length (most MLflow JSON) is read whole before anything is sent, so
+    // an upstream that breaks it off mid-body is answered 502, not passed on as a 200 that the
+    // audit line would record at its announced length (issue 13 item 8); one that goes silent in
+    // it for longer than the timeout, 504.
+    try {
+      bytes = await readWhole(upstream, exchange);
+    } catch (error) {
+      if (exchange.ended === 'client' || request.signal.aborted) throw new ClientClosed();
+      if (exchange.ended === 'timeout') throw new UpstreamTimeout(watch.timeoutMs / 1000);
+      throw new UpstreamUnavailable(`the upstream broke off its answer mid-body (${upstream.headers.get('content-length')} bytes announced): ${describe(error)}`);
+    } finally {
+      exchange.close();
     }
-  } finally {
-    // The timeout covers the wait for response headers (and a small body): a long download must not be cut.
-    exchange.close();
+  } else {
+    // Larger or chunked answers stream: the exchange stays watched while the audit stage reads the
+    // body on the client's behalf, each read waiting at most the timeout (audit-line.ts), and the
+    // audit line counts what was sent and records a break. A client that leaves mid-body cancels
+    // the response stream, which ends the upstream read (the audit stage passes the cancel on).
+    exchange.answered = true;
+    scope.exchange = exchange;
   }
   const headers = clientResponseHeaders(upstream.headers, scope.requestId, hopByHop);
   // The upstream's own Response goes back as it is when its body was not read here (app.ts: nothing
@@ -112,6 +118,40 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
   // body read whole, or Deno's immutable headers, need a Response of their own.
   if (bytes === undefined && headers === upstream.headers) return upstream;
   return new Response(bytes ?? upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
+}
+
+/**
+ * A small answer's body, whole, read under the idle limit between chunks. Nearly every one has
+ * arrived with its headers: on Bun a copy of the Response (its body shared, not copied) then has
+ * its bytes at once (Bun.peek sees the promise settled), which costs far less than a stream
+ * reader (bench/in-process.ts). An answer still arriving is read chunk by chunk instead, each
+ * read a wait the watch times, so one that keeps sending is never cut, however slowly it comes.
+ */
+async function readWhole(upstream: Response, exchange: UpstreamExchange): Promise<Uint8Array<ArrayBuffer>> {
+  if (BUN) {
+    const copy = upstream.clone().bytes();
+    if (BUN.peek.status(copy) === 'fulfilled') return BUN.peek(copy) as Uint8Array<ArrayBuffer>;
+    copy.catch(() => {}); // the copy's tee branch drains with the original; its outcome is the original's
+  }
+  const reader = upstream.body!.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    exchange.waiting();
+    const { done, value } = await reader.read();
+    exchange.resting();
+    if (done) break;
+    parts.push(value);
+    total += value.byteLength;
+  }
+  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
+  const whole = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.byteLength;
+  }
+  return whole;
 }
 
 // The response header block, measured in one pass over its fields: its size as sent on the wire

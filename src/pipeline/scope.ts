@@ -7,6 +7,7 @@ import type { Identity } from '../auth/identity.ts';
 import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLimited } from '../errors.ts';
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
+import type { UpstreamExchange } from './upstream-watch.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -51,6 +52,12 @@ export interface RequestScope {
   outgoing?: OutgoingRequest;
   // ── forward (or the artifact store, or the control plane for the UI entry)
   upstreamMs?: number;
+  /**
+   * forward: the exchange with the upstream while its answer's body streams to the client; the
+   * audit stage, which reads that body, tells it when it waits for the next chunk (the idle limit,
+   * upstream-watch.ts) and closes it when the body has ended.
+   */
+  exchange?: UpstreamExchange;
   // ── error page: what ended the request, if it did not end with an upstream answer
   error?: GatewayError;
 }
@@ -75,6 +82,7 @@ export class Scope implements RequestScope {
   bytesIn = 0;
   outgoing: OutgoingRequest | undefined = undefined;
   upstreamMs: number | undefined = undefined;
+  exchange: UpstreamExchange | undefined = undefined;
   error: GatewayError | undefined = undefined;
 
   constructor(

@@ -2,10 +2,13 @@
 // an abort listener on the client's signal per request. Each request forward sends is an
 // exchange: an AbortController (the only way to end one fetch on both runtimes) and the time its
 // current wait began, in an intrusive list; while the list is not empty, one timer runs every
-// `tickMs` and aborts the exchanges whose wait has lasted `timeoutMs`, or whose client has left
-// while the gateway was still waiting for the answer's headers. An exchange answered within one
-// tick (nearly all of them) costs an object, a controller and two list operations: no timer, no
-// closure, no listener, and the client's signal is never even created for it.
+// `tickMs` and aborts the exchanges whose wait has lasted `timeoutMs` (backend.timeoutSeconds),
+// or whose client has left before the answer was under way. A wait is the one for the response
+// headers, then each one for the next chunk of the body: an idle limit, as the read timeout of
+// Python's requests (and nginx's proxy_read_timeout, "between two successive read operations"), so
+// an answer that keeps coming is never cut. An exchange answered within one tick (nearly all of
+// them) costs an object, a controller and two list operations: no timer, no closure, no listener,
+// and the client's signal is never even created for it.
 //
 // Measured (bench/in-process.ts, bench/accounting.ts): a setTimeout and clearTimeout per request
 // cost about 1 µs of CPU on Bun 1.4.4, the abort listener on the client's signal about as much
