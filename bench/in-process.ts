@@ -3,7 +3,9 @@
 // replaced by a stub that answers at once as the bench upstream would (bench/upstream.ts's JSON
 // and headers). What is left is exactly the JavaScript the gateway runs per request and the
 // objects it makes, so the figures are steadier than any loopback run on a shared machine: CPU
-// time of one thread in a loop, and the allocation the collector counts.
+// time of one thread in a loop, the allocation the collector counts, and the native allocation
+// (mimalloc's count of bytes requested: Bun's requests, responses, headers, hashers), which is
+// freed only when the collector finalises the JS objects that hold it.
 //
 //   bun bench/in-process.ts        about 1 minute
 //
@@ -74,11 +76,17 @@ async function child(root: string, scenario: ScenarioName, requests: number): Pr
   };
   await through(Math.min(20_000, requests));
   await alone(Math.min(20_000, requests));
+  // Native allocation (Bun's objects: requests, responses, headers, hashers) from mimalloc's own
+  // count of bytes requested so far; absent on other runtimes.
+  const { heapStats } = await import('bun:jsc');
+  const nativeBytes = () => (heapStats() as { mimalloc?: { malloc_requested?: number } }).mimalloc?.malloc_requested ?? NaN;
   const measure = async (name: string, run: (n: number) => Promise<void>) => {
     process.stderr.write(`mark start ${name} ;\n`);
+    const native = nativeBytes();
     const start = cpu();
     await run(requests);
     const us = (cpu() - start) / requests;
+    process.stdout.write(`native ${name} ${(nativeBytes() - native) / requests}\n`);
     process.stderr.write(`mark end ${name} ${us} ;\n`);
   };
   await measure('alone', alone);
@@ -93,16 +101,19 @@ interface Sample {
   cpuUs: number;
   allocKb: number;
   allocPmKb: number;
+  /** Native (mimalloc) bytes allocated per request, KB: what the collector frees only when it finalises their JS objects. */
+  nativeKb: number;
 }
 
 /** Runs one child and reads its marks and its collector's lines between them (again, should a mark be lost). */
-async function runChild(root: string, scenario: ScenarioName, attempt = 1): Promise<{ cpuUs: number; allocKb: number; allocPmKb: number }> {
+async function runChild(root: string, scenario: ScenarioName, attempt = 1): Promise<{ cpuUs: number; allocKb: number; allocPmKb: number; nativeKb: number }> {
   const proc = spawn([process.execPath, import.meta.path, '--child', root, scenario, String(CFG.requests)], {
     cwd: ROOT,
     env: { ...process.env, ...GC_ALLOCATION_ENV },
-    stdout: 'inherit',
+    stdout: 'pipe',
     stderr: 'pipe',
   });
+  const nativeOut = new Response(proc.stdout).text();
   const gc = gcLog();
   const marks = new Map<string, { start?: ReturnType<typeof gc.totals>; end?: ReturnType<typeof gc.totals>; us?: number }>();
   const dec = new TextDecoder();
@@ -140,7 +151,8 @@ async function runChild(root: string, scenario: ScenarioName, attempt = 1): Prom
   };
   const gateway = alloc('gateway');
   const alone = alloc('alone');
-  return { cpuUs: marks.get('gateway')!.us! - marks.get('alone')!.us!, allocKb: gateway.kb - alone.kb, allocPmKb: gateway.pm };
+  const native = Object.fromEntries([...(await nativeOut).matchAll(/^native (\w+) ([\d.eE+-]+|NaN)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  return { cpuUs: marks.get('gateway')!.us! - marks.get('alone')!.us!, allocKb: gateway.kb - alone.kb, allocPmKb: gateway.pm, nativeKb: ((native.gateway ?? NaN) - (native.alone ?? NaN)) / 1024 };
 }
 
 async function main(): Promise<void> {
@@ -152,16 +164,16 @@ async function main(): Promise<void> {
       for (const [variant, root] of variants) {
         const r = await runChild(root, scenario);
         samples.push({ variant, scenario, round, ...r });
-        log(`r${round} ${SCENARIOS[scenario].label.padEnd(21)} ${variant.padEnd(14)} ${f(r.cpuUs, 2).padStart(6)} µs CPU/req  ${f(r.allocKb, 2).padStart(6)} KB/req (± ${f(r.allocPmKb, 2)})`);
+        log(`r${round} ${SCENARIOS[scenario].label.padEnd(21)} ${variant.padEnd(14)} ${f(r.cpuUs, 2).padStart(6)} µs CPU/req  ${f(r.allocKb, 2).padStart(6)} KB/req (± ${f(r.allocPmKb, 2)})  native ${f(r.nativeKb, 2)} KB/req`);
       }
     }
   }
-  const rows: string[][] = [['request', 'variant', 'CPU µs/req (min–max)', 'allocated KB/req']];
+  const rows: string[][] = [['request', 'variant', 'CPU µs/req (min–max)', 'JS heap allocated KB/req', 'native allocated KB/req']];
   for (const scenario of Object.keys(SCENARIOS) as ScenarioName[]) {
     for (const [variant] of variants) {
       const xs = samples.filter((s) => s.scenario === scenario && s.variant === variant);
       const cpu = xs.map((s) => s.cpuUs);
-      rows.push([SCENARIOS[scenario].label, variant, `${f(median(cpu), 2)} (${f(Math.min(...cpu), 2)}–${f(Math.max(...cpu), 2)})`, `${f(median(xs.map((s) => s.allocKb)), 2)} ± ${f(median(xs.map((s) => s.allocPmKb)), 2)}`]);
+      rows.push([SCENARIOS[scenario].label, variant, `${f(median(cpu), 2)} (${f(Math.min(...cpu), 2)}–${f(Math.max(...cpu), 2)})`, `${f(median(xs.map((s) => s.allocKb)), 2)} ± ${f(median(xs.map((s) => s.allocPmKb)), 2)}`, f(median(xs.map((s) => s.nativeKb)), 2)]);
     }
   }
   const markdown = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
