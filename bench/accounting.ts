@@ -33,7 +33,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
-  atCleanup, awsEnv, baseEnv, envList, envNumber, f, gatewayRules, gcLog, GC_ALLOCATION_ENV, GC_LOG_ENV, LoadWorker, log, mb, median, procCpuSeconds,
+  atCleanup, awsEnv, baseEnv, envList, envNumber, f, gatewayRules, gcLog, GC_ALLOCATION_ENV, GC_LOG_ENV, GATEWAY_RUNTIME_ENV, LoadWorker, log, mb, median, procCpuSeconds,
   procStatus, ROOT, runMain, SCENARIOS, startChild, type Child, type GcTotals, type ScenarioName,
 } from './lib.ts';
 import { RUNGS } from './ladder.ts';
@@ -100,7 +100,9 @@ async function setUp(tmp: string): Promise<Setup> {
   const upstream = await startChild('upstream', [BUN, join(import.meta.dir, 'upstream.ts')], { cwd: tmp, env: baseEnv(tmp) });
   const rulesFile = join(tmp, 'rules.yaml');
   writeFileSync(rulesFile, gatewayRules(`http://127.0.0.1:${upstream.port}`, API_KEY));
-  return { tmp, upstream, rulesFile, childEnv: { ...baseEnv(tmp), ...awsEnv(emptyAws) } };
+  // Every rung, the floor included, with the gateway's runtime settings (GATEWAY_RUNTIME_ENV), so
+  // that the steps measure code, not settings; bench/peer.ts compares with the floor as it is.
+  return { tmp, upstream, rulesFile, childEnv: { ...baseEnv(tmp), ...awsEnv(emptyAws), ...GATEWAY_RUNTIME_ENV } };
 }
 
 function rungCommand(name: string, setup: Setup): string[] {

@@ -21,7 +21,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawn } from 'bun';
-import { chunksOf, envNumber, f, gatewayRules, gcLog, GC_ALLOCATION_ENV, log, median, ROOT, runMain, SCENARIOS, type ScenarioName } from './lib.ts';
+import { chunksOf, envNumber, f, gatewayRules, gcLog, GATEWAY_RUNTIME_ENV, GC_ALLOCATION_ENV, log, median, ROOT, runMain, SCENARIOS, type ScenarioName } from './lib.ts';
 
 const CFG = {
   rounds: envNumber('BENCH_ROUNDS', 5),
@@ -109,7 +109,7 @@ interface Sample {
 async function runChild(root: string, scenario: ScenarioName, attempt = 1): Promise<{ cpuUs: number; allocKb: number; allocPmKb: number; nativeKb: number }> {
   const proc = spawn([process.execPath, import.meta.path, '--child', root, scenario, String(CFG.requests)], {
     cwd: ROOT,
-    env: { ...process.env, ...GC_ALLOCATION_ENV },
+    env: { ...process.env, ...GATEWAY_RUNTIME_ENV, ...GC_ALLOCATION_ENV },
     stdout: 'pipe',
     stderr: 'pipe',
   });

@@ -370,6 +370,16 @@ export function awsEnv(emptyAwsFile: string): Record<string, string> {
   };
 }
 
+/**
+ * The environment the gateway runs with in production (systemd/sagemaker-mlflow-proxy.service,
+ * `npm start`): JavaScriptCore sizes its heap as on a 64 MiB machine, so it collects before
+ * garbage (and the native memory of the requests, responses and headers it holds) piles up; under
+ * c=128 that keeps RSS near 64 MiB instead of 90–100 (bench/memory.ts, docs/memory.md). The benches
+ * whose figures judge issue 21's goals (peer, run, accounting, in-process, memory) start the gateway
+ * with it, so what they measure is what runs.
+ */
+export const GATEWAY_RUNTIME_ENV: Record<string, string> = { BUN_JSC_forceRAMSize: String(64 * 1024 * 1024) };
+
 export const SCENARIOS = {
   get: {
     label: 'GET experiments/get',

@@ -21,11 +21,13 @@ process.on('SIGUSR2', () => {
 function measure(withSnapshot = true) {
   const stats = heapStats() as ReturnType<typeof heapStats> & { mimalloc?: { committed?: { current: number }; malloc_normal?: { current: number }; malloc_huge?: { current: number } } };
   const mi = stats.mimalloc;
+  const rss = process.memoryUsage.rss();
+  // The snapshot last: writing it takes memory of its own.
   const dir = process.env.BENCH_SNAPSHOT_DIR;
   const snapshot = dir && withSnapshot ? writeHeapSnapshot(join(dir, `snapshot-${process.pid}-${++taken}.heapsnapshot`)) : undefined;
   const mb = (bytes: number | undefined) => (bytes === undefined ? null : Math.round((bytes / 1048576) * 10) / 10);
   return {
-    rssMb: mb(process.memoryUsage.rss()),
+    rssMb: mb(rss),
     heapMb: mb(stats.heapSize),
     heapCapacityMb: mb(stats.heapCapacity),
     externalMb: mb(stats.extraMemorySize),

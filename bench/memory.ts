@@ -4,8 +4,9 @@
 //   bun bench/memory.ts                  about 2 minutes with the defaults
 //   bun bench/memory.ts --write-readme   the same, then rewrites bench/README.md's memory section
 //
-// Each system alone (floor, gateway, and with BENCH_BASELINE_ENTRY another checkout's gateway), in
-// front of the stand-in upstream: started, warmed up, then
+// Each system alone (the floor; the gateway as it runs in production, GATEWAY_RUNTIME_ENV; the same
+// with JavaScriptCore's default heap sizing; with BENCH_BASELINE_ENTRY another checkout's gateway),
+// in front of the stand-in upstream: started, warmed up, then
 //   idle      2 s after the warm-up: a probe (bench/memory-probe.ts: RSS, JS heap, mimalloc) and a
 //             heap snapshot
 //   load      c=128, GET then POST, BENCH_SECONDS each: RSS every 100 ms (median and peak, with the
@@ -23,7 +24,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
-  atCleanup, awsEnv, baseEnv, chunksOf, envList, envNumber, f, gatewayRules, LoadWorker, log, median, procStatus, resetPeakRss, ROOT, runMain, SCENARIOS,
+  atCleanup, awsEnv, baseEnv, chunksOf, envList, envNumber, f, gatewayRules, GATEWAY_RUNTIME_ENV, LoadWorker, log, median, procStatus, resetPeakRss, ROOT, runMain, SCENARIOS,
   startChild, type Child, type ScenarioName,
 } from './lib.ts';
 
@@ -108,8 +109,10 @@ function summarise(file: string): Map<string, { bytes: number; count: number }> 
 
 let worker: LoadWorker | null = null;
 
-async function measureSystem(name: string, cmd: string[], upstream: Child, env: Record<string, string>, tmp: string): Promise<SystemResult> {
+async function measureSystem(name: string, cmd: string[], upstream: Child, env: Record<string, string>, tmp: string, snapshots = false): Promise<SystemResult> {
   const p = prober();
+  // Heap snapshots take memory of their own: only in a pass of their own (snapshotPass).
+  if (!snapshots) delete env.BENCH_SNAPSHOT_DIR;
   const child = await startChild(name, cmd, { cwd: tmp, env, onStderrLine: p.onLine });
   const base = `http://127.0.0.1:${child.port}`;
   worker ??= new LoadWorker(Bun.which('node') ? 'node' : BUN);
@@ -143,7 +146,7 @@ async function measureSystem(name: string, cmd: string[], upstream: Child, env: 
       .sort((a, b) => Math.max(b.beforeKb, b.afterKb) - Math.max(a.beforeKb, a.afterKb))
       .slice(0, 12);
   }
-  if (!CFG.skip.has('download')) result.download = await download(base, child.pid);
+  if (!CFG.skip.has('download') && !snapshots) result.download = await download(base, child.pid);
   log(`${name}: idle ${f(idle.rssMb, 1)} MB, under c=128 median ${f(result.load.rssMedianMb, 1)} peak ${f(result.load.rssPeakMb, 1)} MB, after ${f(after.rssMb, 1)}, settled ${f(settled.rssMb, 1)}` +
     (result.download ? `; 1 GiB download ${f(result.download.mibPerSecond, 0)} MiB/s, peak ${f(result.download.peakRssMb, 1)} MB` : ''));
   child.proc.kill('SIGKILL');
@@ -189,7 +192,7 @@ export function report(results: SystemResult[], started: Date, load: string): st
   lines.push(mdTable(rows), '');
   for (const r of results) {
     if (!r.snapshotSummary) continue;
-    lines.push(`Heap snapshots of ${r.system}, idle and right after the load: the largest kinds of object by self size.`, '');
+    lines.push(`Heap snapshots of ${r.system} (a pass of its own: writing them takes memory), idle and right after the load: the largest kinds of object by self size.`, '');
     lines.push(mdTable([['kind', 'idle KB (count)', 'after load KB (count)'], ...r.snapshotSummary.map((s) => [`\`${s.kind}\``, `${f(s.beforeKb, 0)} (${s.beforeCount})`, `${f(s.afterKb, 0)} (${s.afterCount})`])]), '');
   }
   return lines.join('\n');
@@ -209,11 +212,19 @@ export async function memory(): Promise<string> {
   const upstream = await startChild('upstream', [BUN, join(import.meta.dir, 'upstream.ts')], { cwd: tmp, env: baseEnv(tmp) });
   const rulesFile = join(tmp, 'rules.yaml');
   writeFileSync(rulesFile, gatewayRules(`http://127.0.0.1:${upstream.port}`, API_KEY));
-  const env = { ...baseEnv(tmp), ...awsEnv(emptyAws), ...(CFG.skip.has('snapshots') ? {} : { BENCH_SNAPSHOT_DIR: CFG.snapshotDir }) };
+  const env = { ...baseEnv(tmp), ...awsEnv(emptyAws) };
+  const gateway = [BUN, ...PROBE, CFG.gatewayEntry, 'serve', '--rules', rulesFile];
   const results: SystemResult[] = [];
-  results.push(await measureSystem('floor', [BUN, ...PROBE, join(import.meta.dir, 'floor.ts'), `http://127.0.0.1:${upstream.port}`], upstream, env, tmp));
-  results.push(await measureSystem('gateway', [BUN, ...PROBE, CFG.gatewayEntry, 'serve', '--rules', rulesFile], upstream, env, tmp));
-  if (CFG.baselineEntry) results.push(await measureSystem('baseline', [BUN, ...PROBE, CFG.baselineEntry, 'serve', '--rules', rulesFile], upstream, env, tmp));
+  results.push(await measureSystem('floor', [BUN, ...PROBE, join(import.meta.dir, 'floor.ts'), `http://127.0.0.1:${upstream.port}`], upstream, { ...env }, tmp));
+  results.push(await measureSystem('gateway', gateway, upstream, { ...env, ...GATEWAY_RUNTIME_ENV }, tmp));
+  // The same gateway with JavaScriptCore's own heap sizing: what GATEWAY_RUNTIME_ENV changes.
+  results.push(await measureSystem('gateway, default heap sizing', gateway, upstream, { ...env }, tmp));
+  if (CFG.baselineEntry) results.push(await measureSystem('baseline', [BUN, ...PROBE, CFG.baselineEntry, 'serve', '--rules', rulesFile], upstream, { ...env, ...GATEWAY_RUNTIME_ENV }, tmp));
+  // The heap snapshots, in a pass of their own: the gateway as it runs, idle and right after the load.
+  if (!CFG.skip.has('snapshots')) {
+    const pass = await measureSystem('gateway', gateway, upstream, { ...env, ...GATEWAY_RUNTIME_ENV, BENCH_SNAPSHOT_DIR: CFG.snapshotDir }, tmp, true);
+    results.find((r) => r.system === 'gateway')!.snapshotSummary = pass.snapshotSummary;
+  }
   const markdown = report(results, started, loadAverage);
   mkdirSync(dirname(CFG.out), { recursive: true });
   writeFileSync(CFG.out, JSON.stringify({ startedAt: started.toISOString(), load: loadAverage, config: { ...CFG, skip: [...CFG.skip] }, results }, null, 2) + '\n');
