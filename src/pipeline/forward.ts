@@ -89,7 +89,9 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     throw new UpstreamUnavailable(`the upstream's response header block is ${headerBytes} bytes, over the ${MAX_RESPONSE_HEADER_BYTES}-byte cap (Envoy's max_response_headers_kb default)`);
   }
   let bytes: Uint8Array<ArrayBuffer> | undefined;
-  if (!upstream.body || outgoing.method === 'HEAD') exchange.close();
+  // Decided from the status and headers: touching upstream.body would build a stream object for
+  // nothing on the common path.
+  if (outgoing.method === 'HEAD' || NO_BODY_STATUS.has(upstream.status)) exchange.close();
   else if (Number(upstream.headers.get('content-length') ?? NaN) <= SMALL_BODY_BYTES) {
     // A small answer of known length (most MLflow JSON) is read whole before anything is sent, so
     // an upstream that breaks it off mid-body is answered 502, not passed on as a 200 that the
@@ -113,24 +115,29 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
     scope.exchange = exchange;
   }
   const headers = clientResponseHeaders(upstream.headers, scope.requestId, hopByHop);
-  // The upstream's own Response goes back as it is when its body was not read here (app.ts: nothing
-  // re-maps the pipeline's answers), on Bun, whose fetch Response headers were edited in place; a
-  // body read whole, or Deno's immutable headers, need a Response of their own.
+  // The upstream's own Response goes back as it is when its body is whole or streams (app.ts:
+  // nothing re-maps the pipeline's answers), on Bun, whose fetch Response headers were edited in
+  // place; a body read here chunk by chunk, or Deno's immutable headers, need a Response of their own.
   if (bytes === undefined && headers === upstream.headers) return upstream;
   return new Response(bytes ?? upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
+// Answers that never have a body (RFC 9110 §6.4.1; a HEAD answer's is also absent).
+const NO_BODY_STATUS: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
 /**
- * A small answer's body, whole, read under the idle limit between chunks. Nearly every one has
- * arrived with its headers: on Bun a copy of the Response (its body shared, not copied) then has
- * its bytes at once (Bun.peek sees the promise settled), which costs far less than a stream
- * reader (bench/in-process.ts). An answer still arriving is read chunk by chunk instead, each
- * read a wait the watch times, so one that keeps sending is never cut, however slowly it comes.
+ * A small answer's body, whole, read under the idle limit between chunks; undefined when the
+ * upstream's own Response holds it whole already and can be sent as it is. Nearly every small
+ * answer has arrived with its headers: on Bun a copy of the Response (its body shared, not copied)
+ * then has its bytes at once (Bun.peek sees the promise settled), which costs far less than a
+ * stream reader or a Response of our own (bench/in-process.ts). An answer still arriving is read
+ * chunk by chunk instead, each read a wait the watch times, so one that keeps sending is never
+ * cut, however slowly it comes.
  */
-async function readWhole(upstream: Response, exchange: UpstreamExchange): Promise<Uint8Array<ArrayBuffer>> {
+async function readWhole(upstream: Response, exchange: UpstreamExchange): Promise<Uint8Array<ArrayBuffer> | undefined> {
   if (BUN) {
     const copy = upstream.clone().bytes();
-    if (BUN.peek.status(copy) === 'fulfilled') return BUN.peek(copy) as Uint8Array<ArrayBuffer>;
+    if (BUN.peek.status(copy) === 'fulfilled') return undefined;
     copy.catch(() => {}); // the copy's tee branch drains with the original; its outcome is the original's
   }
   const reader = upstream.body!.getReader();
