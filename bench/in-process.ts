@@ -41,11 +41,10 @@ async function child(root: string, scenario: ScenarioName, requests: number): Pr
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const credentials = { accessKeyId: 'AKIABENCHEXAMPLE0001', secretAccessKey: 'benchSecretKeyExample0000000000000000000' };
   const cache = { get: async () => credentials, cached: () => credentials, expiration: () => undefined, refreshes: () => 0 };
-  // As serve builds it (main.ts): the audit log (its lines dropped instead of written, through a
-  // native buffer as on Bun's stdout), the in-flight audits, a request counter.
-  const dropped = Object.assign(() => {}, { buffered: { write() {}, flush() {} } });
+  // As serve builds it (main.ts): the audit log (its batches dropped instead of written), the
+  // in-flight audits, a request counter.
   let started = 0;
-  const app = appModule.createApp({ rules: () => loaded.rules, credentials: cache, audit: createAuditLog(dropped), inFlight: inFlightAudits(), onRequest: () => void started++ });
+  const app = appModule.createApp({ rules: () => loaded.rules, credentials: cache, audit: createAuditLog(() => {}), inFlight: inFlightAudits(), onRequest: () => void started++ });
   // The bench upstream's answer (bench/upstream.ts), made afresh per call as fetch would.
   const answer = new TextEncoder().encode(
     JSON.stringify({ experiment: { experiment_id: '1', name: 'bench-experiment', artifact_location: 's3://bench-bucket/mlflow/1', lifecycle_stage: 'active', last_update_time: 1700000000000, creation_time: 1700000000000, tags: [{ key: 'mlflow.note.content', value: 'benchmark' }] } }),

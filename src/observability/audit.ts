@@ -37,16 +37,7 @@ export interface AuditSink {
   flush?(): void;
 }
 
-/** Writes text at once (a call may be a write(2)). */
-export type LineWriter = ((text: string) => void) & {
-  /** The same output buffered natively, when there is such a buffer: pieces in, written on flush (Bun's stdout sink). */
-  readonly buffered?: BufferedOutput;
-};
-
-export interface BufferedOutput {
-  write(piece: string): void;
-  flush(): void;
-}
+export type LineWriter = (text: string) => void;
 
 /**
  * Standard output. On Bun, its buffered file sink (one write(2) per flush); process.stdout.write
@@ -55,22 +46,22 @@ export interface BufferedOutput {
 export function stdoutWriter(): LineWriter {
   const bun = (globalThis as { Bun?: typeof Bun }).Bun;
   if (bun) {
-    // Room for a whole batch of audit lines (FLUSH_AT_CHARS), so that the sink does not write on its own first.
-    const sink = bun.stdout.writer({ highWaterMark: 2 * FLUSH_AT_CHARS });
-    const buffered: BufferedOutput = {
-      write: (piece) => void sink.write(piece),
-      flush: () => void sink.flush(),
-    };
-    return Object.assign((text: string) => {
+    const sink = bun.stdout.writer();
+    return (text) => {
       sink.write(text);
       sink.flush();
-    }, { buffered });
+    };
   }
   return (text) => {
     process.stdout.write(text);
   };
 }
 
+// The batch is one string, written with one call: on a pipe or a socket (journald's stream, a
+// bench reading stdout) Bun's stdout sink makes an epoll_ctl system call for every write() it is
+// given, so handing it each line, or each piece of one, cost about 7 µs of CPU per request under
+// load (issue 21, measured with bench/ladder.ts's audit rung: 50.7 µs per request writing pieces,
+// 43.1 writing to /dev/null, 42.5 writing nothing; strace: 59,403 epoll_ctl for 60,000 writes).
 // How long a line may wait for company, and how much may wait. One write(2) and one timer per
 // request cost ~20 µs of CPU at one request in flight (a Bun.serve pass-through that also logged
 // each line on the next macrotask went from ~60 to ~80 µs per request; with a 10 ms window, ~62):
@@ -81,7 +72,6 @@ const FLUSH_AT_CHARS = 64 * 1024;
 
 /** Batches lines and writes them at most FLUSH_AFTER_MS later, or as soon as FLUSH_AT_CHARS are waiting. */
 export function createAuditLog(writeLines: LineWriter): AuditSink {
-  if (writeLines.buffered) return bufferedAuditLog(writeLines.buffered);
   let pending: string[] = [];
   let pendingChars = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -98,42 +88,10 @@ export function createAuditLog(writeLines: LineWriter): AuditSink {
     flush,
     write(record) {
       // Splicing the prefix in saves copying the record into a new object on every request.
-      const line = `${LINE_PREFIX}${JSON.stringify(record).slice(1)}\n`;
+      const line = `{"level":"info","msg":"request",${JSON.stringify(record).slice(1)}\n`;
       pending.push(line);
       pendingChars += line.length;
       if (pendingChars >= FLUSH_AT_CHARS) flush();
-      else timer ??= setTimeout(flush, FLUSH_AFTER_MS);
-    },
-  };
-}
-
-const LINE_PREFIX = '{"level":"info","msg":"request",';
-
-/**
- * The same batches, the lines handed to a native buffer piece by piece: the record's JSON as
- * JSON.stringify made it, between the prefix and the newline, never concatenated into one line
- * nor joined into one batch in JavaScript. Concatenating and joining copied each line twice more
- * (about 0.6 KB allocated per request; bench/in-process.ts).
- */
-function bufferedAuditLog(out: BufferedOutput): AuditSink {
-  let waiting = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (waiting === 0) return;
-    waiting = 0;
-    out.flush();
-  };
-  return {
-    flush,
-    write(record) {
-      const json = JSON.stringify(record);
-      out.write(LINE_PREFIX);
-      out.write(json.slice(1));
-      out.write('\n');
-      waiting += json.length + LINE_PREFIX.length;
-      if (waiting >= FLUSH_AT_CHARS) flush();
       else timer ??= setTimeout(flush, FLUSH_AFTER_MS);
     },
   };
