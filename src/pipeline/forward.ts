@@ -60,7 +60,7 @@ async function forward(scope: RequestScope, watch: UpstreamWatch): Promise<Respo
   try {
     upstream = await fetch(outgoing.url, {
       method: outgoing.method,
-      headers: ON_DENO ? pinDenoFetchDefaults(outgoing.headers) : outgoing.headers,
+      headers: ON_DENO ? pinDenoFetchDefaults(outgoing.headers) : headerObject(outgoing.headers),
       body: streamed?.body ?? outgoing.body ?? null,
       redirect: 'manual',
       signal: exchange.controller.signal,
@@ -176,6 +176,18 @@ function measureHeaderBlock(response: Response): void {
   blockBytes = 17 + response.statusText.length;
   blockHasHopByHop = false;
   response.headers.forEach(measureField);
+}
+
+/**
+ * The outgoing headers as one object for fetch: Bun converts an object into its native headers
+ * faster than a list of pairs (measured on the ladder's forward rung, GET c=32: about 1 µs of CPU
+ * per request). Names are unique here: the client's come from one Headers pass, the gateway's own
+ * are never among them (headers.ts GATEWAY_ONLY).
+ */
+function headerObject(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i++) out[pairs[i]![0]] = pairs[i]![1];
+  return out;
 }
 
 function describe(error: unknown): string {
