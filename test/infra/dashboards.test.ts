@@ -163,8 +163,12 @@ describe('the CloudWatch dashboard', () => {
     const userData = readFileSync(join(REPO, 'infra', 'lib', 'user-data.sh'), 'utf8');
     expect(userData).toContain('"measurement": ["mem_used_percent"]');
     expect(userData).toContain('"aggregation_dimensions": [["AutoScalingGroupName"]]');
-    const policies = (Object.values(template.Resources) as Array<{ Type: string; Properties: any }>).filter((r) => r.Type === 'AWS::IAM::Policy');
-    const put = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((s: any) => s.Action === 'cloudwatch:PutMetricData');
+    // The grant is the hosts' role's, in a customer-managed policy: NIST 800-53 rev 5's IAMNoInlinePolicy is not raised.
+    const policies = (Object.values(template.Resources) as Array<{ Type: string; Properties: any }>).filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy');
+    const granting = policies.filter((p) => p.Properties.PolicyDocument.Statement.some((s: any) => s.Action === 'cloudwatch:PutMetricData'));
+    expect(granting.map((p) => p.Type)).toEqual(['AWS::IAM::ManagedPolicy']);
+    expect(JSON.stringify(granting[0]!.Properties.Roles)).toContain('HostRole');
+    const put = granting[0]!.Properties.PolicyDocument.Statement.find((s: any) => s.Action === 'cloudwatch:PutMetricData');
     expect(put).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'CWAgent' } } });
   });
 });

@@ -33,8 +33,9 @@ function rulesFile(text: string): string {
 const gatewayOf = (s: Synthesized) => s.templates['MlflowProxy-GatewayTracking']!;
 const securityGroupNamed = (template: Template, prefix: string) => resourcesOf(template, 'AWS::EC2::SecurityGroup').find((g) => String(g.props.GroupDescription).startsWith(prefix))!;
 const albAttribute = (template: Template, key: string) => (oneOf(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer').props.LoadBalancerAttributes as Array<{ Key: string; Value: string }>).find((a) => a.Key === key)?.Value;
+/** Every statement the hosts' role holds, inline or from a policy of the stack attached to it. */
 const hostPolicyStatements = (template: Template) =>
-  resourcesOf(template, 'AWS::IAM::Policy')
+  [...resourcesOf(template, 'AWS::IAM::Policy'), ...resourcesOf(template, 'AWS::IAM::ManagedPolicy')]
     .filter((p) => JSON.stringify(p.props.Roles).includes('HostRole'))
     .flatMap((p) => p.props.PolicyDocument.Statement as Array<Record<string, any>>);
 /** The user data with references shown as TOKEN. */
