@@ -7,10 +7,12 @@
 //          response time p50 / p99
 //   row 3  target health (healthy / unhealthy hosts), host CPU (AWS/EC2, detailed monitoring) and
 //          memory (the CloudWatch agent's mem_used_percent, which the user data turns on)
-// The audit metric filters that the alarms already define (DeniedRequests, Gateway5xx, TotalMs in
-// gateway-stack.ts) are read by name; the ones only the dashboard needs are defined here. A test
-// (test/infra/dashboard.test.ts) checks that every metric of the dashboard's namespace has its
-// filter in the template, and that every filter matches the audit lines a real gateway writes.
+// The audit metric filters that the alarms already define (Unauthenticated, DeniedRequests,
+// Gateway5xx, TotalMs in gateway-alarms.ts) are read by name, never defined twice: two filters
+// publishing one metric would each add a data point, doubling every sum. The ones only the
+// dashboard needs (Requests, RateLimited) are defined here. A test (test/infra/dashboards.test.ts)
+// checks that every metric of the dashboard's namespace has exactly one filter in the template, and
+// that every filter matches the audit lines a real gateway writes.
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -18,15 +20,11 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { auditMetricNamespace } from './gateway-alarms.ts';
 import { acknowledge } from './nag.ts';
 
 /** Where the CloudWatch agent puts host metrics (its default namespace); user-data.sh configures it. */
 export const HOST_METRICS_NAMESPACE = 'CWAgent';
-
-/** The audit-line metrics' namespace, per stack (as gateway-stack.ts's alarms name it). */
-export function auditMetricNamespace(stack: Stack): string {
-  return `SagemakerMlflowProxy/${stack.stackName}`;
-}
 
 export interface GatewayDashboardProps {
   logGroup: logs.ILogGroup;
@@ -51,7 +49,7 @@ export class GatewayDashboard extends Construct {
 
     // Audit lines: msg "request", one per request whatever its outcome (src/observability/audit.ts).
     const requests = filter('RequestsFilter', '{ $.msg = "request" }', 'Requests').with({ statistic: 'Sum', period, label: 'requests (audit lines)' });
-    const unauthenticated = filter('UnauthenticatedFilter', '{ $.msg = "request" && $.status = 401 }', 'Unauthenticated').with({ statistic: 'Sum', period, label: '401 unauthenticated' });
+    const unauthenticated = byName('Unauthenticated', 'Sum', '401 unauthenticated');
     const rateLimited = filter('RateLimitedFilter', '{ $.msg = "request" && $.status = 429 }', 'RateLimited').with({ statistic: 'Sum', period, label: '429 rate limited' });
     const denied = byName('DeniedRequests', 'Sum', '403 denied by the rules');
     const gateway5xx = byName('Gateway5xx', 'Sum', 'gateway 5xx');

@@ -132,6 +132,11 @@ describe('the CloudWatch dashboard', () => {
     for (const [namespace, name] of audit) expect(filters.some((f) => f.namespace === namespace && f.name === name)).toBe(true);
   });
 
+  test('no two metric filters publish one metric (each would add its own data point: every sum doubled)', () => {
+    const published = filters.map((f) => `${f.namespace} ${f.name}`);
+    expect(published.filter((metric, i) => published.indexOf(metric) !== i)).toEqual([]);
+  });
+
   test('every metric filter matches the audit lines a real gateway wrote, as often as the requests say', () => {
     const count = (name: string) => {
       const filter = filters.find((f) => f.name === name)!;
