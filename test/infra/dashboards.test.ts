@@ -151,6 +151,8 @@ describe('the CloudWatch dashboard', () => {
       DeniedRequests: 1,
       Gateway5xx: 1,
       TotalMs: 5,
+      // The user data's failure line only (test/infra/user-data.test.ts): never a JSON line.
+      BootFailures: 0,
     });
   });
 
