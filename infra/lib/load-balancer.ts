@@ -115,12 +115,13 @@ export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBa
   if (!config.allowHttp) return;
   if (config.certificateArn) {
     // Item 6: port 80 only ever answers with a redirect; nothing reaches the hosts in clear text.
-    loadBalancer.addListener('Http', {
+    const redirect = loadBalancer.addListener('Http', {
       port: 80,
       protocol: elbv2.ApplicationProtocol.HTTP,
       open: false,
       defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
     });
+    acknowledge(redirect, 'NIST.800.53.R5-ELBv2ACMCertificateRequired', 'Port 80 only answers with a redirect to the HTTPS listener, which has the ACM certificate (-c certificateArn): an HTTP listener takes no certificate, and nothing on it reaches a host.');
     return;
   }
   Annotations.of(stack).addWarning('allowHttp: the load balancer listens on plain HTTP (port 80): API keys, passwords and tokens cross the network in clear text. Use it only for a test behind a private network.');
