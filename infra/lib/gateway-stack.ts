@@ -36,7 +36,7 @@ import { backendAccess } from './backend-access.ts';
 import type { AppConfig } from './config.ts';
 import { gatewayAlarms, type GatewayAlarms } from './gateway-alarms.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
-import { addListeners, albIdleTimeoutSeconds, createLoadBalancer } from './load-balancer.ts';
+import { addListeners, albIdleTimeoutSeconds, createLoadBalancer, plainHttpForwards } from './load-balancer.ts';
 import { acknowledge, INLINE_POLICY_REASON, LOG_ENCRYPTION_REASON } from './nag.ts';
 import { executableArchitecture, kitArchive } from './release-kit.ts';
 import { hostImage, rolloutSettings } from './rollout.ts';
@@ -123,7 +123,7 @@ export class GatewayStack extends Stack {
     this.checkRulesAgainstStack(config, this.facts);
     this.checkLimitStore(config, this.facts);
     this.checkWarnings(config, this.facts);
-    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpListener: config.allowHttp });
+    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpForwards: plainHttpForwards(config) });
     const mtls = config.mtls ? new MtlsTrustStore(this, 'Mtls', config.mtls) : undefined;
     if (this.sharedLimits) this.sharedLimits.limitUserToKeys(this.facts.limitStore!.keyPrefix);
     const access = backendAccess(props.mlflowArn, this.account, this.facts.backendAssumeRoleArn, config.rulesFile);

@@ -89,6 +89,15 @@ export function albIdleTimeoutSeconds(facts: Pick<RulesFacts, 'backendTimeoutSec
   return seconds;
 }
 
+/**
+ * Whether port 80 forwards plain HTTP to the hosts: only with -c allowHttp and no certificate. With
+ * a certificate it only ever redirects to HTTPS (issue 20, item 6), so nothing a client sends on it,
+ * X-Amzn-Mtls-* headers included, reaches a host (mtls-trust-store.ts relies on this).
+ */
+export function plainHttpForwards(config: Pick<AppConfig, 'allowHttp' | 'certificateArn'>): boolean {
+  return config.allowHttp && !config.certificateArn;
+}
+
 export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBalancer, config: AppConfig, targetGroup: elbv2.ApplicationTargetGroup, mtls?: MtlsTrustStore): void {
   const forward = elbv2.ListenerAction.forward([targetGroup]);
   if (config.certificateArn) {
@@ -113,7 +122,7 @@ export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBa
     }
   }
   if (!config.allowHttp) return;
-  if (config.certificateArn) {
+  if (!plainHttpForwards(config)) {
     // Item 6: port 80 only ever answers with a redirect; nothing reaches the hosts in clear text.
     const redirect = loadBalancer.addListener('Http', {
       port: 80,
