@@ -155,7 +155,7 @@ describe('the whole app with its defaults (Network + MLflow tracking server + Ga
     expect(resourcesOf(gateway, 'AWS::ElasticLoadBalancingV2::Listener').map((l) => l.props.Port)).toEqual([443]);
   });
 
-  test('8. one NAT gateway per AZ; endpoints for Secrets Manager and the rest, none for CloudWatch metrics nobody publishes', () => {
+  test('8. one NAT gateway per AZ; endpoints for Secrets Manager and the rest, none for CloudWatch metrics (the hosts publish only the dashboard\'s memory figure, through the NAT gateways)', () => {
     network.resourceCountIs('AWS::EC2::NatGateway', 2);
     const services = resourcesOf(network, 'AWS::EC2::VPCEndpoint').map((e) => JSON.stringify(e.props.ServiceName));
     expect(services.some((n) => n.includes('.secretsmanager"'))).toBe(true);
