@@ -90,15 +90,28 @@ export class GatewayDashboard extends Construct {
       ],
     });
 
-    // PutMetricData has no resource-level permissions (Service Authorization Reference,
-    // "Amazon CloudWatch"): the namespace condition is what narrows it. A customer-managed policy
-    // rather than an inline one: NIST 800-53 rev 5's IAMNoInlinePolicy (every synth runs the pack)
-    // is then not raised at all, and what it grants is harmless on any principal it is attached to.
-    const putMetrics = new iam.ManagedPolicy(this, 'HostMetricsPolicy', {
-      description: 'sagemaker-mlflow-proxy hosts: the CloudWatch agent\'s memory metric for the dashboard (namespace CWAgent only)',
-      statements: [new iam.PolicyStatement({ sid: 'PutHostMemoryMetric', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': HOST_METRICS_NAMESPACE } } })],
+    // What the CloudWatch agent needs for the memory metric. PutMetricData has no resource-level
+    // permissions (Service Authorization Reference, "Amazon CloudWatch"): the namespace condition
+    // is what narrows it. DescribeTags, which has none either ("Amazon EC2"): the user data's
+    // append_dimensions AutoScalingGroupName makes the agent's ec2tagger read the instance's
+    // aws:autoscaling:groupName tag with it, and drop every metric until that call succeeds
+    // (aws/amazon-cloudwatch-agent, plugins/processors/ec2tagger/ec2tagger.go); AWS's
+    // CloudWatchAgentServerPolicy grants it for the same reason. A customer-managed policy rather
+    // than an inline one: NIST 800-53 rev 5's IAMNoInlinePolicy (every synth runs the pack) is then
+    // not raised at all, and what it grants is harmless on any principal it is attached to.
+    const agentMetrics = new iam.ManagedPolicy(this, 'HostMetricsPolicy', {
+      description: 'sagemaker-mlflow-proxy hosts: the CloudWatch agent\'s memory metric for the dashboard (namespace CWAgent only, dimension AutoScalingGroupName)',
+      statements: [
+        new iam.PolicyStatement({ sid: 'PutHostMemoryMetric', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': HOST_METRICS_NAMESPACE } } }),
+        new iam.PolicyStatement({ sid: 'ReadAutoScalingGroupTag', actions: ['ec2:DescribeTags'], resources: ['*'] }),
+      ],
       roles: [props.hostRole],
     });
-    acknowledge(putMetrics, 'AwsSolutions-IAM5', 'cloudwatch:PutMetricData has no resource-level permissions; the condition allows only the CloudWatch agent\'s namespace (host memory for the dashboard).', ['Resource::*']);
+    acknowledge(
+      agentMetrics,
+      'AwsSolutions-IAM5',
+      'Neither cloudwatch:PutMetricData nor ec2:DescribeTags has resource-level permissions. PutMetricData\'s condition allows only the CloudWatch agent\'s namespace (host memory for the dashboard); DescribeTags reads tags only (the agent asks for its own instance\'s Auto Scaling group name).',
+      ['Resource::*'],
+    );
   }
 }

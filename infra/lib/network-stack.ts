@@ -21,7 +21,8 @@
 // one metric the hosts publish, the CloudWatch agent's mem_used_percent for the dashboard
 // (dashboard.ts), once a minute, is not worth an endpoint's ≈ $15 a month nor needed to serve. What
 // goes through the NAT gateways: MLflow Apps, OIDC issuers' JWKS, the ALB's public-key endpoint
-// (auth.alb), cfn-signal at the first deploy, that memory metric. There
+// (auth.alb), cfn-signal at the first deploy, that memory metric (and the agent's DescribeTags
+// for its Auto Scaling group's name). There
 // is one NAT gateway per AZ by default (-c natGateways=1 saves one, at the price of every host
 // losing those when its AZ does: docs/deploy-aws.md). Each endpoint has a policy (endpoint-policies.ts).
 import { Stack, type StackProps } from 'aws-cdk-lib';

@@ -175,7 +175,14 @@ describe('the CloudWatch dashboard', () => {
     const granting = policies.filter((p) => p.Properties.PolicyDocument.Statement.some((s: any) => s.Action === 'cloudwatch:PutMetricData'));
     expect(granting.map((p) => p.Type)).toEqual(['AWS::IAM::ManagedPolicy']);
     expect(JSON.stringify(granting[0]!.Properties.Roles)).toContain('HostRole');
-    const put = granting[0]!.Properties.PolicyDocument.Statement.find((s: any) => s.Action === 'cloudwatch:PutMetricData');
+    const statements = granting[0]!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
+    const put = statements.find((s) => s.Action === 'cloudwatch:PutMetricData');
     expect(put).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'CWAgent' } } });
+    // append_dimensions AutoScalingGroupName: the agent's ec2tagger reads the instance's
+    // aws:autoscaling:groupName tag with ec2:DescribeTags and drops every metric until that call
+    // succeeds (aws/amazon-cloudwatch-agent, plugins/processors/ec2tagger/ec2tagger.go:
+    // processMetrics returns nothing before initialRetrievalOfTagsAndVolumes sets started).
+    expect(statements.find((s) => s.Action === 'ec2:DescribeTags')).toMatchObject({ Effect: 'Allow', Resource: '*' });
+    expect(statements.map((s) => s.Action).sort()).toEqual(['cloudwatch:PutMetricData', 'ec2:DescribeTags']);
   });
 });
