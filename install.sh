@@ -32,6 +32,10 @@ die() {
   exit 1
 }
 say() { echo "install.sh: $*"; }
+# Reports a change: what was done, or under --dry-run what would be (nothing was done).
+did() { # "what a real run did" "what a dry run would do"
+  if [ "$dry_run" = yes ]; then say "would $2"; else say "$1"; fi
+}
 
 usage() {
   sed -n "2,16p" "$0" | sed 's/^# \{0,1\}//'
@@ -53,6 +57,25 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$purge" = no ] || [ "$mode" = uninstall ] || die "--purge only goes with --uninstall"
+
+# --env settings are checked before anything is written. An empty value is refused: it is what
+# `--env KEY=$VAR` gives when VAR is unset, and the file it would write is one the next run keeps
+# (it never overwrites an existing environment file). Empty as systemd reads it: "", '' and blanks too.
+for setting in "${env_settings[@]+"${env_settings[@]}"}"; do
+  key=${setting%%=*}
+  case "$setting" in
+    *=*) ;;
+    *) die "--env $setting: expected KEY=VALUE" ;;
+  esac
+  case "$key" in
+    '' | [0-9]* | *[!A-Za-z0-9_]*) die "--env $setting: expected KEY=VALUE, KEY a variable name" ;;
+  esac
+  value=${setting#*=}
+  value=${value//[[:space:]]/}
+  case "$value" in
+    '' | '""' | "''") die "--env $setting: the value is empty (an unset shell variable?); give $key a value, or leave the option out" ;;
+  esac
+done
 
 BIN=$root/usr/local/bin/$NAME
 PREVIOUS=$BIN.previous
@@ -104,7 +127,7 @@ install_config() { # mode template target [initial content, default: the templat
   shipped=$SHARE/$(basename "$target").shipped
   if [ ! -e "$target" ]; then
     run install -D -m "$1" "$initial" "$target"
-    say "created $target"
+    did "created $target" "create $target"
   elif [ -f "$shipped" ] && cmp -s "$template" "$shipped"; then
     say "$target kept (the shipped version has not changed)"
     return 0
@@ -112,10 +135,10 @@ install_config() { # mode template target [initial content, default: the templat
     say "$target unchanged"
   elif [ -f "$shipped" ] && cmp -s "$target" "$shipped"; then
     run install -m "$1" "$template" "$target"
-    say "updated $target to the shipped version (it had not been edited)"
+    did "updated $target to the shipped version (it had not been edited)" "update $target to the shipped version (it has not been edited)"
   else
     run install -m "$1" "$template" "$target.new"
-    say "kept your edited $target; the shipped version is in $target.new (compare: diff $target $target.new)"
+    did "kept your edited $target; the shipped version is in $target.new (compare: diff $target $target.new)" "keep your edited $target and write the shipped version to $target.new"
   fi
   run install -D -m 0644 "$template" "$shipped"
 }
@@ -127,9 +150,6 @@ environment_source() {
   local setting key
   for setting in "${env_settings[@]+"${env_settings[@]}"}"; do
     key=${setting%%=*}
-    case "$key" in
-      '' | *[!A-Za-z0-9_]*) die "--env $setting: expected KEY=VALUE" ;;
-    esac
     if grep -q "^#\{0,1\}$key=" "$out"; then
       sed -i "s|^#\{0,1\}$key=.*|$(printf '%s' "$setting" | sed 's/[|&\\]/\\&/g')|" "$out"
     else
@@ -158,10 +178,10 @@ swap_binary() {
   run install -D -m 0755 "$source" "$BIN.new"
   if [ -f "$BIN" ]; then
     run cp -p "$BIN" "$PREVIOUS"
-    say "kept the current executable as $PREVIOUS (for --rollback)"
+    did "kept the current executable as $PREVIOUS (for --rollback)" "keep the current executable as $PREVIOUS (for --rollback)"
   fi
   run mv -f "$BIN.new" "$BIN"
-  say "installed $BIN: $("$source" version)"
+  did "installed $BIN: $("$source" version)" "install $BIN: $("$source" version)"
 }
 
 # The environment file as systemd's EnvironmentFile= reads it (systemd.exec(5)), into the array
@@ -224,9 +244,12 @@ check_rules() { # executable
   env "${environment[@]+"${environment[@]}"}" "$1" check --rules "$RULES"
 }
 
-# What an upgrade may change besides the executable, copied aside so a failed check can put the
-# installed release back as it was (a file that did not exist is removed again).
+# What a run may change before its check passes, copied aside so a failed check can put the host
+# back as it was (a file that did not exist is removed again): an upgrade keeps the installed
+# release, and a failed first install keeps nothing. It used to keep its environment file, and the
+# next run, which never overwrites one, ignored the corrected --env (issue 20 item 11).
 INSTALLED_STATE=("$RULES" "$RULES.new" "$ENVFILE" "$ENVFILE.new" "$SHARE/rules.yaml.shipped" "$SHARE/environment.shipped")
+INSTALLED_DIRS=("$CONF" "$SHARE")
 keep_installed() { # dir
   local path i=0
   for path in "${INSTALLED_STATE[@]}"; do
@@ -240,6 +263,37 @@ restore_installed() { # dir
     if [ -e "$1/$i" ]; then cp -p "$1/$i" "$path"; else rm -f "$path"; fi
     i=$((i + 1))
   done
+  # Directories this run created, now empty again.
+  i=0
+  for path in "${INSTALLED_DIRS[@]}"; do
+    [ -e "$1/dir$i" ] || rmdir "$path" 2>/dev/null || true
+    i=$((i + 1))
+  done
+}
+
+# From here until commit_changes, a run that stops for any reason (a failed check, an error under
+# set -e) restores what keep_installed copied. A dry run changes nothing to restore.
+kept=""
+begin_changes() {
+  [ "$dry_run" = no ] || return 0
+  kept=$(mktemp -d)
+  keep_installed "$kept"
+  local path i=0
+  for path in "${INSTALLED_DIRS[@]}"; do
+    if [ -d "$path" ]; then touch "$kept/dir$i"; fi
+    i=$((i + 1))
+  done
+  trap undo_changes EXIT
+}
+undo_changes() {
+  restore_installed "$kept"
+  rm -rf "$kept"
+}
+commit_changes() {
+  [ -n "$kept" ] || return 0
+  trap - EXIT
+  rm -rf "$kept"
+  kept=""
 }
 
 wait_ready() {
@@ -270,15 +324,13 @@ restart_service() {
 }
 
 do_install() {
-  local source environment kept=""
+  local source environment installed=no
   source=$(new_binary)
   if [ "$mode" = upgrade ] && [ ! -f "$BIN" ]; then
     die "--upgrade: nothing installed at $BIN yet (run without --upgrade first)"
   fi
-  if [ -f "$BIN" ] && [ "$dry_run" = no ]; then
-    kept=$(mktemp -d)
-    keep_installed "$kept"
-  fi
+  [ ! -f "$BIN" ] || installed=yes
+  begin_changes
   install_config 0644 "$HERE/rules.yaml" "$RULES"
   if [ -e "$ENVFILE" ] && [ ${#env_settings[@]} -gt 0 ]; then
     say "$ENVFILE exists: --env ignored (edit the file instead)"
@@ -290,16 +342,15 @@ do_install() {
   # The new executable checks the rules before it replaces the installed one: a release whose
   # check fails must not be left in place for the next restart to run against ExecStartPre.
   if ! check_rules "$source"; then
-    if [ -n "$kept" ]; then
-      restore_installed "$kept"
-      rm -rf "$kept"
+    # undo_changes (the EXIT trap) puts the files back.
+    if [ "$installed" = yes ]; then
       die "$RULES does not validate with $ENVFILE (problems above): the installed release was kept as it was; the service was not (re)started"
     fi
-    die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
+    die "$RULES does not validate with $ENVFILE (problems above): nothing was installed, no file kept; the service was not (re)started"
   fi
-  [ -z "$kept" ] || rm -rf "$kept"
+  commit_changes
   swap_binary "$source" || true
-  if install_file 0644 "$HERE/systemd/$NAME.service" "$UNIT"; then say "installed $UNIT"; else say "$UNIT unchanged"; fi
+  if install_file 0644 "$HERE/systemd/$NAME.service" "$UNIT"; then did "installed $UNIT" "install $UNIT"; else say "$UNIT unchanged"; fi
   restart_service
 }
 
@@ -309,8 +360,11 @@ do_rollback() {
   run cp -p "$BIN" "$BIN.rollback"
   run mv -f "$PREVIOUS" "$BIN"
   run mv -f "$BIN.rollback" "$PREVIOUS"
-  say "rolled back to $("$BIN" version 2>/dev/null || echo "$PREVIOUS")"
-  check_rules "$BIN" || die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
+  # After the renames $BIN is the previous executable; in a dry run it still is $PREVIOUS.
+  local now=$BIN
+  [ "$dry_run" = no ] || now=$PREVIOUS
+  did "rolled back to $("$now" version 2>/dev/null || echo "$PREVIOUS")" "roll back to $("$now" version 2>/dev/null || echo "$PREVIOUS")"
+  check_rules "$now" || die "$RULES does not validate with $ENVFILE (problems above); the service was not (re)started"
   restart_service
 }
 
@@ -323,11 +377,11 @@ do_uninstall() {
   if [ "$start" = yes ]; then run systemctl daemon-reload; fi
   if [ "$purge" = yes ]; then
     run rm -rf "$CONF"
-    say "removed $CONF"
+    did "removed $CONF" "remove $CONF"
   else
-    say "kept the configuration in $CONF (--purge removes it)"
+    did "kept the configuration in $CONF (--purge removes it)" "keep the configuration in $CONF (--purge removes it)"
   fi
-  say "uninstalled"
+  did "uninstalled" "uninstall"
 }
 
 prerequisites

@@ -8,7 +8,10 @@
 #                                     rename, `systemctl reload`, and wait for the gateway's
 #                                     "rules reloaded" line with FILE's SHA-256
 #   fleet-host.sh rules-rollback      the same with rules.yaml.previous
-#   fleet-host.sh upgrade S3_URL      fetch the executable, then the kit's `install.sh --upgrade --binary`
+#   fleet-host.sh upgrade S3_URL SHA256
+#                                     fetch the executable, refuse it unless its SHA-256 is SHA256
+#                                     (the one `sha256sum` printed where it was built), then the
+#                                     kit's `install.sh --upgrade --binary`
 #   fleet-host.sh rollback            the kit's `install.sh --rollback`
 #
 # For tests: --root DIR works on a staging root (as install.sh --root) and calls no systemctl.
@@ -91,8 +94,18 @@ case "$command" in
     ;;
   upgrade)
     url=${1:?upgrade needs the S3 URL of the executable}
+    expected=${2:-}
+    # Nothing fetched is run before it is checked (issue 20, item 3): a substituted executable in
+    # the release bucket is refused, and the release in force stays.
+    [[ "$expected" =~ ^[0-9a-f]{64}$ ]] || die "upgrade needs the executable's SHA-256 (64 hex digits) after the URL; the release in force is unchanged"
     binary=$(mktemp)
-    aws s3 cp --only-show-errors "$url" "$binary"
+    aws s3 cp --only-show-errors "$url" "$binary" || { rm -f "$binary"; die "could not download $url; the release in force is unchanged"; }
+    actual=$(sha256sum "$binary" | cut -d' ' -f1)
+    if [ "$actual" != "$expected" ]; then
+      rm -f "$binary"
+      die "$url has SHA-256 $actual, not $expected: refusing to install it; the release in force is unchanged"
+    fi
+    say "$url: SHA-256 $actual, as given"
     chmod 0755 "$binary"
     args=(--upgrade --binary "$binary")
     if [ -n "$root" ]; then args+=(--root "$root" --no-start); fi
@@ -104,5 +117,5 @@ case "$command" in
     if [ -n "$root" ]; then args+=(--root "$root" --no-start); fi
     "$KIT/install.sh" "${args[@]}"
     ;;
-  *) die "usage: fleet-host.sh [--root DIR] rules FILE | rules-rollback | upgrade S3_URL | rollback" ;;
+  *) die "usage: fleet-host.sh [--root DIR] rules FILE | rules-rollback | upgrade S3_URL SHA256 | rollback" ;;
 esac

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Rules and releases across the gateway fleet of the infra/ Gateway stack (infra/README.md,
+# Rules and releases across the gateway fleet of the infra/ Gateway stack (docs/deploy-aws.md,
 # "Rules and releases across the fleet"). Runs on an operator's machine with the AWS CLI v2 and
 # credentials allowed to use SSM Run Command on the hosts.
 #
 #   scripts/fleet.sh rules FILE --asg NAME          every host: validate FILE, replace rules.yaml,
 #                                                   systemctl reload (no restart, no dropped request)
 #   scripts/fleet.sh rules-rollback --asg NAME      every host: back to its rules.yaml.previous
-#   scripts/fleet.sh upgrade S3_URL --asg NAME      every host: install.sh --upgrade with that executable
-#                                                   (-c releaseBucketName=BUCKET lets the hosts read s3://BUCKET/releases/*)
+#   scripts/fleet.sh upgrade S3_URL --sha256 HEX --asg NAME
+#                                                   every host: check the executable's SHA-256, then
+#                                                   install.sh --upgrade with it (-c releaseBucketName=BUCKET
+#                                                   lets the hosts read s3://BUCKET/releases/*)
 #   scripts/fleet.sh rollback --asg NAME            every host: install.sh --rollback
 #   scripts/fleet.sh refresh --asg NAME             replace every host from the launch template
 #                                                   (an instance refresh, as `cdk deploy` starts one)
@@ -26,6 +28,7 @@ command=""
 argument=""
 asg=""
 instances=""
+sha256=""
 dry_run=no
 aws_args=()
 
@@ -34,13 +37,14 @@ die() {
   exit 1
 }
 say() { echo "fleet.sh: $*"; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --asg) asg=${2:?--asg needs a NAME}; shift 2 ;;
     --region) aws_args+=(--region "${2:?--region needs a REGION}"); shift 2 ;;
     --instances) instances=${2:?--instances needs ids}; shift 2 ;;
+    --sha256) sha256=${2:?--sha256 needs the SHA-256 of the executable}; shift 2 ;;
     --dry-run) dry_run=yes; shift ;;
     -h | --help) usage; exit 0 ;;
     rules | rules-rollback | upgrade | rollback | refresh)
@@ -60,7 +64,10 @@ done
 [ -n "$asg" ] || [ -n "$instances" ] || die "--asg NAME is required (the Gateway stack's AutoScalingGroupName output)"
 case "$command" in
   rules) [ -f "$argument" ] || die "rules needs a FILE (got '${argument}')" ;;
-  upgrade) [[ "$argument" == s3://* ]] || die "upgrade needs the s3:// URL of the executable (got '${argument}')" ;;
+  upgrade)
+    [[ "$argument" == s3://* ]] || die "upgrade needs the s3:// URL of the executable (got '${argument}')"
+    [[ "$sha256" =~ ^[0-9a-f]{64}$ ]] || die "upgrade needs --sha256 HEX, the executable's SHA-256 (sha256sum dist/sagemaker-mlflow-proxy): each host refuses any other file"
+    ;;
   *) [ -z "$argument" ] || die "$command takes no argument" ;;
 esac
 
@@ -99,7 +106,7 @@ case "$command" in
     payload=$(base64 -w0 "$argument")
     step="echo $payload | base64 -d > /tmp/fleet-rules.yaml && bash /tmp/fleet-host.sh rules /tmp/fleet-rules.yaml; status=\$?; rm -f /tmp/fleet-rules.yaml; exit \$status"
     ;;
-  upgrade) step="bash /tmp/fleet-host.sh upgrade $(printf %q "$argument")" ;;
+  upgrade) step="bash /tmp/fleet-host.sh upgrade $(printf %q "$argument") $sha256" ;;
   *) step="bash /tmp/fleet-host.sh $command" ;;
 esac
 commands="echo $host_script | base64 -d > /tmp/fleet-host.sh && $step"

@@ -169,13 +169,16 @@ export function explainClient(rules: CompiledRules, clientId: string): { lines: 
   row('client', client.id);
   const spec = rules.source.clients.find((c) => c.id === clientId);
   if (spec) {
+    const certificates = certificateLines(rules, clientId);
     const keys = [...rules.auth.apiKeys.values()].filter((k) => k.identity.id === clientId);
     const expiries = keys.map((k) => (k.expiresAtMs === undefined ? 'never expires' : `expires ${new Date(k.expiresAtMs).toISOString()}`));
     row('sign-in', [
       keys.length ? `${keys.length} API key(s) (${expiries.join('; ')})` : undefined,
       rules.auth.passwords.has(clientId) ? `HTTP Basic as "${clientId}"` : undefined,
       spec.subjects?.length ? `token subject(s) ${spec.subjects.join(', ')}` : undefined,
+      certificates.matched ? `${certificates.matched} client certificate match(es)` : undefined,
     ].filter(Boolean).join('; ') || 'none: this client cannot sign in');
+    for (const line of certificates.lines) row('certificate', line);
   } else {
     row('sign-in', 'none needed: requests without credentials');
   }
@@ -187,6 +190,20 @@ export function explainClient(rules: CompiledRules, clientId: string): { lines: 
   row('role', client.assumeRoleArn ? `${client.assumeRoleArn} (session name and source identity "${clientId}")` : 'the host\'s credentials');
   row('rate limit', client.rateLimit ? `${client.rateLimit.requestsPerSecond}/s, burst ${client.rateLimit.burst}` : 'none');
   return { lines, found: true };
+}
+
+/** The certificates that sign in as this client (auth.albMtls), each as it is matched. */
+function certificateLines(rules: CompiledRules, clientId: string): { matched: number; lines: string[] } {
+  const mtls = rules.auth.albMtls;
+  const entries = [...(mtls?.rules.values() ?? [])].flat().filter((rule) => rule.client.id === clientId);
+  if (!mtls) {
+    const written = rules.source.clients.find((c) => c.id === clientId)?.certificates?.length ?? 0;
+    return { matched: 0, lines: written ? [`${written} listed, but the rules have no auth.albMtls: not read, none signs in`] : [] };
+  }
+  const how = mtls.mode === 'verify'
+    ? 'ALB mTLS verify: the ALB checked the chain; the gateway checks validity'
+    : `ALB mTLS passthrough: the gateway verifies the chain against ${mtls.anchors.length} CA(s)${mtls.crls.size ? ` and ${mtls.crls.size} CRL(s)` : ''}`;
+  return { matched: entries.length, lines: entries.map((rule) => `${rule.text} (${how})`) };
 }
 
 /** `LogMetric (write; IAM sagemaker-mlflow:LogMetric)`: what the table knows about an operation. */

@@ -21,6 +21,11 @@ export type FetchHandler = (request: Request, peerAddress: string | undefined) =
 // Bun's idleTimeout tops out at 255 s.
 const BUN_MAX_IDLE = 255;
 
+/** The idle timeout a listener gets on Bun for the seconds asked (whole seconds, at most 255). */
+export function bunIdleTimeoutSeconds(seconds: number): number {
+  return Math.min(BUN_MAX_IDLE, Math.ceil(seconds));
+}
+
 export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
   const bun = (globalThis as { Bun?: typeof Bun }).Bun;
   if (bun) {
@@ -28,7 +33,7 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
       hostname: options.hostname,
       port: options.port,
       reusePort: false,
-      idleTimeout: Math.min(BUN_MAX_IDLE, Math.ceil(options.idleTimeoutSeconds)),
+      idleTimeout: bunIdleTimeoutSeconds(options.idleTimeoutSeconds),
       // The pipeline enforces its own body caps; Bun's default 128 MiB would cut self-hosted artifact uploads.
       maxRequestBodySize: 2 ** 40,
       fetch(request, srv) {

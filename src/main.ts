@@ -28,6 +28,7 @@ import { drainThenStop, nextStopSignal } from './serve/shutdown.ts';
 import { rateLimitStoreFromRules } from './limits/store-from-rules.ts';
 import { closingWhileDraining } from './serve/draining.ts';
 import { inFlightAudits } from './pipeline/in-flight.ts';
+import { tracedRateLimitStore } from './observability/traced-io.ts';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -180,6 +181,7 @@ function signInSummary(rules: CompiledRules): string {
     `${auth.passwords.size} password(s)`,
     auth.jwtIssuers.length ? `JWT from ${auth.jwtIssuers.map((i) => i.issuer).join(', ')}` : 'no JWT issuers',
     auth.alb ? `ALB OIDC from ${auth.alb.albArn}` : 'ALB OIDC off',
+    auth.albMtls ? `ALB mTLS ${auth.albMtls.mode} (${[...auth.albMtls.rules.values()].flat().length} certificate match(es))` : 'ALB mTLS off',
   ].join('; ');
 }
 
@@ -197,19 +199,28 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     ? (await import('./observability/metrics.ts')).createMetrics({ version: VERSION, commit: COMMIT, runtime: runtimeName() }, (id) => reloader.current().clientsById.has(id))
     : uncountedMetrics();
   for (const warning of initial.warnings) log.log('warn', 'rules warning', { problem: warning });
+  // Without a tracing section the OpenTelemetry SDK is not loaded and nothing is wrapped in spans.
+  const tracing = rules.source.tracing
+    ? (await import('./observability/otel.ts')).createTracing(rules.source.tracing, {
+        version: VERSION,
+        onExportHealth: (ok, detail) => log.log(ok ? 'info' : 'warn', detail, { endpoint: rules.source.tracing!.endpoint }),
+      })
+    : undefined;
+  if (tracing) metrics.watchTraceSpans(tracing.counts);
 
-  const found = await buildCredentials(rules, { log, metrics });
+  const found = await buildCredentials(rules, { log, metrics, ...(tracing ? { tracing } : {}) });
   if (!found.ok) {
     err(`${priorityPrefix(isJournal(process.env.JOURNAL_STREAM, () => fstatSync(2)), 'error')}serve: ${found.problem}`);
     return 1;
   }
   const { signing } = found;
-  const artifacts = await buildArtifacts(rules, signing.credentials, log);
+  const artifacts = await buildArtifacts(rules, signing.credentials, log, tracing);
   // Set when SIGTERM or SIGINT arrives: readiness fails from then on, so the load balancer stops routing here.
   let draining = false;
   const readiness = await buildReadiness(rules, signing.credentials, () => draining, log);
   const audit = buildAudit(write, reloader.current, metrics);
   const limits = await rateLimitStoreFromRules(rules.source.limits.store, { log, metrics, env: process.env, readFile: (f) => readFileSync(f, 'utf8') });
+  const rateLimits = limits.store && tracing ? tracedRateLimitStore(limits.store, tracing) : limits.store;
 
   // The budget for buffered request bodies (limits.maxBufferedBytes), one per process, its use a gauge.
   const buffers = bufferBudget(() => reloader.current().source.limits.maxBufferedBytes);
@@ -222,7 +233,8 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     bufferBudget: buffers,
     ...signing,
     ...(artifacts ? { artifacts } : {}),
-    ...(limits.store ? { rateLimits: limits.store } : {}),
+    ...(rateLimits ? { rateLimits } : {}),
+    ...(tracing ? { tracing } : {}),
     audit,
     log,
     onRequest: metrics.requestStarted,
@@ -237,7 +249,12 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
   const signal = await nextStopSignal(process);
   draining = true;
   const { drainSeconds, finishSeconds } = rules.source.shutdown;
-  return drainThenStop(signal, process, { listeners, stopWatching, audit, drainSeconds, finishSeconds, inFlight }, { log, metrics }).finally(() => limits.close());
+  // Lines of requests the drain cuts end their spans too; the spans still queued are sent last.
+  const cutAudit = tracing ? tracing.endingSpans(audit) : audit;
+  return drainThenStop(signal, process, { listeners, stopWatching, audit: cutAudit, drainSeconds, finishSeconds, inFlight }, { log, metrics }).finally(async () => {
+    await limits.close();
+    await tracing?.shutdown();
+  });
 }
 
 /** "bun 1.4.4" or "deno 2.9.6": the build-info metric and startup line name what runs the code. */

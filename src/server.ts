@@ -10,7 +10,9 @@
 // authorize, so the allowlist is decided on the exact path that will be sent; the body is read
 // only once the request is allowed (no buffering for denied callers); signing last, over the bytes
 // and headers forward sends unchanged. Every outcome, including the gateway's own refusals,
-// produces one audit line.
+// produces one audit line. With a `tracing` section, the request's server span is outside all of
+// it (it ends with the audit record) and the upstream call runs in a span of its own
+// (pipeline/tracing.ts); without one, neither stage is in the list.
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
@@ -38,6 +40,8 @@ import { upstreamHeaderSelection } from './pipeline/upstream-headers.ts';
 import { bodyBudgeting } from './pipeline/body-budget.ts';
 import { bufferBudget, type BufferBudget } from './limits/buffer-budget.ts';
 import type { Logger } from './observability/log.ts';
+import type { Tracing } from './observability/tracing.ts';
+import { requestTracing, tracedForwarding } from './pipeline/tracing.ts';
 
 export interface GatewayDeps {
   /** The rules in force; a function so a reload can swap them between requests. */
@@ -60,6 +64,8 @@ export interface GatewayDeps {
   log?: Logger;
   /** The budget for buffered request bodies (limits.maxBufferedBytes); one per process. */
   bufferBudget?: BufferBudget;
+  /** OpenTelemetry spans (rules `tracing`); absent, no tracing stage is in the list. */
+  tracing?: Tracing;
 }
 
 /** What the stages share across rules objects (the stores outlive a reload). */
@@ -73,6 +79,7 @@ export interface SharedParts {
   nowMs: () => number;
   log?: Logger;
   bufferBudget: BufferBudget;
+  tracing?: Tracing;
 }
 
 /** The stage list for one rules object; a stage whose setting is absent is not in it. */
@@ -80,12 +87,15 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
   const { listen, limits } = rules.source;
   const backend = rules.backend;
   const directory = policyDirectory(rules);
+  const tracing = shared.tracing;
+  const forward = forwarding(rules.upstreamTimeoutMs);
   return [
+    ...(tracing ? [requestTracing(tracing)] : []), // the server span: ends with the audit record, so outside it
     auditLine(shared.audit, shared.inFlight), // outermost: one line per outcome, after the body is sent
     errorPage(), // anything thrown below → MLflow's JSON error, or an HTML page for a browser
     requestFraming(), // one Content-Length: a message a peer could frame differently is never passed on
     ...(listen.allowedHosts ? [hostCheck(listen.allowedHosts)] : []), // DNS rebinding: before anything else
-    authentication(rules.auth, shared.signInFailures, shared.nowMs), // strangers learn nothing about paths or policies
+    authentication(rules.auth, shared.signInFailures, shared.nowMs, tracing?.fetch), // strangers learn nothing about paths or policies
     ...(hasRateLimits(rules) ? [rateLimiting(shared.rateLimits)] : []),
     ...(backend.kind === 'sagemaker' && rules.ui
       ? [uiEntry({ settings: rules.ui, backend, directory, credentials: shared.credentials, upstreamTimeoutMs: rules.upstreamTimeoutMs })]
@@ -96,7 +106,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
     upstreamHeaderSelection(rules.source.backend.forwardHeaders ?? [], shared.log), // an allowlist, for the stages that send
     ...(backend.kind !== 'sagemaker' ? [] : shared.artifacts ? [artifactApi(shared.artifacts, shared.credentials, limits.maxBodyBytes)] : [noArtifactApi()]),
     backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
-    forwarding(rules.upstreamTimeoutMs),
+    tracing ? tracedForwarding(tracing, forward, backend.kind !== 'sagemaker') : forward,
   ];
 }
 
@@ -114,7 +124,8 @@ export function createGatewayHandler(deps: GatewayDeps) {
   const now = deps.now ?? (() => new Date());
   const rateLimits = deps.rateLimits ?? localTokenBuckets();
   const shared: SharedParts = {
-    audit: deps.audit,
+    // With tracing, each record ends its request's span on the way to the log.
+    audit: deps.tracing ? deps.tracing.endingSpans(deps.audit) : deps.audit,
     rateLimits,
     signInFailures: signInFailureGuard(rateLimits),
     credentials: { ...(deps.credentials ? { host: deps.credentials } : {}), ...(deps.clientRoles ? { clientRoles: deps.clientRoles } : {}) },
@@ -123,6 +134,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     nowMs: () => now().getTime(),
     ...(deps.log ? { log: deps.log } : {}),
     bufferBudget: deps.bufferBudget ?? bufferBudget(() => deps.rules().source.limits.maxBufferedBytes),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
   };
   // One chain per rules object, built on its first request: a reload gets fresh stages (and fresh
   // verifier caches), while requests in flight finish on the list they started with.

@@ -51,9 +51,11 @@ describe('check', () => {
 
 describe('explain', () => {
   test("summarises a '*' policy as every operation but the sensitive ones, and an admin's sensitive call as denied", () => {
-    const client = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default']);
+    const file = join(tempDir('cli'), 'rules.yaml');
+    writeFileSync(file, `version: 1\nbackend: {arn: ${ARN}}\nclients: [{id: ops, apiKeySha256: "${HASH}", policies: [admin]}]\npolicies: {admin: {operations: ["*"]}}\n`);
+    const client = cli(['explain', '--rules', file, '--client', 'ops']);
     expect(client.stdout).toMatch(/operations  all \d+ but the sensitive ones \(named only; check lists them\)/);
-    const secret = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'POST', '/api/3.0/mlflow/gateway/secrets/create']);
+    const secret = cli(['explain', '--rules', file, '--client', 'ops', 'POST', '/api/3.0/mlflow/gateway/secrets/create']);
     expect(secret.stdout).toContain('operation   CreateGatewaySecret');
     expect(secret.stdout).toMatch(/decision    DENY/);
   });
@@ -77,7 +79,7 @@ describe('explain', () => {
     const { code, stdout } = cli(['explain', '--rules', join(REPO, 'rules.yaml'), '--client', 'default', 'POST', '/mlflow/graphql', '--data', data]);
     expect(code).toBe(0);
     expect(stdout).toContain('operation   GraphQL:GetExperiment');
-    expect(stdout).toContain('decision    ALLOW by policy admin: operation GetExperiment');
+    expect(stdout).toContain('decision    ALLOW by policy log-runs: operation GetExperiment (via read-only)');
   });
 
   test('shows rewrite, operation, policy, upstream URL, signing name and routing header for an allowed call', () => {
@@ -85,7 +87,7 @@ describe('explain', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('rewrites    mount-prefix, ajax-api → /api/2.0/mlflow/experiments/get-by-name');
     expect(stdout).toContain('operation   GetExperimentByName');
-    expect(stdout).toContain('decision    ALLOW by policy admin: operation GetExperimentByName');
+    expect(stdout).toContain('decision    ALLOW by policy log-runs: operation GetExperimentByName (via read-only)');
     expect(stdout).toContain('upstream    GET https://us-east-1.experiments.sagemaker.aws/api/2.0/mlflow/experiments/get-by-name?experiment_name=a%20b');
     expect(stdout).toContain('signing     SigV4, service sagemaker-mlflow, region us-east-1');
     expect(stdout).toContain(`routing     x-mlflow-sm-tracking-server-arn: ${ARN}`);
@@ -209,10 +211,13 @@ describe('check for CI', () => {
 });
 
 describe('serve', () => {
-  test('refuses to start with a clear message when no AWS credentials can be found', () => {
-    const { code, stderr } = cli(['serve', '--rules', join(REPO, 'rules.yaml')], { env: { PORT: '0', HOST: '127.0.0.1' } });
+  test('refuses to start with a clear message when no AWS credentials can be found, and says nothing else about them', () => {
+    const { code, stdout, stderr } = cli(['serve', '--rules', join(REPO, 'rules.yaml')], { env: { PORT: '0', HOST: '127.0.0.1' } });
     expect(code).toBe(1);
     expect(stderr).toContain('serve: no AWS credentials could be found for signing');
+    // One truth: not also a log line promising 503s "until a refresh succeeds" from a process that exits.
+    const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.filter((line) => !/^rules warning$/.test(line.msg))).toEqual([]);
   });
 
   test('refuses to start on a bad rules file', () => {

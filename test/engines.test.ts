@@ -59,12 +59,15 @@ describe("Node's required version", () => {
     expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('Node.js 20+');
   });
 
-  test('every locked package admits Node 20, 22 and 24', () => {
+  // Node 20 from 20.6 (September 2023): the OpenTelemetry JS SDK 2.x (tracing, issue 22) asks for
+  // ^18.19.0 || >=20.6.0; its 3.x line asks for Node 22.15, so 2.x is what the gateway uses. Every
+  // maintained Node 20 (CI's is 20.20) is past 20.6; 20.0 to 20.5 are not admitted by those packages.
+  test('every locked package admits Node 20 (from 20.6), 22 and 24', () => {
     const refusing: string[] = [];
     for (const [path, entry] of Object.entries(lock.packages)) {
       const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
       if (!range) continue;
-      for (const node of ['20.0.0', '22.0.0', '24.0.0']) if (!admits(range, version(node))) refusing.push(`${path || '(root)'} wants node ${range}, not ${node}`);
+      for (const node of ['20.6.0', '22.0.0', '24.0.0']) if (!admits(range, version(node))) refusing.push(`${path || '(root)'} wants node ${range}, not ${node}`);
     }
     expect(refusing).toEqual([]);
   });

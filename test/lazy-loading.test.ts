@@ -47,3 +47,24 @@ test('without metrics, neither the server nor the serve builders load prom-clien
   const added = JSON.parse(run.stdout.trim().split('\n').pop()!);
   expect(added.promClient).toBeGreaterThan(1_000);
 });
+
+// The OpenTelemetry SDK is loaded only when the rules have a tracing section (main.ts imports
+// observability/otel.ts then): the server, the serve builders and the tracing stages leave it out.
+const TRACING_SCRIPT = `
+const { heapStats } = await import('bun:jsc');
+const objects = () => { Bun.gc(true); return heapStats().objectCount; };
+await import('./src/server.ts');
+await import('./src/serve/credentials.ts');
+await import('./src/serve/artifacts.ts');
+await import('./src/observability/traced-io.ts');
+const before = objects();
+await import('./src/observability/otel.ts');
+console.log(JSON.stringify({ sdk: objects() - before }));
+`;
+
+test('without tracing, neither the server nor the serve builders load the OpenTelemetry SDK', () => {
+  const run = spawnSync(BUN, ['-e', TRACING_SCRIPT], { cwd: REPO, encoding: 'utf8' });
+  expect(run.status).toBe(0);
+  const added = JSON.parse(run.stdout.trim().split('\n').pop()!);
+  expect(added.sdk).toBeGreaterThan(1_000);
+});

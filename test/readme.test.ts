@@ -1,7 +1,8 @@
-// The README is tested like code: its quick start runs as written on this checkout (a real
-// `mlflow server` from the venv it names, the gateway through `npm run`, the SDK snippet with the
-// venv's Python, curl, and the browser sign-in it promises), and every `console` example prints what
-// the README shows. The commands come from the README text itself, so an edit that breaks one fails
+// The documentation is tested like code. The README's quick start runs as written on this checkout
+// (a real `mlflow server` from the venv it names, the gateway through `npm run`, the SDK snippet with
+// the venv's Python, curl, the browser sign-in it promises, and the stop step, which must end every
+// process it started), and every `console` example of README.md and of each page in docs/ prints
+// what the page shows. The commands come from the pages themselves, so an edit that breaks one fails
 // here. Only what must change to run beside other tests changes, each substitution asserted to
 // apply: MLflow's and the gateway's ports (free ones instead of 5000 and 8080), the quick start's
 // data directory (a temp dir instead of .cache/quickstart), and the venv root ($PROXY_VENV_ROOT).
@@ -9,46 +10,18 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanAwsEnv, freePort, REPO, tempDir } from './support/processes.ts';
+import { cleanAwsEnv, freePort, REPO, tempDir, waitFor } from './support/processes.ts';
 import { venvPython } from './support/mlflow.ts';
+import { documentationFiles, fencedBlocks, section } from './support/markdown.ts';
 
 setDefaultTimeout(240_000);
 
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
 const VENV_ROOT = process.env.PROXY_VENV_ROOT ?? join(REPO, '.cache', 'venvs');
 
-interface Block {
-  /** The info string after the fence: `sh local-mlflow`, `console`. */
-  info: string;
-  body: string;
-  /** 1-based line of the opening fence, for failure messages. */
-  line: number;
-}
-
-/** Fenced code blocks of a Markdown text (``` fences, as the README uses; indented ones included). */
-function fencedBlocks(text: string): Block[] {
-  const blocks: Block[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^\s*```(\S.*)?$/.exec(lines[i]!);
-    if (!open) continue;
-    const indent = lines[i]!.length - lines[i]!.trimStart().length;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i]!); i++) body.push(lines[i]!.slice(indent));
-    blocks.push({ info: (open[1] ?? '').trim(), body: body.join('\n'), line: start + 1 });
-  }
-  return blocks;
-}
-
-function section(text: string, heading: string): string {
-  const start = text.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
-  const end = text.indexOf('\n## ', start + 1);
-  return text.slice(start, end < 0 ? undefined : end);
-}
-
 const QUICK_START = fencedBlocks(section(README, 'Quick start'));
+/** The `sh` blocks of the quick start, each run by a test below (named by the word after `sh`). */
+const QUICK_START_TAGS = ['install', 'local-mlflow', 'use', 'stop', 'sagemaker'];
 
 function quickStartBlock(tag: string): string {
   const block = QUICK_START.find((b) => b.info === `sh ${tag}`);
@@ -73,7 +46,8 @@ function shellEnv(extra: Record<string, string> = {}): Record<string, string | u
 
 const groups: number[] = [];
 afterAll(() => {
-  // The quick start leaves MLflow and the gateway running in the background, as a user's shell would.
+  // The quick start leaves MLflow and the gateway running in the background, as a user's shell
+  // would, until its stop step: this is for a test that fails before it.
   for (const pid of groups) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -81,23 +55,46 @@ afterAll(() => {
   }
 });
 
+interface ScriptRun {
+  /** The script's exit code, and what it and its background jobs had printed by then. */
+  done: Promise<{ code: number | null; output: string }>;
+  /** Everything printed so far, the background jobs' later lines included. */
+  output(): string;
+  /** Whether any process of the script's process group (its background jobs) is still alive. */
+  groupAlive(): boolean;
+}
+
 /** Runs a script in bash (-e: the first failing command fails it) in its own process group. */
-function runScript(script: string, env: Record<string, string | undefined>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function runScript(script: string, env: Record<string, string | undefined>, timeoutMs: number): ScriptRun {
   const child = spawn('bash', ['-e', '-c', script], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   groups.push(child.pid!);
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
-  return new Promise((done) => {
+  const done = new Promise<{ code: number | null; output: string }>((resolve) => {
     const timer = setTimeout(() => {
       output += `\n(test: killed after ${timeoutMs} ms)`;
       process.kill(-child.pid!, 'SIGKILL');
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      done({ code, output });
+      resolve({ code, output });
     });
   });
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return { done, output: () => output, groupAlive };
+}
+
+/** The shell variables a block reads (`$NAME`, `${NAME}`). */
+function variablesRead(block: string): string[] {
+  return [...new Set([...block.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!))];
 }
 
 describe('the README quick start', () => {
@@ -116,18 +113,24 @@ describe('the README quick start', () => {
     }
   });
 
-  test('runs as written: MLflow and the gateway start, the SDK logs a run, curl reads it, a browser signs in with the password, and nothing is written into the checkout', async () => {
+  test('runs as written: MLflow and the gateway start, the SDK logs a run, curl reads it, a browser signs in with the password, nothing is written into the checkout, and the stop step stops both at once', async () => {
     venvPython('3.17.2'); // a clear message when the venv is missing
     const [mlflowPort, gatewayPort] = [await freePort(), await freePort()];
     const data = tempDir('readme');
-    const script = substitute(`${quickStartBlock('local-mlflow')}\n${quickStartBlock('use')}`, [
+    // The stop step runs later in a shell of its own: the variables it reads (the PIDs) are passed
+    // on from this one, as they would still be set in the user's shell.
+    const stop = quickStartBlock('stop');
+    const handOverFile = join(tempDir('readme-variables'), 'variables');
+    const handOver = variablesRead(stop).map((name) => `echo "${name}=$${name}" >> '${handOverFile}'`).join('\n');
+    const script = substitute(`${quickStartBlock('local-mlflow')}\n${quickStartBlock('use')}\n${handOver}`, [
       [/\.cache\/venvs\//g, `${VENV_ROOT}/`],
       [/\.cache\/quickstart/g, data],
       [/\b5000\b/g, String(mlflowPort)],
       [/\b8080\b/g, String(gatewayPort)],
     ]);
     // examples/local-mlflow.yaml listens on ${PORT:-8080}; the README's 8080 became a free port above.
-    const { code, output } = await runScript(script, shellEnv({ PORT: String(gatewayPort) }), 200_000);
+    const started = runScript(script, shellEnv({ PORT: String(gatewayPort) }), 200_000);
+    const { code, output } = await started.done;
     expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("MLflow's UI") });
 
     // curl's answer: the experiment the SDK snippet created.
@@ -158,6 +161,21 @@ describe('the README quick start', () => {
     // MLflow wrote its database and artifacts where the quick start said (here: the temp dir).
     expect(existsSync(join(data, 'mlflow.db'))).toBe(true);
     for (const stray of ['mlflow.db', 'mlartifacts', 'mlruns']) expect(existsSync(join(REPO, stray))).toBe(false);
+
+    // The stop step ends every process the quick start left running (the gateway, not only npm; MLflow
+    // and its workers), and the gateway stops without a drain: nothing health-checks it on loopback.
+    const variables = Object.fromEntries([...readFileSync(handOverFile, 'utf8').matchAll(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.keys(variables).sort()).toEqual(variablesRead(stop).sort());
+    const stopped = await runScript(stop, shellEnv(variables), 60_000).done;
+    expect(stopped).toEqual({ code: 0, output: '' });
+    await waitFor(() => !started.groupAlive(), 60_000);
+    const gatewayLines = started
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{"level"'))
+      .map((line) => JSON.parse(line) as { msg: string; drainSeconds?: number; signal?: string });
+    expect(gatewayLines.find((line) => line.msg.startsWith('draining'))).toEqual(expect.objectContaining({ signal: 'SIGTERM', drainSeconds: 0 }));
+    expect(gatewayLines.at(-1)).toEqual(expect.objectContaining({ msg: 'stopped', signal: 'SIGTERM' }));
   });
 
   test('the SageMaker lines name the variables the shipped rules.yaml reads (run with check in place of npm start)', () => {
@@ -169,15 +187,31 @@ describe('the README quick start', () => {
   });
 });
 
-describe("the README's console examples", () => {
-  const examples = fencedBlocks(README).filter((block) => block.info === 'console');
+describe("the README's commands", () => {
+  test('every sh block of the README is a quick-start block a test above runs', () => {
+    const shBlocks = fencedBlocks(README).filter((block) => /^(sh|bash|shell)\b/.test(block.info));
+    expect(shBlocks.map((block) => `README.md:${block.line} ${block.info}`)).toEqual(
+      shBlocks.map((block) => `README.md:${block.line} sh ${QUICK_START_TAGS.find((tag) => block.info === `sh ${tag}`) ?? '(not one the tests run)'}`),
+    );
+    expect(QUICK_START.map((block) => block.info)).toEqual(QUICK_START_TAGS.map((tag) => `sh ${tag}`));
+  });
+});
+
+// Every console example of the documentation: README.md and each page of docs/, found on disk, so
+// a page another change adds is run without naming it here.
+describe('the console examples of README.md and docs/', () => {
+  const examples = documentationFiles().flatMap((file) =>
+    fencedBlocks(readFileSync(join(REPO, file), 'utf8'))
+      .filter((block) => block.info === 'console')
+      .map((block) => ({ ...block, file })),
+  );
 
   test('there are some (the explain examples)', () => {
     expect(examples.length).toBeGreaterThan(0);
   });
 
   for (const example of examples) {
-    test(`README.md:${example.line} prints what it shows`, () => {
+    test(`${example.file}:${example.line} prints what it shows`, () => {
       // `$ command` lines, each followed by the output it shows; run in one shell, split by markers.
       const steps: Array<{ command: string; expected: string[] }> = [];
       for (const line of example.body.split('\n')) {
@@ -185,7 +219,8 @@ describe("the README's console examples", () => {
         else steps.at(-1)?.expected.push(line);
       }
       const marker = 'README-TEST-STEP-END';
-      const script = steps.map((step) => `${step.command}\necho "${marker} $?"`).join('\n');
+      // The marker starts a line of its own even after output without a final newline (trimmed below).
+      const script = steps.map((step) => `${step.command}\nprintf '\\n${marker} %s\\n' "$?"`).join('\n');
       const run = spawnSync('bash', ['-c', script], { cwd: REPO, env: shellEnv(), encoding: 'utf8', timeout: 60_000 });
       const outputs = run.stdout.split(new RegExp(`^${marker} \\d+\\n?`, 'm'));
       const codes = [...run.stdout.matchAll(new RegExp(`^${marker} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));

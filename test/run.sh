@@ -2,7 +2,8 @@
 # The project's one test command (`npm test`): makes sure the pinned MLflow virtual environments
 # exist (scripts/setup-python.sh, idempotent) and so do shellcheck and systemd-analyze
 # (scripts/setup-tools.sh, for the install tests) and infra/'s CDK dependencies (scripts/setup-infra.sh,
-# for test/infra), runs every test with bun, and ends with the plain
+# for test/infra) and the OpenTelemetry Collector the tracing tests export to (scripts/setup-otelcol.sh),
+# runs every test with bun, and ends with the plain
 # summary line `N passed, N failed` (also written to test-results/summary.txt).
 # Extra arguments go to `bun test`, e.g. `npm test -- test/rules`.
 set -uo pipefail
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.." || exit 1
 bash scripts/setup-python.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash scripts/setup-tools.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash scripts/setup-infra.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/setup-otelcol.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 mkdir -p test-results
 rm -f test-results/junit.xml

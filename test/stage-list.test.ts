@@ -16,6 +16,13 @@ const shared: SharedParts = { audit: { write: () => {} }, rateLimits: store, sig
 const names = (yaml: string, parts: Partial<SharedParts> = {}) => stagesFor(rulesFrom(yaml), { ...shared, ...parts }).map((stage) => stage.name);
 
 describe('the stage list', () => {
+  test('with tracing: the server span outside everything (it ends with the audit record), the upstream call in its own span last', () => {
+    const tracing = { request: () => undefined, around: () => undefined, fetch, endingSpans: (sink: unknown) => sink, counts: () => undefined, shutdown: async () => {} } as unknown as NonNullable<SharedParts['tracing']>;
+    expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\n', { tracing })).toEqual([
+      'requestTracing', 'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'plainMlflowPassing', 'tracedForwarding',
+    ]);
+  });
+
   test('a self-hosted backend with nothing optional: audit, errors, sign-in, rewrite, hold the body budget, authorize, choose the headers, pass on, forward', () => {
     expect(names('version: 1\nbackend: {url: "http://127.0.0.1:5000"}\n')).toEqual([
       'auditLine', 'errorPage', 'requestFraming', 'authentication', 'rewriting', 'bodyBudgeting', 'authorization', 'upstreamHeaderSelection', 'plainMlflowPassing', 'forwarding',

@@ -26,9 +26,18 @@ export function buildApp(app: App, env: Environment): BuiltApp {
   // cdk.context.json by the first `cdk synth`); it needs public subnets (an internet-facing ALB) and
   // private subnets with egress (the hosts).
   let network: NetworkPlacement = { vpcId: config.vpcId ?? '' };
+  let vpcCidr: string | undefined;
   if (!config.vpcId) {
-    built.network = new NetworkStack(app, `${STACK_PREFIX}-Network`, { env, natGateways: config.natGateways, description: 'sagemaker-mlflow-proxy: VPC, NAT, VPC endpoints' });
+    // A backend in another account signs through these endpoints with that account's role.
+    const backendAccount = config.mlflowArn?.split(':')[4];
+    built.network = new NetworkStack(app, `${STACK_PREFIX}-Network`, {
+      env,
+      natGateways: config.natGateways,
+      otherAccounts: [...new Set([...(backendAccount ? [backendAccount] : []), ...config.endpointAccounts])],
+      description: 'sagemaker-mlflow-proxy: VPC, NAT, VPC endpoints',
+    });
     network = { vpc: built.network.vpc };
+    vpcCidr = built.network.cidr;
   }
   if (config.createDomain) {
     built.domain = new DomainStack(app, `${STACK_PREFIX}-Domain`, { env, ...network, description: 'sagemaker-mlflow-proxy: SageMaker AI domain (optional)' });
@@ -40,6 +49,7 @@ export function buildApp(app: App, env: Environment): BuiltApp {
       env,
       mode: config.mlflowMode,
       mlflowVersion: config.mlflowVersion,
+      name: config.mlflowName,
       trackingServerSize: config.trackingServerSize,
       description: `sagemaker-mlflow-proxy: SageMaker MLflow ${config.mlflowMode} and its artifact bucket`,
     });
@@ -48,7 +58,7 @@ export function buildApp(app: App, env: Environment): BuiltApp {
     // is what its cdk-nag acknowledgment has to match (gateway-stack.ts).
     artifactRoot = `s3://${Fn.importValue(built.mlflow.artifactBucketExport)}/mlflow`;
   }
-  built.gateway = new GatewayStack(app, `${STACK_PREFIX}-Gateway${suffix}`, { env, ...network, mlflowArn, artifactRoot, config, description: 'sagemaker-mlflow-proxy: ALB, Auto Scaling gateway hosts, alarms' });
+  built.gateway = new GatewayStack(app, `${STACK_PREFIX}-Gateway${suffix}`, { env, ...network, vpcCidr, mlflowArn, artifactRoot, config, description: 'sagemaker-mlflow-proxy: ALB, Auto Scaling gateway hosts, alarms' });
   if (built.mlflow) built.gateway.addStackDependency(built.mlflow, 'the artifact bucket export');
   return built as BuiltApp;
 }

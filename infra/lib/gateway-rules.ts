@@ -35,7 +35,17 @@ export interface RulesFacts {
   finishSeconds: number;
   albAuth: boolean;
   albArn: string | undefined;
+  /** auth.albMtls.mode: the listener's mutual TLS must match (mtls-trust-store.ts). */
+  albMtlsMode: 'verify' | 'passthrough' | undefined;
   backendKind: 'sagemaker' | 'self-hosted';
+  /** backend.timeoutSeconds: how long the gateway waits for the backend's response headers. */
+  backendTimeoutSeconds: number;
+  /** The gateway listener's keep-alive idle timeout on the hosts (Bun). */
+  listenerIdleTimeoutSeconds: number;
+  /** backend.assumeRoleArn (MLFLOW_ASSUME_ROLE_ARN in the shipped rules): the role every MLflow call is signed with. */
+  backendAssumeRoleArn: string | undefined;
+  /** `check`'s warnings, FILE:LINE:COL: key: warning: message. */
+  warnings: string[];
   /** limits.store as loaded (${VAR} expanded, defaults applied); undefined: no store, kind local. */
   limitStore: LimitStoreFacts | undefined;
 }

@@ -1,41 +1,57 @@
-// Gateway: the Application Load Balancer, the Auto Scaling group of gateway hosts in private
-// subnets, their launch template and instance role, the audit log group and the alarms.
+// Gateway: the Application Load Balancer (load-balancer.ts) behind its web ACL (web-acl.ts), the
+// Auto Scaling group of gateway hosts in private subnets (rollout.ts: how it changes), their launch
+// template and instance role, the audit log group, the alarms (gateway-alarms.ts) and the
+// dashboard (dashboard.ts).
 //
 // What follows from the gateway's own files rather than being chosen here:
+//   - the rules the hosts run pass `check --strict` with the hosts' environment, or synth stops
+//     (-c allowRuleWarnings=true deploys them with each warning a synth warning);
 //   - the instance role's MLflow policy is `sagemaker-mlflow-proxy iam-policy --rules FILE`
-//     (gateway-rules.ts); nothing in this file adds a MLflow or SageMaker permission;
+//     (gateway-rules.ts); nothing in this file adds a MLflow or SageMaker permission (with
+//     backend.assumeRoleArn the policy is that role's, backend-access.ts);
+//   - the ALB's idle timeout sits between the rules' backend.timeoutSeconds and the gateway's
+//     keep-alive idle timeout (load-balancer.ts);
 //   - the target group's port, health-check path and deregistration delay come from the rules
 //     (listen.port, endpoints.readiness, shutdown.drainSeconds + finishSeconds) and are checked
 //     against the systemd unit's TimeoutStopSec; the health-check timing is README's table
 //     ("Health, readiness and the drain behind an ALB");
 //   - the ALB's OIDC sign-in is on exactly when the rules have `auth.alb`, whose albArn must be
 //     ${ALB_ARN} (this load balancer's ARN, written to the hosts' environment file);
+//   - the HTTPS listener's mutual TLS (-c mtls, mtls-trust-store.ts) is on exactly when the rules
+//     have `auth.albMtls`, in the same mode, and never beside a listener that forwards plain HTTP;
 //   - the shared rate-limit store (-c sharedLimits=true, shared-limits.ts) exists exactly when the
 //     rules have `limits.store.kind: valkey`, pointed at it (${VALKEY_ENDPOINT}, ${VALKEY_USER}, the
 //     password as the systemd credential `valkey` that the user data sets up).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, BOOTSTRAP_QUALIFIER_CONTEXT, CfnElement, CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, SecretValue, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnElement, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import { acknowledge } from './nag.ts';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
+import { backendAccess } from './backend-access.ts';
 import type { AppConfig } from './config.ts';
+import { gatewayAlarms, type GatewayAlarms } from './gateway-alarms.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
-import { executableArchitecture, stageKit } from './release-kit.ts';
+import { addListeners, albIdleTimeoutSeconds, createLoadBalancer, plainHttpForwards } from './load-balancer.ts';
+import { acknowledge, INLINE_POLICY_REASON, LOG_ENCRYPTION_REASON } from './nag.ts';
+import { executableArchitecture, kitArchive } from './release-kit.ts';
+import { hostImage, rolloutSettings } from './rollout.ts';
 import { SharedLimitStore, VALKEY_PASSWORD_FILE, VALKEY_USERNAME } from './shared-limits.ts';
+import { checkMtlsAgainstRules, MtlsTrustStore } from './mtls-trust-store.ts';
+import { GatewayDashboard } from './dashboard.ts';
 import { resolveVpc, type NetworkPlacement } from './vpc.ts';
+import { GatewayWebAcl } from './web-acl.ts';
 
 export type GatewayStackProps = StackProps & NetworkPlacement & {
+  /** The VPC's IPv4 range as a literal (the Network stack's), for the internal ALB's ingress; default: the VPC's own attribute. */
+  vpcCidr?: string | undefined;
   /** The tracking server or MLflow App ARN: a literal (-c mlflowArn) or the MLflow stack's token. */
   mlflowArn: string;
   /** The MLflow stack's artifact store URI, for rules that serve artifacts (artifacts.s3Root: ${MLFLOW_ARTIFACT_ROOT}). */
@@ -66,45 +82,24 @@ export class GatewayStack extends Stack {
   readonly logGroup: logs.LogGroup;
   /** The fleet's shared rate-limit store, with -c sharedLimits=true. */
   readonly sharedLimits: SharedLimitStore | undefined;
+  /** This stack's web ACL (unless -c webAclArn names another, or -c waf=false). */
+  readonly webAcl: GatewayWebAcl | undefined;
+  /** The release kit's SHA-256, written into the user data. */
+  readonly kitSha256: string;
+  readonly alarms: GatewayAlarms;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
     const { config } = props;
     const vpc = resolveVpc(this, props);
+    const vpcCidr = props.vpcCidr ?? vpc.vpcCidrBlock;
     const region = Stack.of(this).region;
     if (Token.isUnresolved(region)) throw new Error('the Gateway stack needs a concrete region (set CDK_DEFAULT_REGION or AWS_REGION): ALB access logs and the policy placeholders depend on it');
 
-    // ---- Load balancer (first: its ARN goes into the hosts' environment) ----
-    const albSg = new ec2.SecurityGroup(this, 'AlbSecurityGroup', { vpc, description: 'Gateway ALB: clients in, the hosts out', allowAllOutbound: false });
-    const listenerPort = config.certificateArn ? 443 : 80;
-    albSg.addIngressRule(ec2.Peer.ipv4(config.albIngressCidr), ec2.Port.tcp(listenerPort), `clients (${config.albIngressCidr})`);
-    if (config.albIngressCidr === '0.0.0.0/0') {
-      acknowledge(albSg, 'AwsSolutions-EC23', 'The gateway is an HTTPS endpoint for clients anywhere by default (-c albIngressCidr=0.0.0.0/0); every request is authenticated by the gateway (and optionally the ALB\'s OIDC sign-in). Set albIngressCidr to a corporate range to close it.');
-    }
-    if (config.certificateArn && config.allowHttp) albSg.addIngressRule(ec2.Peer.ipv4(config.albIngressCidr), ec2.Port.tcp(80), `clients over plain HTTP (${config.albIngressCidr})`);
-    if (config.oidc) albSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'OIDC token and user-info endpoints (ALB sign-in)');
-
-    const albLogs = new s3.Bucket(this, 'AlbAccessLogs', {
-      // ALB access logs support SSE-S3 only (Elastic Load Balancing user guide, "Access logs").
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(7) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    acknowledge(albLogs, 'AwsSolutions-S1', 'The ALB access-log bucket: its own server access logs would log the log deliveries; the ALB logs already say who called.');
-
-    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
-      vpc,
-      internetFacing: config.internetFacing,
-      vpcSubnets: { subnetType: config.internetFacing ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      securityGroup: albSg,
-      dropInvalidHeaderFields: true,
-      // README: 60 s stays below the gateway's keep-alive idle timeout (backend timeout + 10 s).
-      idleTimeout: Duration.seconds(60),
-    });
-    this.loadBalancer.logAccessLogs(albLogs, 'alb');
+    // ---- Load balancer (first: its ARN goes into the hosts' environment) and its web ACL ----
+    const { loadBalancer, securityGroup: albSg } = createLoadBalancer(this, vpc, vpcCidr, config);
+    this.loadBalancer = loadBalancer;
+    this.webAcl = this.protect(loadBalancer, config);
 
     // ---- The hosts' network identity and role (the shared store admits the one, gives its password to the other) ----
     const hostSg = new ec2.SecurityGroup(this, 'HostSecurityGroup', { vpc, description: 'Gateway hosts: the ALB in (listener port only; no SSH), HTTPS out', allowAllOutbound: false });
@@ -130,7 +125,11 @@ export class GatewayStack extends Stack {
     this.facts = this.readRules(config, hostEnv, region);
     this.checkRulesAgainstStack(config, this.facts);
     this.checkLimitStore(config, this.facts);
+    this.checkWarnings(config, this.facts);
+    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpForwards: plainHttpForwards(config) });
+    const mtls = config.mtls ? new MtlsTrustStore(this, 'Mtls', config.mtls) : undefined;
     if (this.sharedLimits) this.sharedLimits.limitUserToKeys(this.facts.limitStore!.keyPrefix);
+    const access = backendAccess(props.mlflowArn, this.account, this.facts.backendAssumeRoleArn, config.rulesFile);
     const computed = gatewayIamPolicy(config.rulesFile, hostEnv, config.mlflowMode, region);
     this.gatewayPolicy = computed.policy;
     for (const note of computed.notes) Annotations.of(this).addWarning(`iam-policy: ${note}`);
@@ -143,6 +142,7 @@ export class GatewayStack extends Stack {
     if (this.facts.drainSeconds < outOfRotation) {
       Annotations.of(this).addWarning(`shutdown.drainSeconds (${this.facts.drainSeconds}) is below the ${outOfRotation} s the ALB takes to see a draining host: requests may reach a host that has stopped accepting`);
     }
+    this.loadBalancer.setAttribute('idle_timeout.timeout_seconds', String(albIdleTimeoutSeconds(this.facts, config.rulesFile)));
 
     // ---- Target group and listeners ----
     const targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
@@ -160,74 +160,73 @@ export class GatewayStack extends Stack {
         unhealthyThresholdCount: HEALTH_CHECK.unhealthyThreshold,
       },
     });
-
-    const forward = elbv2.ListenerAction.forward([targetGroup]);
-    if (config.certificateArn) {
-      const https = this.loadBalancer.addListener('Https', {
-        port: 443,
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)],
-        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        open: false,
-        defaultAction: config.oidc ? this.oidcAction(config, elbv2.UnauthenticatedAction.ALLOW, forward) : forward,
-      });
-      if (config.oidc) {
-        // Browsers on the sign-in paths without an ALB session go to the identity provider; every
-        // other request passes unauthenticated to the gateway, which asks for an API key or a JWT
-        // (an MLflow client cannot follow a sign-in redirect).
-        https.addAction('SignIn', {
-          priority: 10,
-          conditions: [elbv2.ListenerCondition.pathPatterns(config.oidc.signInPaths)],
-          action: this.oidcAction(config, elbv2.UnauthenticatedAction.AUTHENTICATE, forward),
-        });
-      }
-    }
-    if (config.allowHttp) {
-      Annotations.of(this).addWarning('allowHttp: the load balancer listens on plain HTTP (port 80): API keys, passwords and tokens cross the network in clear text. Use it only for a test behind a private network.');
-      this.loadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: forward });
-    }
+    addListeners(this, this.loadBalancer, config, targetGroup, mtls);
 
     // ---- Instance role's policies ----
     // Exactly iam-policy's document, unmodified (no CDK statement merging or reordering), so a
-    // reviewer can diff it against `sagemaker-mlflow-proxy iam-policy --rules FILE`.
-    const gatewayPolicy = new iam.CfnPolicy(this, 'GatewayIamPolicy', {
-      policyName: 'sagemaker-mlflow-proxy-iam-policy',
-      policyDocument: this.gatewayPolicy,
-      roles: [this.role.roleName],
-    });
-    this.acknowledgeArtifactObjects(gatewayPolicy, props.artifactRoot);
+    // reviewer can diff it against `sagemaker-mlflow-proxy iam-policy --rules FILE`. With a role
+    // to assume for the backend (another account's MLflow), the document is that role's, and the
+    // hosts' role may only assume it (backend-access.ts).
+    if (access.kind === 'host-role') {
+      const gatewayPolicy = new iam.CfnPolicy(this, 'GatewayIamPolicy', {
+        policyName: 'sagemaker-mlflow-proxy-iam-policy',
+        policyDocument: this.gatewayPolicy,
+        roles: [this.role.roleName],
+      });
+      this.acknowledgeArtifactObjects(gatewayPolicy, props.artifactRoot);
+      acknowledge(gatewayPolicy, 'NIST.800.53.R5-IAMNoInlinePolicy', INLINE_POLICY_REASON);
+    } else {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'AssumeBackendRole', actions: ['sts:AssumeRole'], resources: [access.roleArn] }));
+      new CfnOutput(this, 'BackendRoleArn', { value: access.roleArn, description: 'backend.assumeRoleArn: give it the policy `iam-policy --rules FILE` prints, and trust HostRoleArn' });
+      Annotations.of(this).addInfo(`backend.assumeRoleArn ${access.roleArn}: the hosts sign every MLflow call as that role. Attach to it the policy \`sagemaker-mlflow-proxy iam-policy --rules ${config.rulesFile}\` prints (with MLFLOW_ASSUME_ROLE_ARN set), and let it trust the HostRoleArn output`);
+    }
 
     this.logGroup = new logs.LogGroup(this, 'GatewayLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN });
+    acknowledge(this.logGroup, 'NIST.800.53.R5-CloudWatchLogGroupEncrypted', LOG_ENCRYPTION_REASON);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'ShipGatewayLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [this.logGroup.logGroupArn, `${this.logGroup.logGroupArn}:log-stream:*`] }),
+    );
+    // AmazonSSMManagedInstanceCore allows ssm:GetParameter(s) on every parameter of the account
+    // (SecureStrings under the AWS-managed key included); neither agent on the host needs them:
+    // the CloudWatch agent reads its configuration from a file, the AMI is fixed at synth.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DenyParameterStore', effect: iam.Effect.DENY, actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: ['*'] }),
     );
     if (config.releaseBucketName) {
       this.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ReadReleases', actions: ['s3:GetObject'], resources: [`arn:${Stack.of(this).partition}:s3:::${config.releaseBucketName}/releases/*`] }),
       );
     }
+    acknowledge(this.role.node.findChild('DefaultPolicy'), 'NIST.800.53.R5-IAMNoInlinePolicy', INLINE_POLICY_REASON);
 
-    // ---- Release kit and user data ----
+    // ---- Release kit (its object only, its SHA-256 checked on the host) and user data ----
     const architecture = executableArchitecture(config.releaseBinary);
-    const kit = new s3assets.Asset(this, 'ReleaseKit', { path: stageKit(config.releaseBinary, config.rulesFile) });
-    kit.grantRead(this.role);
+    const archive = kitArchive(config.releaseBinary, config.rulesFile);
+    this.kitSha256 = archive.sha256;
+    const kit = new s3assets.Asset(this, 'ReleaseKit', { path: archive.file });
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadReleaseKit', actions: ['s3:GetObject'], resources: [kit.bucket.arnForObjects(kit.s3ObjectKey)] }));
     const settings = Object.entries(hostEnv).map(([key, value]) => `${key}=${value}`);
     const script = readFileSync(join(import.meta.dir, 'user-data.sh'), 'utf8').replace(/^#!.*\n/, '');
+    let hostsLogicalId: string | undefined;
     const userData = ec2.UserData.custom(
       [
         '#!/bin/bash',
         '# Inputs of infra/lib/user-data.sh (below), written by the Gateway stack.',
         `KIT_URL=${shellQuote(kit.s3ObjectUrl)}`,
+        `KIT_SHA256=${archive.sha256}`,
         `LOG_GROUP=${shellQuote(this.logGroup.logGroupName)}`,
         `GATEWAY_ENV=${shellQuote(settings.join('\n'))}`,
         `VALKEY_SECRET_ARN=${shellQuote(this.sharedLimits?.password.secretArn ?? '')}`,
+        `SIGNAL_STACK=${shellQuote(Aws.STACK_NAME)}`,
+        `SIGNAL_RESOURCE=${Lazy.string({ produce: () => hostsLogicalId })}`,
+        `SIGNAL_REGION=${region}`,
         script,
       ].join('\n'),
     );
 
     // ---- Hosts ----
     const launchTemplate = new ec2.LaunchTemplate(this, 'HostTemplate', {
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: architecture === 'arm64' ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 }),
+      machineImage: hostImage(config.amiId, architecture),
       instanceType: new ec2.InstanceType(config.instanceType),
       role: this.role,
       securityGroup: hostSg,
@@ -238,9 +237,8 @@ export class GatewayStack extends Stack {
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(16, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }) }],
     });
 
-    const topic = new sns.Topic(this, 'Alarms', { displayName: 'sagemaker-mlflow-proxy alarms', enforceSSL: true });
-    if (config.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
-    acknowledge(topic, 'AwsSolutions-SNS2', 'Alarm and scaling notifications carry alarm and instance names only. CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a customer key for this alone costs more than the stack\'s log bucket; add one if policy requires it.');
+    const topic = this.alarmTopic(config);
+    this.alarms = gatewayAlarms(this, { logGroup: this.logGroup, loadBalancer: this.loadBalancer, targetGroup, topic, minHosts: config.minHosts, sharedStore: !!this.sharedLimits });
 
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Hosts', {
       vpc,
@@ -249,25 +247,22 @@ export class GatewayStack extends Stack {
       minCapacity: config.minHosts,
       maxCapacity: config.maxHosts,
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({ additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB], gracePeriod: Duration.minutes(5) }),
-      defaultInstanceWarmup: Duration.seconds(90),
       // A changed launch template (new release kit, rules file, environment or AMI) replaces the
-      // hosts one batch at a time, never dropping below the group's size; each new host must pass
-      // the ALB health check (/-/ready) before the next is replaced.
-      updatePolicy: autoscaling.UpdatePolicy.instanceRefresh({
-        strategy: autoscaling.InstanceRefreshStrategy.ROLLING,
-        minHealthyPercentage: 100,
-        maxHealthyPercentage: 200,
-        instanceWarmup: Duration.seconds(90),
-      }),
+      // hosts one at a time and stops itself when they do not come up (rollout.ts).
+      ...rolloutSettings(this.alarms.refresh),
       notifications: [{ topic }],
     });
+    hostsLogicalId = this.getLogicalId(this.autoScalingGroup.node.defaultChild as CfnElement);
+    Annotations.of(this.autoScalingGroup).acknowledgeWarning(
+      '@aws-cdk/aws-autoscaling:signalsNotUsedByInstanceRefresh',
+      'Meant so (rollout.ts): the creation policy waits for the signals on the first deploy only; later deploys are instance refreshes stopped by alarms (BootFailures from the same failure the signal reports, ALB 5xx).',
+    );
     this.autoScalingGroup.attachToApplicationTargetGroup(targetGroup);
     this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
     hostSg.addIngressRule(albSg, ec2.Port.tcp(this.facts.listenPort), 'the ALB (listener port only)');
     albSg.addEgressRule(hostSg, ec2.Port.tcp(this.facts.listenPort), 'the gateway hosts');
 
-    // ---- Audit-line metrics and alarms ----
-    this.alarms(targetGroup, topic);
+    new GatewayDashboard(this, 'Dashboard', { logGroup: this.logGroup, loadBalancer: this.loadBalancer, targetGroup, autoScalingGroup: this.autoScalingGroup, hostRole: this.role });
 
     const url = `${config.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}`;
     new CfnOutput(this, 'Url', { value: url, description: 'The gateway (point a DNS name covered by the certificate at the ALB, or use this name for a first test)' });
@@ -275,6 +270,7 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
     new CfnOutput(this, 'HostRoleArn', { value: this.role.roleArn });
     new CfnOutput(this, 'LoadBalancerArn', { value: this.loadBalancer.loadBalancerArn, description: 'auth.alb.albArn (the hosts get it as ALB_ARN)' });
+    new CfnOutput(this, 'ReleaseKitSha256', { value: archive.sha256, description: 'SHA-256 of the release kit the hosts install (they refuse any other)' });
 
     this.suppressions(config.releaseBucketName);
   }
@@ -300,19 +296,45 @@ export class GatewayStack extends Stack {
     }
   }
 
-  private oidcAction(config: AppConfig, onUnauthenticated: elbv2.UnauthenticatedAction, next: elbv2.ListenerAction): elbv2.ListenerAction {
-    const oidc = config.oidc!;
-    return elbv2.ListenerAction.authenticateOidc({
-      issuer: oidc.issuer,
-      authorizationEndpoint: oidc.authorizationEndpoint,
-      tokenEndpoint: oidc.tokenEndpoint,
-      userInfoEndpoint: oidc.userInfoEndpoint,
-      clientId: oidc.clientId,
-      clientSecret: SecretValue.secretsManager(oidc.clientSecretName),
-      scope: oidc.scope,
-      onUnauthenticatedRequest: onUnauthenticated,
-      next,
+  /** The web ACL in front of the load balancer: this stack's, an existing one, or none (with a warning). */
+  private protect(loadBalancer: elbv2.ApplicationLoadBalancer, config: AppConfig): GatewayWebAcl | undefined {
+    if (config.waf.kind === 'none') {
+      Annotations.of(this).addWarning('waf=false: no web ACL in front of the load balancer (no managed rule groups, no per-address rate limit before sign-in)');
+      acknowledge(loadBalancer, 'NIST.800.53.R5-ALBWAFEnabled', 'Turned off by the operator (-c waf=false), which synth warns about.');
+      return undefined;
+    }
+    const own = config.waf.kind === 'own' ? new GatewayWebAcl(this, 'WebAcl', { ratePerFiveMinutes: config.waf.ratePerFiveMinutes }) : undefined;
+    if (own) acknowledge(own.logGroup, 'NIST.800.53.R5-CloudWatchLogGroupEncrypted', LOG_ENCRYPTION_REASON);
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: loadBalancer.loadBalancerArn,
+      webAclArn: config.waf.kind === 'existing' ? config.waf.webAclArn : own!.webAcl.attrArn,
     });
+    return own;
+  }
+
+  /** The stack's topic with the operator's addresses subscribed, or the operator's topic. */
+  private alarmTopic(config: AppConfig): sns.ITopic {
+    if (config.alarmTopicArn) return sns.Topic.fromTopicArn(this, 'ExistingAlarms', config.alarmTopicArn);
+    const topic = new sns.Topic(this, 'Alarms', { displayName: 'sagemaker-mlflow-proxy alarms', enforceSSL: true });
+    for (const address of config.alarmEmails) topic.addSubscription(new subscriptions.EmailSubscription(address));
+    const reason = 'Alarm and scaling notifications carry alarm and instance names only. CloudWatch cannot publish to a topic under the AWS-managed SNS key, so encryption would need a customer key whose policy admits CloudWatch and Auto Scaling; use -c alarmTopicArn for a topic under such a key if policy requires it.';
+    acknowledge(topic, 'AwsSolutions-SNS2', reason);
+    acknowledge(topic, 'NIST.800.53.R5-SNSEncryptedKMS', reason);
+    return topic;
+  }
+
+  /** `check`'s warnings on the rules the hosts would run: refused unless -c allowRuleWarnings=true. */
+  private checkWarnings(config: AppConfig, facts: RulesFacts): void {
+    if (!facts.warnings.length) return;
+    if (config.allowRuleWarnings) {
+      for (const warning of facts.warnings) Annotations.of(this).addWarning(`rules: ${warning}`);
+      return;
+    }
+    const hints = facts.warnings.some((w) => /never expires/.test(w)) ? '\nThe key expiry is -c apiKeyExpires=YYYY-MM-DD (PROXY_API_KEY_EXPIRES on the hosts).' : '';
+    throw new Error(
+      `${config.rulesFile} does not pass \`check --strict\` with the hosts' environment (${facts.warnings.length} warning(s)):\n  ${facts.warnings.join('\n  ')}${hints}\n` +
+        'Fix them, or deploy them knowingly with -c allowRuleWarnings=true (each then a synth warning).',
+    );
   }
 
   /** Refuses combinations where the hosts would reject what the ALB sends, or the other way round. */
@@ -347,7 +369,7 @@ export class GatewayStack extends Stack {
     const spec = facts.limitStore;
     const shared = spec?.kind === 'valkey';
     if (shared && !this.sharedLimits) throw new Error(`${file} has limits.store.kind valkey, but the stack creates no shared store: deploy with -c sharedLimits=true (an ElastiCache Serverless cache for the fleet), or set limits.store.kind: local`);
-    if (!shared && this.sharedLimits) throw new Error(`-c sharedLimits=true creates an ElastiCache cache for the fleet's rate limits, but ${file} has no limits.store with kind valkey: no host would use it. Add the limits.store section of infra/README.md ("Shared rate limits"), or drop -c sharedLimits`);
+    if (!shared && this.sharedLimits) throw new Error(`-c sharedLimits=true creates an ElastiCache cache for the fleet's rate limits, but ${file} has no limits.store with kind valkey: no host would use it. Add the limits.store section of docs/deploy-aws.md ("Shared rate limits"), or drop -c sharedLimits`);
     if (!shared || !this.sharedLimits) return;
     const problems: string[] = [];
     if (spec.url !== `rediss://${this.sharedLimits.endpoint}`) problems.push('url must be rediss://${VALKEY_ENDPOINT} (this stack\'s cache; ElastiCache Serverless accepts only TLS)');
@@ -358,73 +380,21 @@ export class GatewayStack extends Stack {
     if (problems.length) throw new Error(`${file}: limits.store does not point at the stack's shared store:\n  ${problems.join('\n  ')}`);
   }
 
-  private alarms(targetGroup: elbv2.ApplicationTargetGroup, topic: sns.Topic): void {
-    // Per stack, so two deployments (both modes) in one account do not add up.
-    const namespace = `SagemakerMlflowProxy/${this.stackName}`;
-    // One filter per signal over the audit lines (msg "request"; README, "Logs").
-    const filter = (id: string, pattern: string, metricName: string, value: string, unit?: cloudwatch.Unit) =>
-      new logs.MetricFilter(this, id, {
-        logGroup: this.logGroup,
-        filterPattern: logs.FilterPattern.literal(pattern),
-        metricNamespace: namespace,
-        metricName,
-        metricValue: value,
-        ...(unit ? { unit } : {}),
-      }).metric();
-    const denials = filter('DeniedFilter', '{ $.msg = "request" && $.decision = "denied" }', 'DeniedRequests', '1');
-    const gateway5xx = filter('Gateway5xxFilter', '{ $.msg = "request" && $.status >= 500 }', 'Gateway5xx', '1');
-    const latency = filter('LatencyFilter', '{ $.msg = "request" && $.totalMs >= 0 }', 'TotalMs', '$.totalMs', cloudwatch.Unit.MILLISECONDS);
-
-    const action = new cwActions.SnsAction(topic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, periods: number, description: string) => {
-      const a = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold,
-        evaluationPeriods: periods,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      a.addAlarmAction(action);
-      a.addOkAction(action);
-      return a;
-    };
-    const fiveMinutes = Duration.minutes(5);
-    const lb = this.loadBalancer.metrics;
-    alarm('Gateway5xxAlarm', gateway5xx.with({ statistic: 'Sum', period: fiveMinutes }), 10, 1, '≥ 10 responses with status 5xx from the gateway in 5 minutes (audit lines): backend unreachable (502), credentials (503), timeouts (504)');
-    alarm('Target5xxAlarm', targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes }), 10, 1, '≥ 10 target 5xx at the ALB in 5 minutes');
-    alarm('Alb5xxAlarm', lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: fiveMinutes }), 10, 1, '≥ 10 ALB-generated 5xx in 5 minutes: no healthy host, or hosts refusing connections');
-    alarm('DenialsAlarm', denials.with({ statistic: 'Sum', period: fiveMinutes }), 50, 1, '≥ 50 requests denied by the rules (403) in 5 minutes: a misconfigured client or someone probing');
-    alarm('LatencyAlarm', latency.with({ statistic: 'p99', period: fiveMinutes }), 5000, 3, 'p99 of the gateway\'s total request time ≥ 5 s for 15 minutes (audit lines\' totalMs)');
-    alarm('TargetLatencyAlarm', targetGroup.metrics.targetResponseTime({ statistic: 'p99', period: fiveMinutes }), 5, 3, 'p99 ALB target response time ≥ 5 s for 15 minutes');
-    alarm('UnhealthyHostsAlarm', targetGroup.metrics.unhealthyHostCount({ period: Duration.minutes(1) }), 1, 5, 'a gateway host failing /-/ready for 5 minutes (a drain takes ~25 s; longer means a stuck or broken host)');
-  }
-
   private suppressions(releaseBucketName: string | undefined): void {
-    // CDK's bootstrap bucket for file assets (DefaultStackSynthesizer: cdk-QUALIFIER-assets-ACCOUNT-REGION).
-    const qualifier = (this.node.tryGetContext(BOOTSTRAP_QUALIFIER_CONTEXT) as string | undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
-    const account = Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account;
-    const assetBucket = `cdk-${qualifier}-assets-${account}-${this.region}`;
     acknowledge(
       this.role,
       'AwsSolutions-IAM4',
-      'AmazonSSMManagedInstanceCore is what Session Manager and Run Command need on the host (instead of SSH and a bastion); AWS maintains it as the SSM agent changes.',
+      'AmazonSSMManagedInstanceCore is what Session Manager and Run Command need on the host (instead of SSH and a bastion); AWS maintains it as the SSM agent changes. Its ssm:GetParameter and GetParameters on every parameter are taken back by the role\'s explicit deny (DenyParameterStore): the hosts cannot read the account\'s parameters.',
       ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
     );
     acknowledge(
       this.role,
       'AwsSolutions-IAM5',
-      'Reading the release kit: CDK\'s Asset.grantRead gives s3:GetObject*, s3:GetBucket*, s3:List* on the bootstrap asset bucket. The log statement covers the streams of this one log group, named by instance id at boot.',
-      [
-        'Action::s3:GetObject*',
-        'Action::s3:GetBucket*',
-        'Action::s3:List*',
-        `Resource::arn:<AWS::Partition>:s3:::${assetBucket}/*`,
-        `Resource::<${this.getLogicalId(this.logGroup.node.defaultChild as CfnElement)}.Arn>:log-stream:*`,
-      ],
+      'The CloudWatch agent writes the streams of this one log group, named by instance id at boot (INSTANCE_ID and INSTANCE_ID/user-data).',
+      [`Resource::<${this.getLogicalId(this.logGroup.node.defaultChild as CfnElement)}.Arn>:log-stream:*`],
     );
     if (releaseBucketName) {
-      acknowledge(this.role, 'AwsSolutions-IAM5', 'scripts/fleet.sh upgrade: the hosts read any release under s3://BUCKET/releases/ (read only, that prefix only).', [`Resource::arn:<AWS::Partition>:s3:::${releaseBucketName}/releases/*`]);
+      acknowledge(this.role, 'AwsSolutions-IAM5', 'scripts/fleet.sh upgrade: the hosts read any release under s3://BUCKET/releases/ (read only, that prefix only; fleet-host.sh refuses an executable whose SHA-256 is not the one given).', [`Resource::arn:<AWS::Partition>:s3:::${releaseBucketName}/releases/*`]);
     }
   }
 }

@@ -13,6 +13,8 @@
 //     port 6379 (writes and reads) and 6380 (reads from replicas after READONLY);
 //   - CloudFormation, "Get values stored in other services using dynamic references": a
 //     {{resolve:secretsmanager:...}} value is resolved at deploy time and not shown in the template.
+// The user's access string names the commands the store sends and the key prefix it uses, nothing
+// more (valkeyAccessString).
 import { CfnOutput, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
@@ -77,7 +79,10 @@ export class SharedLimitStore extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.password.grantRead(props.hostRole);
-    acknowledge(this.password, 'AwsSolutions-SMG4', 'The hosts read this password once, at boot. A rotation Lambda would change the secret while running hosts keep the old password. Rotation is the manual four-step sequence in infra/README.md ("Shared rate limits"): give the user both passwords, update the secret, refresh the hosts, then drop the old password.');
+    const rotation = 'The hosts read this password once, at boot. A rotation Lambda would change the secret while running hosts keep the old password. Rotation is the manual four-step sequence in docs/deploy-aws.md ("Shared rate limits"): give the user both passwords, update the secret, refresh the hosts, then drop the old password.';
+    acknowledge(this.password, 'AwsSolutions-SMG4', rotation);
+    acknowledge(this.password, 'NIST.800.53.R5-SecretsManagerRotationEnabled', rotation);
+    acknowledge(this.password, 'NIST.800.53.R5-SecretsManagerUsingKMSKey', 'Under Secrets Manager\'s AWS-managed key: only the hosts\' role may read the secret (its resource-scoped grant), and no KMS permission is needed for it; a customer key would add a key policy to keep in step with that grant.');
 
     // The access string comes from the rules (limitUserToKeys), which are read once the endpoint exists.
     const user = new elasticache.CfnUser(this, 'User', {
@@ -111,13 +116,30 @@ export class SharedLimitStore extends Construct {
   }
 
   /**
-   * The user may touch keys under limits.store.keyPrefix only, with every command (the buckets'
-   * script needs EVALSHA, SCRIPT LOAD, TIME, HMGET, HSET, PEXPIRE; ioredis needs CLUSTER SLOTS,
-   * INFO, PING), so fleets sharing a cache under different prefixes cannot touch each other's buckets.
+   * The user may run only the commands the gateway sends (issue 20, item 9), and touch only the
+   * keys under limits.store.keyPrefix, so fleets sharing a cache under different prefixes cannot
+   * touch each other's buckets and nobody can FLUSHALL, KEYS or CONFIG the cache with this password.
    */
   limitUserToKeys(keyPrefix: string): void {
     // A glob character in the prefix would widen (or break) the key pattern.
     if (!/^[A-Za-z0-9:_.\-]+$/.test(keyPrefix)) throw new Error(`limits.store.keyPrefix "${keyPrefix}": the stack's cache user is limited to the keys KEYPREFIX*, so the prefix may hold only letters, digits and : _ . -`);
-    this.user.accessString = `on ~${keyPrefix}* +@all`;
+    this.user.accessString = valkeyAccessString(keyPrefix);
   }
+}
+
+/**
+ * What the gateway's store sends (src/limits/valkey-connection.ts, ioredis 6 in cluster mode), as
+ * a real server's ACL LOG showed command by command (test/infra/shared-limits.test.ts runs the
+ * store against a server with exactly this user):
+ *   EVALSHA, EVAL           the token-bucket script (EVAL when a node lacks it: NOSCRIPT)
+ *   TIME, HMGET, HSET, PEXPIRE   what the script calls (scripts' commands are checked too)
+ *   PING                    the fail-open probe
+ *   INFO, CLUSTER INFO      ioredis's ready checks; CLUSTER SLOTS its slot map
+ *   CLIENT SETNAME          ioredis names its cluster connections
+ * AUTH and HELLO need no grant.
+ */
+export const VALKEY_COMMANDS = ['evalsha', 'eval', 'time', 'hmget', 'hset', 'pexpire', 'ping', 'info', 'cluster|info', 'cluster|slots', 'client|setname'] as const;
+
+export function valkeyAccessString(keyPrefix: string): string {
+  return `on ~${keyPrefix}* -@all ${VALKEY_COMMANDS.map((command) => `+${command}`).join(' ')}`;
 }

@@ -2,4 +2,4 @@
 // dependencies: modules resolve from the importing file, and test/ cannot see infra/node_modules.
 export { App } from 'aws-cdk-lib';
 export { Match, Template } from 'aws-cdk-lib/assertions';
-export { AwsSolutionsChecks } from 'cdk-nag';
+export { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';

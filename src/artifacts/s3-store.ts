@@ -24,8 +24,11 @@ import type { AwsCredentials } from '../aws/sigv4.ts';
 import type { S3Root } from './keys.ts';
 import { ArtifactNotFound, ArtifactStoreFailed, BadRequest } from '../errors.ts';
 import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
+import type { Tracing } from '../observability/tracing.ts';
 
 export type CredentialsProvider = () => Promise<AwsCredentials>;
+/** Runs one S3 call in a client span (rules `tracing`); absent, calls run as they are. */
+export type TraceS3Call = Tracing['around'];
 
 export interface S3StoreOptions {
   root: S3Root;
@@ -43,6 +46,7 @@ export interface S3StoreOptions {
   presignedUrlSeconds: number;
   /** The host's credentials, or a client role's (withCredentials). */
   credentials: CredentialsProvider;
+  trace?: TraceS3Call;
 }
 
 export interface StoredObject {
@@ -102,6 +106,18 @@ export class S3ArtifactStore {
       applyChecksum: false,
     });
     this.objectBaseUrl = objectBaseUrl(options);
+    const trace = options.trace;
+    // The SDK client's calls (list, delete, multipart bookkeeping): one span each, its retries inside.
+    if (trace) {
+      this.client.middlewareStack.add(
+        (next, context) => (args) => {
+          const operation = (context.commandName ?? 'S3Command').replace(/Command$/, '');
+          const input = args.input as { Key?: string; Prefix?: string };
+          return trace(`S3 ${operation}`, s3Attributes(operation, options.root.bucket, input.Key ?? input.Prefix), () => next(args));
+        },
+        { step: 'initialize', name: 'gatewayTracing' },
+      );
+    }
   }
 
   /** The same store, signing with other credentials (a client's own IAM role). */
@@ -215,13 +231,20 @@ export class S3ArtifactStore {
     }
   }
 
+  /** One presigned S3 request (in a span, with tracing on). */
+  private request(method: 'GET' | 'HEAD' | 'PUT', key: string, query: Record<string, string>, init: PresignedInit): Promise<Response> {
+    const trace = this.options.trace;
+    if (!trace) return this.presigned(method, key, query, init);
+    const operation = method === 'GET' ? 'GetObject' : method === 'HEAD' ? 'HeadObject' : query.partNumber ? 'UploadPart' : 'PutObject';
+    return trace(`S3 ${operation}`, { ...s3Attributes(operation, this.root.bucket, key), 'http.request.method': method }, async (span) => {
+      const response = await this.presigned(method, key, query, init);
+      span.set({ 'http.response.status_code': response.status });
+      return response;
+    });
+  }
+
   /** One presigned S3 request through the runtime's fetch; S3's error answers become gateway errors. */
-  private async request(
-    method: 'GET' | 'HEAD' | 'PUT',
-    key: string,
-    query: Record<string, string>,
-    init: { body?: ReadableStream<Uint8Array> | Uint8Array; headers?: Record<string, string>; signal?: AbortSignal },
-  ): Promise<Response> {
+  private async presigned(method: 'GET' | 'HEAD' | 'PUT', key: string, query: Record<string, string>, init: PresignedInit): Promise<Response> {
     const url = await this.presign(method, key, query, 300);
     let response: Response;
     try {
@@ -355,6 +378,18 @@ export class S3ArtifactStore {
       throw new ArtifactStoreFailed(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     }
   }
+}
+
+interface PresignedInit {
+  body?: ReadableStream<Uint8Array> | Uint8Array;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+// The AWS SDK semantic conventions (rpc.system aws-api, rpc.service, rpc.method, aws.s3.*), as the
+// OpenTelemetry AWS SDK instrumentation names its spans.
+function s3Attributes(operation: string, bucket: string, key: string | undefined) {
+  return { 'rpc.system': 'aws-api', 'rpc.service': 'S3', 'rpc.method': operation, 'aws.s3.bucket': bucket, 'aws.s3.key': key };
 }
 
 /** Fills part buffers from a stream, carrying over what does not fit into the next part. */

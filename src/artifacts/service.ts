@@ -3,7 +3,7 @@
 import type { SageMakerBackend } from '../backends/sagemaker.ts';
 import type { ArtifactSettings } from './config.ts';
 import { parseS3Root } from './keys.ts';
-import { S3ArtifactStore, type CredentialsProvider } from './s3-store.ts';
+import { S3ArtifactStore, type CredentialsProvider, type TraceS3Call } from './s3-store.ts';
 import { discoverArtifactStoreUri } from './discover.ts';
 
 export interface ArtifactService {
@@ -39,7 +39,7 @@ export async function createArtifactService(
   settings: ArtifactSettings,
   backend: SageMakerBackend,
   credentials: CredentialsProvider,
-  options: { sagemakerEndpoint?: string } = {},
+  options: { sagemakerEndpoint?: string; trace?: TraceS3Call } = {},
 ): Promise<ArtifactService> {
   let root = settings.root;
   if (!root) {
@@ -58,6 +58,7 @@ export async function createArtifactService(
     partsInFlight: settings.partsInFlight,
     presignedUrlSeconds: settings.presignedUrlSeconds,
     credentials,
+    ...(options.trace ? { trace: options.trace } : {}),
   });
   return withRoleStores(store, settings.maxJsonRewriteBytes);
 }

@@ -22,9 +22,10 @@ export interface AlbVerifier {
   verify(headerValue: string, nowMs: number): Promise<Identity>;
 }
 
-export function albVerifier(auth: CompiledAuth, alb: CompiledAlbOidc): AlbVerifier {
+/** `fetchWith`: how the public keys are fetched (with tracing, in a span). */
+export function albVerifier(auth: CompiledAuth, alb: CompiledAlbOidc, fetchWith: typeof fetch = fetch): AlbVerifier {
   const refuse = (detail: string) => new Unauthenticated(auth.challenge, `alb-oidc: ${detail}`);
-  const keys = albKeys(alb.keyEndpoint, refuse);
+  const keys = albKeys(alb.keyEndpoint, refuse, fetchWith);
   const remembered = verifiedCache<Identity>(1000);
 
   return {
@@ -57,7 +58,7 @@ export function albVerifier(auth: CompiledAuth, alb: CompiledAlbOidc): AlbVerifi
   };
 }
 
-function albKeys(endpoint: string, refuse: (detail: string) => Error) {
+function albKeys(endpoint: string, refuse: (detail: string) => Error, fetchWith: typeof fetch) {
   const keys = new Map<string, Promise<CryptoKey>>();
   const failures = new Map<string, { at: number; error: unknown }>();
   return {
@@ -67,7 +68,7 @@ function albKeys(endpoint: string, refuse: (detail: string) => Error) {
       const failure = failures.get(kid);
       if (failure && Date.now() - failure.at < FAILED_KEY_RETRY_MS) return Promise.reject(failure.error);
       if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value!);
-      const pending = fetchKey(`${endpoint}/${kid}`, refuse).catch((error: unknown) => {
+      const pending = fetchKey(`${endpoint}/${kid}`, refuse, fetchWith).catch((error: unknown) => {
         keys.delete(kid);
         failures.set(kid, { at: Date.now(), error });
         if (failures.size > MAX_KEYS) failures.delete(failures.keys().next().value!);
@@ -79,10 +80,10 @@ function albKeys(endpoint: string, refuse: (detail: string) => Error) {
   };
 }
 
-async function fetchKey(url: string, refuse: (detail: string) => Error): Promise<CryptoKey> {
+async function fetchKey(url: string, refuse: (detail: string) => Error, fetchWith: typeof fetch): Promise<CryptoKey> {
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+    response = await fetchWith(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
   } catch (error) {
     throw new AuthProviderUnavailable(`alb-oidc: key fetch failed: ${error instanceof Error ? error.message : String(error)}`);
   }

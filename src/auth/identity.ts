@@ -3,7 +3,7 @@
 // a token's identity is put together from its subject and groups claims (identityFromClaims).
 import type { CompiledPolicy } from './policy.ts';
 
-export type AuthMethod = 'api-key' | 'basic' | 'jwt' | 'alb-oidc' | 'anonymous';
+export type AuthMethod = 'api-key' | 'basic' | 'jwt' | 'alb-oidc' | 'alb-mtls' | 'anonymous';
 
 export interface RateLimit {
   requestsPerSecond: number;

@@ -5,7 +5,7 @@
 // jose caches the JWKS and refetches it when a token names an unknown key id (rotation), at most
 // once per cooldown. A verified token is remembered until its exp (at most 5 minutes), so the
 // signature is checked once per token rather than once per request.
-import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { CompiledAuth, CompiledJwtIssuer } from './directory.ts';
 import { groupsFromClaim, identityFromClaims, type Identity } from './identity.ts';
 import { verifiedCache } from './verified-cache.ts';
@@ -24,8 +24,9 @@ export interface JwtVerifier {
   verify(token: string, nowMs: number): Promise<Identity>;
 }
 
-export function jwtVerifier(auth: CompiledAuth): JwtVerifier {
-  const issuers = new Map(auth.jwtIssuers.map((issuer) => [issuer.issuer, keySource(issuer)]));
+/** `fetchWith`: how the discovery document and the JWKS are fetched (with tracing, in a span). */
+export function jwtVerifier(auth: CompiledAuth, fetchWith: typeof fetch = fetch): JwtVerifier {
+  const issuers = new Map(auth.jwtIssuers.map((issuer) => [issuer.issuer, keySource(issuer, fetchWith)]));
   const remembered = verifiedCache<Identity>();
 
   return {
@@ -66,10 +67,10 @@ export function jwtVerifier(auth: CompiledAuth): JwtVerifier {
 }
 
 /** The issuer's keys: jose's remote JWKS, its URL configured or discovered once (retried after a failure). */
-function keySource(issuer: CompiledJwtIssuer) {
+function keySource(issuer: CompiledJwtIssuer, fetchWith: typeof fetch) {
   let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   let failedAt = -Infinity;
-  const make = (url: string) => createRemoteJWKSet(new URL(url), { cooldownDuration: issuer.jwksCooldownMs, timeoutDuration: 5000 });
+  const make = (url: string) => createRemoteJWKSet(new URL(url), { cooldownDuration: issuer.jwksCooldownMs, timeoutDuration: 5000, [customFetch]: fetchWith });
   return {
     issuer,
     keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
@@ -77,7 +78,7 @@ function keySource(issuer: CompiledJwtIssuer) {
       if (!jwks && Date.now() - failedAt < DISCOVERY_RETRY_MS) {
         return Promise.reject(new AuthProviderUnavailable(`jwt: discovery for ${issuer.issuer} failed recently`));
       }
-      jwks ??= discoverJwksUrl(issuer.issuer).then(make, (error: unknown) => {
+      jwks ??= discoverJwksUrl(issuer.issuer, fetchWith).then(make, (error: unknown) => {
         jwks = undefined;
         failedAt = Date.now();
         throw new AuthProviderUnavailable(`jwt: discovery for ${issuer.issuer} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -87,9 +88,9 @@ function keySource(issuer: CompiledJwtIssuer) {
   };
 }
 
-async function discoverJwksUrl(issuer: string): Promise<string> {
+async function discoverJwksUrl(issuer: string, fetchWith: typeof fetch): Promise<string> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+  const response = await fetchWith(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
   const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
   // OpenID Connect Discovery §4.3: the document's issuer must be the one asked for.

@@ -5,6 +5,9 @@
 export interface AuditRecord {
   ts: string;
   requestId: string;
+  /** With tracing on: the request's trace (W3C trace id, 32 hex digits) and its server span in it. */
+  traceId?: string;
+  spanId?: string;
   clientIp: string;
   userAgent?: string;
   clientId?: string;

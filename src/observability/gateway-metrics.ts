@@ -3,6 +3,7 @@
 // listener is configured. prom-client (metrics.ts) is loaded only when metrics are on: it is
 // ~20 ms of start-up from source and heap every garbage collection walks (test/lazy-loading.test.ts).
 import type { AuditRecord, AuditSink } from './audit.ts';
+import type { SpanCounts } from './tracing.ts';
 
 export interface BuildInfo {
   version: string;
@@ -24,6 +25,8 @@ export interface GatewayMetrics {
   watchBufferedBytes(held: () => number): void;
   /** A shared rate-limit store (limits.store) is in use (true) or the buckets fell back to this host's (false). */
   rateLimitStoreShared(shared: boolean): void;
+  /** Reports the tracing exporter's span counts (exported, dropped) on each scrape (rules `tracing`). */
+  watchTraceSpans(counts: () => SpanCounts): void;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -47,6 +50,7 @@ export function uncountedMetrics(): GatewayMetrics {
     draining() {},
     watchBufferedBytes() {},
     rateLimitStoreShared() {},
+    watchTraceSpans() {},
     render: async () => ({ body: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
   };
 }

@@ -12,6 +12,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditRecord } from './audit.ts';
 import { uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
+import type { SpanCounts } from './tracing.ts';
 
 // What callers of this module used to find here; gateway-metrics.ts has them without prom-client.
 export { meteredAudit, uncountedMetrics, type BuildInfo, type GatewayMetrics } from './gateway-metrics.ts';
@@ -205,6 +206,31 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       }),
     });
 
+  // Registered when tracing is on (rules `tracing`); read from the exporter's counts at scrape time.
+  const watchTraceSpans = (counts: () => SpanCounts) => {
+    new Counter({
+      name: `${PREFIX}trace_spans_exported_total`,
+      help: 'Spans the OpenTelemetry collector accepted (rules tracing).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(counts().exported);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}trace_spans_dropped_total`,
+      help: 'Spans not delivered: queue_full (tracing.maxQueueSize reached while the collector was slow or down) or export_failed (the collector refused the batch or did not answer in time). Requests never wait for the collector.',
+      labelNames: ['reason'] as const,
+      registers,
+      collect() {
+        const now = counts();
+        this.reset();
+        this.inc({ reason: 'queue_full' }, now.droppedQueueFull);
+        this.inc({ reason: 'export_failed' }, now.droppedExportFailed);
+      },
+    });
+  };
+
   // The histogram's child per status class, made once: no label object is built per request.
   const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
   const durationOf = STATUS_CLASSES.map((status_class) => duration.labels({ status_class }));
@@ -244,6 +270,7 @@ export function createMetrics(build: BuildInfo, isConfiguredClient: (id: string)
       // Every report of false is a fall-back, the one at start-up (store not answering) included.
       if (!shared) fallbacks.inc();
     },
+    watchTraceSpans,
     render: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
   };
 }

@@ -61,7 +61,13 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
   const reason = cut?.detail ?? auditReason(scope, decision);
   const identity = scope.identity;
   const scopeDecision = scope.decision;
-  const record = { ts: scope.receivedAt.toISOString(), requestId: scope.requestId, clientIp: scope.clientIp } as AuditRecord;
+  const trace = scope.trace;
+  // The trace ids only with tracing on (one literal each way: an untraced line is built as before).
+  const record = (
+    trace
+      ? { ts: scope.receivedAt.toISOString(), requestId: scope.requestId, traceId: trace.traceId, spanId: trace.spanId, clientIp: scope.clientIp }
+      : { ts: scope.receivedAt.toISOString(), requestId: scope.requestId, clientIp: scope.clientIp }
+  ) as AuditRecord;
   if (scope.userAgent) record.userAgent = scope.userAgent;
   if (identity) {
     record.clientId = identity.id;

@@ -4,6 +4,8 @@
 //   Authorization: Basic <user:pass>    MLFLOW_TRACKING_USERNAME / _PASSWORD, browsers   auth/basic.ts
 //   x-amzn-oidc-data: <ALB JWT>         the load balancer's own OIDC sign-in             auth/alb.ts
 //   Cookie: <auth.jwtCookie>=<JWT>      browsers whose single sign-on sets a cookie      auth/jwt.ts
+//   X-Amzn-Mtls-Clientcert[-*]          a client certificate, through the ALB's mTLS     auth/alb-mtls.ts
+//                                       (read only with auth.albMtls, else ignored)
 // Credentials that are presented but wrong never fall back to anonymous access, and every failure
 // gives the same 401 (the reason goes to the audit log only).
 import type { CompiledAuth } from '../auth/directory.ts';
@@ -12,6 +14,7 @@ import { verifyApiKey } from '../auth/api-key.ts';
 import { basicVerifier, parseBasic } from '../auth/basic.ts';
 import { jwtVerifier, looksLikeJwt } from '../auth/jwt.ts';
 import { ALB_HEADER, albVerifier } from '../auth/alb.ts';
+import { mtlsVerifier } from '../auth/alb-mtls.ts';
 import { cookieValue, crossSiteWrite } from '../auth/cookie.ts';
 import { RateLimited, Unauthenticated } from '../errors.ts';
 import type { SignInFailureGuard } from '../limits/sign-in-failures.ts';
@@ -28,17 +31,28 @@ export interface Authenticator {
   identify(headers: Headers, method?: string): Identity | Promise<Identity>;
 }
 
-/** One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys). */
-export function createAuthenticator(auth: CompiledAuth, now: () => number = Date.now): Authenticator {
+/**
+ * One per compiled rules: the verifiers keep caches (verified credentials, JWKS, ALB keys).
+ * `issuerFetch`: how the identity providers' documents and keys are fetched (with tracing, in a span).
+ */
+export function createAuthenticator(auth: CompiledAuth, now: () => number = Date.now, issuerFetch: typeof fetch = fetch): Authenticator {
   const basic = auth.passwords.size ? basicVerifier(auth) : undefined;
-  const jwt = auth.jwtIssuers.length ? jwtVerifier(auth) : undefined;
-  const alb = auth.alb ? albVerifier(auth, auth.alb) : undefined;
+  const jwt = auth.jwtIssuers.length ? jwtVerifier(auth, issuerFetch) : undefined;
+  const alb = auth.alb ? albVerifier(auth, auth.alb, issuerFetch) : undefined;
+  const mtls = auth.albMtls ? mtlsVerifier(auth, auth.albMtls) : undefined;
   const refuse = (detail: string) => new Unauthenticated(auth.challenge, detail);
 
   const identify = (headers: Headers, method = 'GET'): Identity | Promise<Identity> => {
     const authorization = headers.get('authorization');
     const apiKey = headers.get('x-api-key');
     const albData = headers.get(ALB_HEADER);
+    // The certificate of the connection the ALB accepted: a second credential beside it is refused,
+    // as any two kinds are (an API key must not silently win over, or lose to, a certificate).
+    const certified = mtls?.verify(headers, now());
+    if (certified) {
+      if (authorization !== null || apiKey !== null || albData !== null) throw refuse('two kinds of credentials in one request (a client certificate and another)');
+      return certified;
+    }
     if (albData !== null) {
       if (!alb) throw refuse('alb-oidc: header present but ALB authentication is not enabled in the rules');
       if (authorization !== null || apiKey !== null) throw refuse('two kinds of credentials in one request');
@@ -81,8 +95,8 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
  * The stage: the identity, or 401. With `auth.failedSignInLimit`, an address that has used up its
  * failed sign-ins gets 429 before any credential is checked (limits/sign-in-failures.ts).
  */
-export function authentication(auth: CompiledAuth, signInFailures: SignInFailureGuard, now: () => number): Stage {
-  const authenticator = createAuthenticator(auth, now);
+export function authentication(auth: CompiledAuth, signInFailures: SignInFailureGuard, now: () => number, issuerFetch?: typeof fetch): Stage {
+  const authenticator = createAuthenticator(auth, now, issuerFetch);
   const limit = auth.failedSignInLimit;
   if (!limit) {
     // Synchronous when the credential is (an API key, anonymous): no promise of its own then.

@@ -69,9 +69,11 @@ const GATEWAY_ONLY = new Set([
 
 /** Why a header may never be forwarded from a client, or undefined when it may (backend.forwardHeaders). */
 export function neverForwarded(name: string): string | undefined {
-  const lower = name.toLowerCase();
+  // `_` as `-`: WSGI servers (MLflow's gunicorn and uvicorn) read X_Amzn_Mtls_Clientcert as the dashed name.
+  const lower = name.toLowerCase().replace(/_/g, '-');
   if (HOP_BY_HOP.has(lower)) return 'a hop-by-hop header (RFC 9110 §7.6.1) belongs to one connection';
   if (lower.startsWith('x-amz-') || lower.startsWith('x-amzn-oidc-')) return 'AWS signing and ALB sign-in headers are set by the gateway or the load balancer, never by a client';
+  if (lower.startsWith('x-amzn-mtls-')) return 'the ALB\'s client-certificate headers are the gateway\'s credentials (auth.albMtls), never the backend\'s';
   if (GATEWAY_ONLY.has(lower)) return 'the gateway consumes or sets this header itself (credentials, target, framing, request id)';
   return undefined;
 }

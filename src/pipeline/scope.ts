@@ -8,6 +8,7 @@ import { BadFraming, GatewayError, MisdirectedRequest, PermissionDenied, RateLim
 import type { OutgoingRequest } from '../http/outgoing.ts';
 import type { BodyLease } from '../limits/buffer-budget.ts';
 import type { UpstreamExchange } from './upstream-watch.ts';
+import type { RequestTrace } from '../observability/tracing.ts';
 
 export interface RequestScope {
   // ── receive (receive.ts)
@@ -24,6 +25,8 @@ export interface RequestScope {
   /** performance.now() at arrival, for totalMs. */
   readonly startedAt: number;
   readonly receivedAt: Date;
+  // ── request tracing (tracing.ts; only with a `tracing` section): the request's span
+  trace?: RequestTrace;
 
   // ── authenticate
   identity?: Identity;
@@ -70,6 +73,7 @@ export interface RequestScope {
  * whatever order this request happened to take (measured: bench/in-process.ts).
  */
 export class Scope implements RequestScope {
+  trace: RequestTrace | undefined = undefined;
   identity: Identity | undefined = undefined;
   upstreamPath: string | undefined = undefined;
   rewrites: string[] | undefined = undefined;

@@ -7,6 +7,7 @@ import type { CompiledPolicy } from '../auth/policy.ts';
 import type { CompiledAlbOidc, CompiledAuth, CompiledJwtIssuer, StoredApiKey, StoredPassword } from '../auth/directory.ts';
 import { withMethod, type Identity, type Profile, type RateLimit } from '../auth/identity.ts';
 import { parsePasswordHash } from '../auth/password.ts';
+import { compileAlbMtls } from './compile-alb-mtls.ts';
 
 export function compileAuth(
   rules: Rules,
@@ -95,6 +96,7 @@ export function compileAuth(
 
   const jwtIssuers = rules.auth.jwt.map((issuer, i) => compileJwtIssuer(issuer, ['auth', 'jwt', i], problems));
   const alb = rules.auth.alb ? compileAlb(rules.auth.alb, problems) : undefined;
+  const albMtls = compileAlbMtls(rules, clientsById, problems, now);
   if (rules.auth.jwtCookie !== undefined && jwtIssuers.length === 0) {
     problems.error(['auth', 'jwtCookie'], 'a JWT cookie needs the issuers whose tokens it carries (auth.jwt)');
   }
@@ -110,6 +112,7 @@ export function compileAuth(
       groups,
       jwtIssuers,
       ...(alb ? { alb } : {}),
+      ...(albMtls ? { albMtls } : {}),
       ...(anonymous ? { anonymous } : {}),
       ...(rules.auth.failedSignInLimit ? { failedSignInLimit: compileRateLimit(rules.auth.failedSignInLimit) } : {}),
       ...(rules.auth.jwtCookie ? { jwtCookie: rules.auth.jwtCookie } : {}),

@@ -37,6 +37,8 @@ const RESTART_ONLY: Array<[string, (r: Rules) => unknown]> = [
   ['artifacts', (r) => r.artifacts],
   // The connection to a shared rate-limit store is opened at start-up (limits/store-from-rules.ts).
   ['limits.store', (r) => r.limits.store],
+  // The span exporter and its queue are built at start-up (observability/otel.ts).
+  ['tracing', (r) => r.tracing],
 ];
 
 /** Keys whose change a reload cannot apply (pure). */

@@ -25,8 +25,9 @@ export function checkRisks(rules: RiskInput, problems: ProblemList): void {
       problems.warning(['clients', i, 'passwordHash'], `weak password hash (scrypt ln=${password.hash.params.ln}); make a new one with hash-password`);
     }
     const tokens = source.auth.jwt.length > 0 || source.auth.alb !== undefined;
-    if (!client.apiKeys && client.apiKeySha256 === undefined && !client.passwordHash && !(client.subjects?.length && tokens)) {
-      problems.warning(['clients', i], `client "${client.id}" has no way to sign in (no API key, password, or token subject with auth.jwt / auth.alb)`);
+    const certificates = client.certificates?.length && source.auth.albMtls !== undefined;
+    if (!client.apiKeys && client.apiKeySha256 === undefined && !client.passwordHash && !(client.subjects?.length && tokens) && !certificates) {
+      problems.warning(['clients', i], `client "${client.id}" has no way to sign in (no API key, password, token subject with auth.jwt / auth.alb, or certificate with auth.albMtls)`);
     }
   });
   if (source.auth.failedSignInLimit && !source.listen.trustForwardedFor) {

@@ -274,6 +274,31 @@ const ApiKey = Type.Object(
   { additionalProperties: false },
 );
 
+// auth.albMtls (issue 22): which certificate is which client, when the ALB terminates mutual TLS.
+const CertificateMatch = Type.Object(
+  {
+    subject: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'The certificate\'s subject DN in RFC 2253 form, as the ALB sends it and `openssl x509 -noout -subject -nameopt RFC2253` ' +
+        'prints it (CN=erp-batch,O=Example,C=US). Attribute names compare without case, values exactly.',
+    })),
+    san: Type.Optional(Type.String({
+      pattern: '^(DNS|URI|email|IP):.+$',
+      description: 'A subject alternative name of the certificate, as OpenSSL prints it: DNS:host, URI:spiffe://..., email:a@b, IP:10.0.0.1.',
+    })),
+    serial: Type.Optional(Type.String({
+      pattern: '^[0-9A-Fa-f:]+$',
+      description: 'The certificate\'s serial number in hex (colons and leading zeros ignored). Needs issuer: serials are unique only per CA.',
+    })),
+    issuer: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'The issuing CA\'s subject DN (RFC 2253): the match holds only for certificates that CA issued.',
+    })),
+  },
+  { additionalProperties: false, description: 'Exactly one of subject, san or serial; issuer optional (required with serial).' },
+);
+
 const Client = Type.Object(
   {
     id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._@:-]+$', description: 'Stable client name; appears in the audit log. Also the HTTP Basic user name.' }),
@@ -286,6 +311,10 @@ const Client = Type.Object(
     })),
     subjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
       description: 'JWT / ALB-OIDC subjects (the issuer\'s subjectClaim values) that act as this client.',
+    })),
+    certificates: Type.Optional(Type.Array(CertificateMatch, {
+      minItems: 1,
+      description: 'Client certificates (through the ALB\'s mutual TLS, auth.albMtls) that act as this client, each matched by subject, SAN or serial.',
     })),
     policies: Type.Array(Type.String()),
     assumeRoleArn: Type.Optional(Type.String({ description: 'IAM role this client\'s requests are signed with (session name and source identity = client id).' })),
@@ -327,6 +356,52 @@ const Metrics = Type.Object(
     path: Type.String({ pattern: '^/', default: '/metrics', description: 'Path of the Prometheus text exposition.' }),
   },
   { additionalProperties: false, default: {} },
+);
+
+// tracing (issue 22): OpenTelemetry spans over OTLP/HTTP, off unless the section is there
+// (observability/otel.ts; docs/tracing.md). Read at start-up: a change needs a restart.
+const Tracing = Type.Object(
+  {
+    endpoint: Type.String({
+      pattern: '^https?://[^\\s/?#]+/[^\\s?#]*$',
+      description:
+        'The collector\'s OTLP/HTTP traces URL, path included (what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT names), e.g. ' +
+        'http://127.0.0.1:4318/v1/traces for an OpenTelemetry or ADOT Collector on the host. Spans are sent as OTLP JSON.',
+    }),
+    serviceName: Type.String({ minLength: 1, default: 'sagemaker-mlflow-proxy', description: 'The service.name resource attribute: what the spans are filed under.' }),
+    sampleRatio: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        'Share of new traces recorded (0.01: one request in a hundred). A request that arrives with a W3C traceparent follows ' +
+        'its caller\'s sampled flag instead, so a trace is recorded whole or not at all.',
+    }),
+    resourceAttributes: Type.Record(Type.String({ minLength: 1 }), Type.String(), {
+      default: {},
+      description: 'More resource attributes for every span, e.g. deployment.environment.name: prod, service.namespace: mlflow.',
+    }),
+    headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.String(), {
+      default: {},
+      description: 'Headers sent with each export (a collector that wants a token: Authorization: Bearer ${OTLP_TOKEN}). Never logged.',
+    }),
+    maxQueueSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 2048,
+      description:
+        'Finished spans held for export. When the collector is slow or down the queue fills and further spans are dropped and ' +
+        'counted (sagemaker_mlflow_proxy_trace_spans_dropped_total): requests never wait for the collector.',
+    }),
+    exportIntervalMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 5000, description: 'How often queued spans are sent (sooner when a batch of 512 is full).' }),
+    exportTimeoutMs: Type.Integer({
+      minimum: 1,
+      maximum: 120_000,
+      default: 10_000,
+      description: 'Longest one export may take, retries included; its spans are then dropped and counted.',
+    }),
+  },
+  { additionalProperties: false, description: 'Absent: no tracing, and nothing of it loaded or done per request.' },
 );
 
 const Readiness = Type.Object(
@@ -452,11 +527,44 @@ const AlbOidc = Type.Object(
   { additionalProperties: false },
 );
 
+const AlbMtls = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('verify'), Type.Literal('passthrough')], {
+      description:
+        'The ALB listener\'s mutual TLS mode. verify: the ALB has checked the certificate against its trust store and sends ' +
+        'X-Amzn-Mtls-Clientcert-Subject, -Issuer, -Serial-Number, -Validity and -Leaf; the gateway checks the validity and maps the ' +
+        'certificate to a client. passthrough: the ALB sends the chain it was shown (X-Amzn-Mtls-Clientcert) unchecked; the gateway ' +
+        'verifies it against caBundle (and crl) before mapping it.',
+    }),
+    caBundle: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'passthrough only (required there): the PEM certificates of the CAs that issue client certificates, in the rules as a ' +
+        'YAML block (caBundle: |). Intermediates the client sends are used to reach one of these.',
+    })),
+    crl: Type.Optional(Type.String({
+      minLength: 1,
+      description:
+        'passthrough only: PEM certificate revocation lists (-----BEGIN X509 CRL-----), each signed by a CA of caBundle. A revoked ' +
+        'certificate is refused; while a CRL is past its nextUpdate, every certificate of its CA is refused (fail closed): refresh it and reload.',
+    })),
+    clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 60, description: 'Tolerance for the certificates\' notBefore and notAfter.' }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Client certificates from the load balancer\'s mutual TLS (clients[].certificates say whose they are). Only with this section ' +
+      'does the gateway read the X-Amzn-Mtls-* headers; they are never passed upstream. The headers prove nothing on their own: ' +
+      'the gateway must be reachable only through that load balancer.',
+  },
+);
+
 const Auth = Type.Object(
   {
     realm: Type.String({ default: 'MLflow', description: 'Realm in the WWW-Authenticate challenge (browsers show it in the Basic prompt).' }),
     jwt: Type.Array(JwtIssuer, { default: [], description: 'OIDC issuers whose JWTs are accepted as Bearer tokens (MLFLOW_TRACKING_TOKEN).' }),
     alb: Type.Optional(AlbOidc),
+    albMtls: Type.Optional(AlbMtls),
     jwtCookie: Type.Optional(Type.String({
       pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$',
       description:
@@ -520,6 +628,7 @@ export const RulesSchema = Type.Object(
     policies: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Policy, { default: {} }),
     lookups: Lookups,
     metrics: Metrics,
+    tracing: Type.Optional(Tracing),
     readiness: Readiness,
     shutdown: Shutdown,
     logging: Logging,
@@ -537,6 +646,9 @@ export type GroupSpec = Static<typeof Group>;
 export type RateLimitSpec = Static<typeof RateLimit>;
 export type JwtIssuerSpec = Static<typeof JwtIssuer>;
 export type AlbOidcSpec = Static<typeof AlbOidc>;
+export type AlbMtlsSpec = Static<typeof AlbMtls>;
+export type CertificateMatchSpec = Static<typeof CertificateMatch>;
 export type ArtifactsSpec = Static<typeof Artifacts>;
 export type UiSpec = Static<typeof Ui>;
 export type LimitStoreSpec = Static<typeof LimitStore>;
+export type TracingSpec = Static<typeof Tracing>;

@@ -7,6 +7,8 @@ import { clientRoleCredentials, stsRoleProvider, type ClientRoleCredentials } fr
 import type { CompiledRules } from '../rules/compile.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { Tracing } from '../observability/tracing.ts';
+import { tracedCredentialProvider, tracedRoleProviders } from '../observability/traced-io.ts';
 
 /** Named as createApp's options name them, so serve passes them on as they are. */
 export interface SigningCredentials {
@@ -16,12 +18,18 @@ export interface SigningCredentials {
 
 export type CredentialsOutcome = { ok: true; signing: SigningCredentials } | { ok: false; problem: string };
 
-export async function buildCredentials(rules: CompiledRules, report: { log: Logger; metrics: GatewayMetrics }): Promise<CredentialsOutcome> {
+export async function buildCredentials(rules: CompiledRules, report: { log: Logger; metrics: GatewayMetrics; tracing?: Tracing }): Promise<CredentialsOutcome> {
   if (rules.backend.kind !== 'sagemaker') return { ok: true, signing: {} };
-  const { log, metrics } = report;
+  const { log, metrics, tracing } = report;
+  // Until the first fetch below has succeeded, a failure is not a refresh that failed: it is start-up
+  // finding no credentials, which refuses to start with its own message. Reported as a refresh too,
+  // it said "signed requests fail with 503 until a refresh succeeds" just before the process exited
+  // (issue 20 item 14).
+  let started = false;
   // Host and client-role credential refreshes alike: counted, and logged with their own wording,
   // which follows what is true (issue 13 item 16): whether the credentials in hand still sign.
   const reportRefresh = (refreshed: string, failed: string) => (event: RefreshEvent) => {
+    if (!event.ok && !started) return;
     metrics.credentialRefresh(event.ok);
     const retryInSeconds = Math.ceil((event.retryInMs ?? 0) / 1000);
     if (event.ok) log.log('info', refreshed, { expiration: event.expiration?.toISOString() });
@@ -30,14 +38,16 @@ export async function buildCredentials(rules: CompiledRules, report: { log: Logg
     } else log.log('warn', failed, { error: event.error, retryInSeconds });
   };
   const region = rules.backend.region;
+  const hostProvider = defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region });
   const credentials = cachedCredentials(
-    defaultCredentialProvider({ ...(rules.assumeRoleArn ? { assumeRoleArn: rules.assumeRoleArn } : {}), region }),
+    tracing ? tracedCredentialProvider(hostProvider, tracing, { 'gateway.credentials': 'host', ...(rules.assumeRoleArn ? { 'aws.role.arn': rules.assumeRoleArn } : {}) }) : hostProvider,
     {
       onRefresh: reportRefresh('credentials refreshed', 'credential refresh failed; still using the current credentials'),
     },
   );
   try {
     await credentials.get();
+    started = true;
   } catch (error) {
     return {
       ok: false,
@@ -47,7 +57,8 @@ export async function buildCredentials(rules: CompiledRules, report: { log: Logg
         'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.',
     };
   }
-  const clientRoles = clientRoleCredentials(stsRoleProvider(() => credentials.get(), region), {
+  const roleProviders = stsRoleProvider(() => credentials.get(), region);
+  const clientRoles = clientRoleCredentials(tracing ? tracedRoleProviders(roleProviders, tracing) : roleProviders, {
     onRefresh: reportRefresh('client role credentials refreshed', 'client role credentials failed'),
   });
   return { ok: true, signing: { credentials, clientRoles } };

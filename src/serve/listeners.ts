@@ -10,12 +10,21 @@ export interface Listeners {
   metrics?: Listener;
 }
 
+/**
+ * The gateway listener's idle timeout: above the backend timeout, so a silent backend is answered
+ * by forward's own timer (504 in MLflow's shape) rather than cut by the socket. infra/ sets the
+ * ALB's idle timeout between the two (infra/lib/load-balancer.ts).
+ */
+export function gatewayIdleTimeoutSeconds(upstreamTimeoutMs: number): number {
+  return upstreamTimeoutMs / 1000 + 10;
+}
+
 export function startListeners(handle: FetchHandler, rules: CompiledRules, metrics: GatewayMetrics): Listeners {
   const startup = rules.source;
   const gateway = listen(handle, {
     hostname: startup.listen.host,
     port: startup.listen.port,
-    idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10,
+    idleTimeoutSeconds: gatewayIdleTimeoutSeconds(rules.upstreamTimeoutMs),
   });
   const metricsListener = startup.metrics.enabled
     ? listen(metricsHandler(startup.metrics.path, metrics), { hostname: startup.metrics.host, port: startup.metrics.port, idleTimeoutSeconds: 30 })

@@ -29,6 +29,8 @@ export function listeningSummary(rules: CompiledRules, listeners: Listeners, fac
     rules: facts.file,
     rulesSha256: facts.rulesSha256,
     clients: rules.clientsById.size,
+    // Where spans go (never the export headers: they may hold a token).
+    ...(startup.tracing ? { tracing: { endpoint: startup.tracing.endpoint, sampleRatio: startup.tracing.sampleRatio, serviceName: startup.tracing.serviceName } } : {}),
     watch: facts.watch,
   };
 }

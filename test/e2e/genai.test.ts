@@ -9,12 +9,13 @@
 // for the whole file.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { mlflowUserEnv, startMlflow, venvPython } from '../support/mlflow.ts';
 import { startDataPlane, type DataPlaneStandin } from '../support/standin.ts';
+import { shippedPolicies } from '../support/rules.ts';
 import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, waitFor, type Started } from '../support/processes.ts';
 import { staticCredentials } from '../support/credentials.ts';
 import { allKeys, createBucket, MOTO_CREDENTIALS, MOTO_REGION, startMoto, type S3Server } from '../support/s3.ts';
@@ -31,7 +32,7 @@ const READER_KEY = 'reader-key-genai-0123456789abcdef';
 const TRAINER_KEY = 'trainer-key-genai-0123456789abcde';
 const BUCKET = 'mlflow-genai-e2e';
 const PREFIX = 'genai/root';
-const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
+const SHIPPED_POLICIES = shippedPolicies();
 
 type Workflow = Record<string, unknown> & { ok: boolean; trace_ids: string[] };
 

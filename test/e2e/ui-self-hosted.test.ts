@@ -12,13 +12,13 @@
 //   - MLflow 2.16 loads its UI under the prefix too
 // Screenshots: test-results/screenshots/ui-self-hosted-*.png.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import YAML from 'yaml';
 import { hashPassword } from '../../src/auth/password.ts';
 import { MLFLOW_VERSIONS, startMlflow } from '../support/mlflow.ts';
-import { auditLines, cleanAwsEnv, REPO, startGateway, tempDir, type Started } from '../support/processes.ts';
+import { shippedPolicies } from '../support/rules.ts';
+import { auditLines, cleanAwsEnv, startGateway, tempDir, type Started } from '../support/processes.ts';
 import { launchChromium, newContext, screenshot } from '../support/browser.ts';
 
 setDefaultTimeout(300_000);
@@ -30,7 +30,7 @@ const EXPERIMENT = 'ui-e2e-experiment';
 const RUN = 'ui-e2e-run';
 const UI_WAIT = { timeout: 60_000 };
 // The shipped rules.yaml's policies, unchanged: the viewer browses with its read-only-ui.
-const SHIPPED_POLICIES = YAML.parse(readFileSync(join(REPO, 'rules.yaml'), 'utf8')).policies;
+const SHIPPED_POLICIES = shippedPolicies();
 
 interface Stack {
   mlflow: Started & { url: string };

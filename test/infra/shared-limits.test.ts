@@ -5,12 +5,16 @@
 // Both MLflow modes, cfn-lint and cdk-nag included; and the refusals that keep the flag and the
 // rules in agreement.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Template } from '../../infra/lib/testing.ts';
-import { VALKEY_MAJOR_VERSION, VALKEY_USERNAME } from '../../infra/lib/shared-limits.ts';
+import { VALKEY_MAJOR_VERSION, VALKEY_USERNAME, valkeyAccessString } from '../../infra/lib/shared-limits.ts';
+import { connectValkey } from '../../src/limits/valkey-connection.ts';
+import { sharedTokenBuckets } from '../../src/limits/shared-token-buckets.ts';
 import { REPO, scratchTempDirs } from '../support/processes.ts';
-import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, cfnLint, nagFindings, removeSynthesized, synth, withSharedStore, type Synthesized } from '../support/infra.ts';
+import { startValkey, VALKEY_SERVER, type Valkey } from '../support/valkey.ts';
+import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, cfnLint, nagFindings, oneOf, removeSynthesized, resourcesOf, synth, withSharedStore, type Resource, type Synthesized } from '../support/infra.ts';
 
 setDefaultTimeout(240_000);
 afterAll(removeSynthesized);
@@ -25,18 +29,8 @@ function rulesFile(text: string): string {
   return file;
 }
 
-type Resource = { id: string; type: string; props: Record<string, any>; resource: Record<string, any> };
-function resources(template: Template, type?: string): Resource[] {
-  const all = (template.toJSON() as { Resources: Record<string, any> }).Resources;
-  return Object.entries(all)
-    .filter(([, r]) => type === undefined || r.Type === type)
-    .map(([id, r]) => ({ id, type: r.Type, props: r.Properties ?? {}, resource: r }));
-}
-const one = (template: Template, type: string): Resource => {
-  const found = resources(template, type);
-  expect(found).toHaveLength(1);
-  return found[0]!;
-};
+const resources = resourcesOf;
+const one = oneOf;
 const getAtt = (id: string, attribute: string) => ({ 'Fn::GetAtt': [id, attribute] });
 
 /** The user data's text, each CloudFormation reference shown as REF(logical id) or ATT(logical id.attribute). */
@@ -113,7 +107,7 @@ for (const { mode, suffix } of MODES) {
         Engine: 'valkey',
         UserId: expect.stringMatching(/^[a-z][a-z0-9-]*$/),
         UserName: VALKEY_USERNAME,
-        AccessString: 'on ~smp:rl:* +@all',
+        AccessString: valkeyAccessString('smp:rl:'),
         AuthenticationMode: { Type: 'password', Passwords: [{ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] }] },
       });
       expect(one(gateway, 'AWS::ElastiCache::UserGroup').props.UserIds).toEqual([user.props.UserId]);
@@ -153,16 +147,25 @@ for (const { mode, suffix } of MODES) {
       expect(errors.map((e) => `${e.Rule.Id} ${e.Filename}: ${e.Message}`)).toEqual([]);
     });
 
-    test("cdk-nag's AwsSolutions pack reports no unacknowledged error", () => {
+    test("cdk-nag's AwsSolutions pack reports no unacknowledged error, NIST 800-53 rev 5's nothing unacknowledged", () => {
       const findings = nagFindings(s.app);
       console.log(`cdk-nag ${mode} + sharedLimits: ${findings.filter((f) => f.severity === 'error').length} errors, ${findings.filter((f) => f.severity === 'warning').length} warnings unacknowledged`);
       expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+      expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
+    });
+
+    test('an alarm says when a host loses the store and counts alone (limits fail open)', () => {
+      const filters = resources(gateway, 'AWS::Logs::MetricFilter').filter((f) => f.props.FilterPattern === '{ $.msg = "rate-limit store unreachable*" }');
+      expect(filters).toHaveLength(1);
+      expect(resources(gateway, 'AWS::CloudWatch::Alarm').map((a) => a.props.MetricName)).toContain('RateLimitStoreFailOpen');
     });
   });
 }
 
+/** The Gateway stack alone, in front of an existing VPC and tracking server. */
+const BASE = { vpcId: EXISTING_VPC, mlflowArn: 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/existing', apiKeySha256: API_KEY_SHA256, certificateArn: CERTIFICATE_ARN };
+
 describe('the flag and the rules agree, or synth refuses', () => {
-  const BASE = { vpcId: EXISTING_VPC, mlflowArn: 'arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/existing', apiKeySha256: API_KEY_SHA256, certificateArn: CERTIFICATE_ARN };
 
   test('without the flag there is no cache, no secret and nothing about it in the user data', () => {
     const gateway = synth({ ...BASE }).templates['MlflowProxy-GatewayTracking']!;
@@ -209,6 +212,44 @@ describe('the flag and the rules agree, or synth refuses', () => {
   test("a fleet's own keyPrefix is the only key pattern its cache user gets", () => {
     const prefixed = FLEET.replace('    cluster: true\n', '    cluster: true\n    keyPrefix: "team-a:rl:"\n');
     const gateway = synth({ ...BASE, sharedLimits: 'true', rulesFile: rulesFile(prefixed) }).templates['MlflowProxy-GatewayTracking']!;
-    expect(one(gateway, 'AWS::ElastiCache::User').props.AccessString).toBe('on ~team-a:rl:* +@all');
+    expect(one(gateway, 'AWS::ElastiCache::User').props.AccessString).toBe(valkeyAccessString('team-a:rl:'));
+    expect(valkeyAccessString('team-a:rl:')).toStartWith('on ~team-a:rl:* -@all +');
+  });
+});
+
+describe("the cache user's access string on a real server (item 9: the commands the limiter sends, its keys, nothing else)", () => {
+  const PASSWORD = 'acl-test-password-0123456789';
+  let valkey: Valkey;
+  let accessString: string;
+  beforeAll(async () => {
+    // What the stack synthesizes, applied as ElastiCache applies an RBAC user's access string.
+    const gateway = synth({ ...BASE, sharedLimits: 'true', rulesFile: rulesFile(FLEET) }).templates['MlflowProxy-GatewayTracking']!;
+    accessString = one(gateway, 'AWS::ElastiCache::User').props.AccessString;
+    valkey = await startValkey({ cluster: true });
+    valkey.cli('ACL', 'SETUSER', VALKEY_USERNAME, 'reset', `>${PASSWORD}`, ...accessString.split(' '));
+  });
+  afterAll(async () => {
+    await valkey?.stop();
+  });
+  const asUser = (...command: string[]) => spawnSync(VALKEY_SERVER.replace(/-server$/, '-cli'), ['-p', String(valkey.port), '--user', VALKEY_USERNAME, '--pass', PASSWORD, '--no-auth-warning', ...command], { encoding: 'utf8' }).stdout.trim();
+
+  test("the gateway's own store connects in cluster mode, takes tokens under its prefix and answers the probe", async () => {
+    const connection = connectValkey({ kind: 'valkey', url: valkey.url, cluster: true, username: VALKEY_USERNAME, keyPrefix: 'smp:rl:', timeoutMs: 2000, probeSeconds: 1 }, { password: PASSWORD });
+    try {
+      await connection.connected();
+      const store = sharedTokenBuckets(connection, 'smp:rl:');
+      expect(await store.take('client-a', { requestsPerSecond: 1, burst: 2 }, Date.now())).toEqual({ ok: true, remaining: 1 });
+      await connection.ping();
+      expect(valkey.cli('ACL', 'LOG')).toBe('');
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test('keyless and administrative commands, and keys outside the prefix, are refused (NOPERM)', () => {
+    for (const command of [['FLUSHALL'], ['KEYS', '*'], ['CONFIG', 'GET', '*'], ['SCAN', '0'], ['DEL', 'smp:rl:client-a'], ['SET', 'smp:rl:x', '1'], ['HSET', 'other:x', 'tokens', '1'], ['CLUSTER', 'RESET'], ['CLIENT', 'KILL', 'ID', '1'], ['SCRIPT', 'FLUSH']]) {
+      expect({ command, reply: asUser(...command) }).toEqual({ command, reply: expect.stringContaining('NOPERM') });
+    }
+    expect(valkey.cli('DBSIZE')).toBe('1');
   });
 });

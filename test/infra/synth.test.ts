@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from '../../infra/lib/testing.ts';
 import { REPO, scratchTempDirs } from '../support/processes.ts';
-import { API_KEY_SHA256, AZS, EXISTING_VPC, CERTIFICATE_ARN, cfnLint, nagFindings, removeSynthesized, synth, type Synthesized } from '../support/infra.ts';
+import { API_KEY_SHA256, AZS, EXISTING_VPC, CERTIFICATE_ARN, cfnLint, nagFindings, removeSynthesized, resourcesOf, synth, type Synthesized } from '../support/infra.ts';
 
 setDefaultTimeout(240_000);
 afterAll(removeSynthesized);
@@ -52,10 +52,6 @@ function resolveIntrinsics(value: unknown, importValue: (name: string) => string
     return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveIntrinsics(v, importValue)]));
   }
   return value;
-}
-
-function resourcesOf(template: Template, type: string): Array<{ id: string; props: Record<string, any>; resource: Record<string, any> }> {
-  return Object.entries(template.findResources(type)).map(([id, resource]) => ({ id, props: (resource as any).Properties ?? {}, resource: resource as any }));
 }
 
 function gatewayPolicy(template: Template): unknown {
@@ -110,7 +106,10 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       expect(Number(asg!.props.MinSize)).toBeGreaterThanOrEqual(2);
       expect(Number(asg!.props.MaxSize)).toBeGreaterThanOrEqual(Number(asg!.props.MinSize));
       expect(asg!.props.HealthCheckType).toBe('ELB');
-      expect(asg!.resource.UpdatePolicy.AutoScalingInstanceRefresh).toEqual({ Strategy: 'Rolling', Preferences: { MinHealthyPercentage: 100, MaxHealthyPercentage: 200, InstanceWarmup: 90 } });
+      expect(asg!.resource.UpdatePolicy.AutoScalingInstanceRefresh).toEqual({
+        Strategy: 'Rolling',
+        Preferences: { MinHealthyPercentage: 100, MaxHealthyPercentage: 200, InstanceWarmup: 90, BakeTime: 600, AlarmSpecification: { Alarms: [expect.anything(), expect.anything()] } },
+      });
       // The subnets come from the Network stack's exports: resolve them to that stack's subnets.
       const exportsOf = Object.fromEntries(Object.values(network.toJSON().Outputs as Record<string, any>).map((o) => [o.Export.Name, o.Value.Ref]));
       const subnets = (asg!.props.VPCZoneIdentifier as Array<{ 'Fn::ImportValue': string }>).map((i) => exportsOf[i['Fn::ImportValue']]);
@@ -148,10 +147,10 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       gateway.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('^Gateway ALB'), SecurityGroupIngress: [Match.objectLike({ FromPort: 443, ToPort: 443 })] });
     });
 
-    test('the VPC spans two AZs and has interface endpoints for SageMaker API and MLflow, STS, SSM (+ messages), Logs, and an S3 gateway endpoint', () => {
+    test('the VPC spans two AZs and has interface endpoints for SageMaker API and MLflow, STS, SSM (+ messages), Logs, Secrets Manager, and an S3 gateway endpoint', () => {
       const endpoints = resourcesOf(network, 'AWS::EC2::VPCEndpoint');
       const services = endpoints.map((e) => `${e.props.VpcEndpointType}:${JSON.stringify(e.props.ServiceName)}`);
-      for (const service of ['sagemaker.api', 'experiments', 'sts', 'ssm', 'ssmmessages', 'ec2messages', 'logs']) {
+      for (const service of ['sagemaker.api', 'experiments', 'sts', 'ssm', 'ssmmessages', 'ec2messages', 'logs', 'secretsmanager']) {
         expect(services.filter((s) => s.startsWith('Interface:') && s.includes(`.${service}"`))).toHaveLength(1);
       }
       expect(services.filter((s) => s.startsWith('Gateway:') && s.includes('.s3'))).toHaveLength(1);
@@ -192,7 +191,7 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       expect(imported['Fn::ImportValue']).toContain(`MlflowProxy-Mlflow${suffix}:`);
       expect(policy).toEqual(replaceValue(iamPolicyCli(placeholder), placeholder, imported) as any);
       // It is attached to the hosts' role, and no other policy of the stack grants a MLflow action.
-      const others = resourcesOf(gateway, 'AWS::IAM::Policy').filter((p) => p.props.PolicyName !== 'sagemaker-mlflow-proxy-iam-policy');
+      const others = [...resourcesOf(gateway, 'AWS::IAM::Policy'), ...resourcesOf(gateway, 'AWS::IAM::ManagedPolicy')].filter((p) => p.props.PolicyName !== 'sagemaker-mlflow-proxy-iam-policy');
       expect(JSON.stringify(others)).not.toMatch(/sagemaker-mlflow:|sagemaker:CallMlflowAppApi/);
     });
 
@@ -202,8 +201,9 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       const text = parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
       expect(text).toStartWith('#!/bin/bash\n');
       expect(text).toMatch(/KIT_URL='s3:\/\/cdk-hnb659fds-assets-123456789012-us-east-1\/[0-9a-f]{64}\.zip'/);
+      expect(text).toContain(`KIT_SHA256=${s.built.gateway.kitSha256}\n`);
       expect(text).toContain('"$KIT/install.sh" "${install_args[@]}"');
-      expect(text).toContain(`PROXY_API_KEY_SHA256=${API_KEY_SHA256}\nMLFLOW_ARN=TOKEN\nALB_ARN=TOKEN\nMLFLOW_ARTIFACT_ROOT=s3://TOKEN/mlflow'`);
+      expect(text).toContain(`PROXY_API_KEY_SHA256=${API_KEY_SHA256}\nPROXY_API_KEY_EXPIRES=2099-12-31\nMLFLOW_ARN=TOKEN\nALB_ARN=TOKEN\nMLFLOW_ARTIFACT_ROOT=s3://TOKEN/mlflow'`);
       expect(text).toContain('amazon-cloudwatch-agent-ctl');
       expect(Buffer.byteLength(text)).toBeLessThan(16 * 1024 - 1024);
     });
@@ -235,6 +235,12 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       console.log(`cdk-nag ${mode}: ${findings.filter((f) => f.severity === 'error').length} errors, ${findings.filter((f) => f.severity === 'warning').length} warnings unacknowledged`);
       expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
     });
+
+    test("cdk-nag's NIST 800-53 rev 5 pack reports nothing unacknowledged, warnings included", () => {
+      const findings = nagFindings(s.app, 'NIST.800.53.R5');
+      console.log(`cdk-nag NIST 800-53 r5 ${mode}: ${findings.length} unacknowledged`);
+      expect(findings).toEqual([]);
+    });
   });
 }
 
@@ -253,9 +259,10 @@ describe('cdk synth, the Gateway stack alone (an existing VPC and MLflow backend
     expect(gatewayPolicy(s.templates['MlflowProxy-GatewayTracking']!)).toEqual(iamPolicyCli(ARN) as any);
   });
 
-  test('cfn-lint and cdk-nag find no error', () => {
+  test('cfn-lint and cdk-nag (AwsSolutions, NIST 800-53 rev 5) find no error', () => {
     expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
     expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
   });
 });
 
@@ -282,5 +289,6 @@ describe('cdk synth, rules that serve artifacts from the MLflow stack\'s bucket 
   test('cfn-lint and cdk-nag find no error (the object wildcard under the artifact root is acknowledged by name)', () => {
     expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
     expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
   });
 });

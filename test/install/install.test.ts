@@ -156,7 +156,7 @@ describe('install.sh', () => {
     expect(existsSync(staged(root, `${BIN}.new`))).toBe(false);
     expect(readFileSync(staged(root, RULES), 'utf8')).toBe(rulesBefore);
     // The shipped copy is the one in force too, so the next run still knows the file was not edited.
-    expect(install(dir, ['--upgrade', '--root', root, '--no-start', '--binary', upgrade, '--dry-run']).out).toContain(`updated ${staged(root, RULES)}`);
+    expect(install(dir, ['--upgrade', '--root', root, '--no-start', '--binary', upgrade, '--dry-run']).out).toContain(`would update ${staged(root, RULES)}`);
   });
 
   test('the environment file is read as systemd reads it: no command substitution, spaces and quotes as systemd.exec(5) says', () => {
@@ -193,6 +193,40 @@ describe('install.sh', () => {
     expect(out).toContain('the service was not (re)started');
   });
 
+  test('an empty --env value (an unset variable) is refused before anything is written; so is a setting without "="', () => {
+    for (const setting of ['PROXY_API_KEY_SHA256=', 'PROXY_API_KEY_SHA256=""', "PROXY_API_KEY_SHA256=''", 'PROXY_API_KEY_SHA256=  ', 'PROXY_API_KEY_SHA256']) {
+      const root = tempDir('root');
+      const { code, out } = install(kit(), ['--root', root, '--no-start', '--binary', executable, '--env', `MLFLOW_ARN=${ARN}`, '--env', setting]);
+      expect({ setting, code, said: out.includes(`--env ${setting}`) }).toEqual({ setting, code: 1, said: true });
+      expect({ setting, written: existsSync(staged(root, '/etc')) || existsSync(staged(root, '/usr')) }).toEqual({ setting, written: false });
+    }
+  });
+
+  test('a run that fails keeps no file of its own: a fresh install whose rules do not validate leaves nothing, and the rerun with the right value takes it', () => {
+    const root = tempDir('root');
+    const dir = kit();
+    // A key hash that is not a SHA-256 (a typo): the check refuses it.
+    const failed = install(dir, ['--root', root, '--no-start', '--binary', executable, '--env', `MLFLOW_ARN=${ARN}`, '--env', 'PROXY_API_KEY_SHA256=c0ffee']);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toContain('the service was not (re)started');
+    for (const path of [RULES, ENVFILE, BIN, UNIT, `/usr/local/share/${NAME}`, `/etc/${NAME}`]) expect({ path, kept: existsSync(staged(root, path)) }).toEqual({ path, kept: false });
+
+    const rerun = install(dir, ['--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]);
+    expect(rerun.out).not.toContain('--env ignored');
+    expect(rerun.code).toBe(0);
+    expect(readFileSync(staged(root, ENVFILE), 'utf8')).toContain(`PROXY_API_KEY_SHA256=${HASH}\n`);
+  });
+
+  test('the shipped environment file does not trust X-Forwarded-For (the address could be spoofed on a host reachable other than through the ALB); its comment says when to turn it on', () => {
+    const root = tempDir('root');
+    expect(install(kit(), ['--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]).code).toBe(0);
+    const environment = readFileSync(staged(root, ENVFILE), 'utf8');
+    expect(environment.match(/^TRUST_FORWARDED_FOR=.*$/gm)).toEqual(['TRUST_FORWARDED_FOR=false']);
+    const comment = /((?:^#.*\n)+)TRUST_FORWARDED_FOR=/m.exec(environment)?.[1] ?? '';
+    expect(comment).toMatch(/only way in/);
+    expect(comment).toContain('true');
+  });
+
   test('--dry-run prints the steps and changes nothing', () => {
     const root = tempDir('root');
     const { code, out } = install(kit(), ['--dry-run', '--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]);
@@ -201,6 +235,38 @@ describe('install.sh', () => {
     expect(out).toContain(`+ ${executable} check --rules ${staged(root, RULES)}`); // the new executable checks before it is swapped in
     expect(existsSync(staged(root, '/usr'))).toBe(false);
     expect(existsSync(staged(root, '/etc'))).toBe(false);
+  });
+
+  test('--dry-run says only what it would do: no "created", "installed", "removed"... for what it did not do, in every mode', () => {
+    const root = tempDir('root');
+    const dir = kit();
+    // What a real run reports as done; a dry run must say "would ..." instead.
+    const done = /^install\.sh: (created|installed|updated|kept your edited|kept the current executable|rolled back|removed|uninstalled)\b/m;
+    const tree = () => spawnSync('bash', ['-c', 'cd "$1" && find . -printf "%p %s %T@\\n" | sort', '-', root], { encoding: 'utf8' }).stdout;
+
+    const fresh = install(dir, ['--dry-run', '--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]);
+    expect({ code: fresh.code, done: done.exec(fresh.out)?.[0] ?? null }).toEqual({ code: 0, done: null });
+    expect(fresh.out).toContain(`install.sh: would create ${staged(root, RULES)}`);
+    expect(fresh.out).toContain(`install.sh: would install ${staged(root, BIN)}`);
+
+    // Installed, then upgraded (so there is a previous executable to roll back to), then a release
+    // with other shipped rules: each dry run below has something to say.
+    expect(install(dir, ['--root', root, '--no-start', '--binary', executable, ...ENV_ARGS]).code).toBe(0);
+    expect(install(dir, ['--upgrade', '--root', root, '--no-start', '--binary', upgrade]).code).toBe(0);
+    writeFileSync(join(dir, 'rules.yaml'), readFileSync(join(dir, 'rules.yaml'), 'utf8').replace('maxPathLength: 2048', 'maxPathLength: 4096'));
+    const before = tree();
+    const said: Record<string, string> = {};
+    for (const args of [['--upgrade', '--binary', executable], ['--rollback'], ['--uninstall', '--purge']]) {
+      const run = install(dir, ['--dry-run', '--root', root, '--no-start', ...args]);
+      expect({ args, code: run.code, done: done.exec(run.out)?.[0] ?? null }).toEqual({ args, code: 0, done: null });
+      expect(tree()).toBe(before);
+      said[args[0]!] = run.out;
+    }
+    expect(said['--upgrade']).toContain(`install.sh: would update ${staged(root, RULES)} to the shipped version`);
+    expect(said['--upgrade']).toContain(`install.sh: would keep the current executable as ${staged(root, BIN)}.previous`);
+    expect(said['--upgrade']).toContain(`install.sh: would install ${staged(root, BIN)}: sagemaker-mlflow-proxy`);
+    expect(said['--rollback']).toMatch(/install\.sh: would roll back to sagemaker-mlflow-proxy \S+ \(commit (?!upgrade-test)/);
+    expect(said['--uninstall']).toContain(`install.sh: would remove ${staged(root, `/etc/${NAME}`)}`);
   });
 
   test('missing prerequisites are clear errors with a non-zero exit', () => {

@@ -50,10 +50,9 @@ describe('limits.store', () => {
     expect(problemsOf(rules('{kind: valkey, url: "redis://127.0.0.1:6379", passwordEnv: T}'))).toEqual([]);
   });
 
-  test('the README\'s fleet example loads as written, the password file under systemd\'s credentials directory', () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('#### A fleet: shared limits'));
-    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  test('the fleet example of docs/fleet-limits.md loads as written, the password file under systemd\'s credentials directory', () => {
+    const page = readFileSync(join(REPO, 'docs', 'fleet-limits.md'), 'utf8');
+    const example = /```yaml\n([\s\S]*?)```/.exec(page)![1]!;
     // VALKEY_ENDPOINT / VALKEY_USER as infra/'s user data writes them (host:port).
     const store = rulesFrom(`version: 1\nbackend: {url: http://127.0.0.1:5000}\n${example}`, {
       VALKEY_ENDPOINT: 'my-cache-abc123.serverless.use1.cache.amazonaws.com:6379',

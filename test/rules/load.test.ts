@@ -18,8 +18,32 @@ describe('the shipped rules.yaml', () => {
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     expect(result.rules.backend.kind).toBe('sagemaker');
     expect(result.rules.source.listen).toEqual({ host: '0.0.0.0', port: 8080, trustForwardedFor: false });
-    expect(result.rules.clientsById.get('default')?.policies.map((p) => p.name)).toEqual(['admin']);
-    expect([...result.rules.policies.keys()].sort()).toEqual(['admin', 'genai', 'log-runs', 'read-only', 'read-only-ui', 'registry-write']);
+    expect([...result.rules.policies.keys()].sort()).toEqual(['log-runs', 'read-only']);
+  });
+
+  test('closed by default: the one client tracks runs (log-runs, no admin), under a rate limit; failed sign-ins are limited', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    const client = result.rules.clientsById.get('default')!;
+    expect(client.policies.map((p) => p.name)).toEqual(['log-runs']);
+    expect(client.policies[0]!.operations.has('DeleteExperiment')).toBe(false);
+    expect(client.rateLimit).toBeDefined();
+    expect(result.rules.source.auth.failedSignInLimit).toBeDefined();
+  });
+
+  test('passes check --strict (not one warning) with the environment infra/ writes for the hosts: an expiry, behind the ALB', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), { ...env, PROXY_API_KEY_EXPIRES: '2099-12-31', TRUST_FORWARDED_FOR: 'true' });
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    expect(result.warnings.map(formatProblem)).toEqual([]);
+  });
+
+  test('without an expiry (or not behind a load balancer) check says what is missing, each with its fix', () => {
+    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining('set listen.trustForwardedFor'),
+      'an API key of client "default" never expires; add expires: YYYY-MM-DD',
+    ]);
   });
 
   test('takes HOST and PORT from the environment', () => {
@@ -35,14 +59,6 @@ describe('the shipped rules.yaml', () => {
   test('reads the plugin\'s SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT as the endpoint override', () => {
     const result = loadRulesFile(join(REPO, 'rules.yaml'), { ...env, SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT: 'https://vpce-1.example:8443' });
     expect(result.ok && result.rules.backend).toMatchObject({ baseUrl: 'https://vpce-1.example:8443', host: 'vpce-1.example:8443' });
-  });
-
-  test('starts with each warning once, each saying its fix (unused example policies are one warning, not one per policy)', () => {
-    const result = loadRulesFile(join(REPO, 'rules.yaml'), env);
-    if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
-    const messages = result.warnings.map((w) => w.message);
-    expect(messages.filter((m) => m.includes('is not used') || m.includes('are not used')).length).toBeLessThanOrEqual(1);
-    for (const message of messages) expect(message).toMatch(/; |add expires/);
   });
 
   test('is refused, pointing at the key, when the key hash variable is missing', () => {
@@ -153,6 +169,28 @@ describe('defaults', () => {
     expect(rules.auth.anonymous).toBeUndefined();
     expect(rules.source.readiness).toMatchObject({ checkBackendStatus: false, backendStatusSeconds: 30 });
   });
+});
+
+describe('tracing', () => {
+  test('is off without its section, and with it everything but the endpoint has a default', () => {
+    expect(rulesFrom(minimal()).source.tracing).toBeUndefined();
+    expect(rulesFrom(minimal('tracing: {endpoint: "http://127.0.0.1:4318/v1/traces"}\n')).source.tracing).toEqual({
+      endpoint: 'http://127.0.0.1:4318/v1/traces', serviceName: 'sagemaker-mlflow-proxy', sampleRatio: 1, resourceAttributes: {}, headers: {},
+      maxQueueSize: 2048, exportIntervalMs: 5000, exportTimeoutMs: 10_000,
+    });
+  });
+
+  const refused: Array<[string, string]> = [
+    ['an endpoint without its scheme', 'tracing: {endpoint: "127.0.0.1:4318/v1/traces"}'],
+    ['an endpoint without a path', 'tracing: {endpoint: "http://127.0.0.1:4318"}'],
+    ['a sampling ratio above 1', 'tracing: {endpoint: "http://c:4318/v1/traces", sampleRatio: 2}'],
+    ['an unknown key', 'tracing: {endpoint: "http://c:4318/v1/traces", protocol: grpc}'],
+  ];
+  for (const [what, yaml] of refused) {
+    test(`refuses ${what}, at its key`, () => {
+      expect(problemsOf(minimal(`${yaml}\n`)).join('\n')).toMatch(/test\.yaml:4:\d+.*tracing/);
+    });
+  }
 });
 
 describe('every problem in one pass', () => {

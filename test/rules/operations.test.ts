@@ -68,9 +68,21 @@ describe("'!Name' takes an operation back out of a policy", () => {
   });
 });
 
-describe('the shipped policies cover what their names promise on MLflow 3.x', () => {
-  const shipped = rulesFrom(readFileSync(join(REPO, 'rules.yaml'), 'utf8'), { MLFLOW_URL: 'http://127.0.0.1:5000', PROXY_API_KEY_SHA256: HASH });
+describe('the shipped policies (rules.yaml and examples/policies.yaml) cover what their names promise on MLflow 3.x', () => {
+  // examples/policies.yaml's policies, copied into the shipped rules as its header says.
+  const library = readFileSync(join(REPO, 'examples/policies.yaml'), 'utf8').replace(/^[\s\S]*?^policies:\n/m, '');
+  const shipped = rulesFrom(`${readFileSync(join(REPO, 'rules.yaml'), 'utf8')}\n${library}`, { MLFLOW_URL: 'http://127.0.0.1:5000', PROXY_API_KEY_SHA256: HASH });
   const grants = (policy: string) => new Set(shipped.policies.get(policy)!.operations.keys());
+
+  test('every policy of the library compiles beside rules.yaml (they include read-only and log-runs from there)', () => {
+    expect([...shipped.policies.keys()].sort()).toEqual(['admin', 'genai', 'log-runs', 'read-only', 'read-only-ui', 'registry-write']);
+  });
+
+  test('read-only, written out by name, is every read of the table but the sensitive ones and GetOrCreateUserQueue (what Get*, Search*, List*, BatchGet* would give)', () => {
+    const reads = new Set(['Get*', 'Search*', 'List*', 'BatchGet*', 'CalculateTraceFilterCorrelation', 'QueryTraceMetrics', 'CreatePresignedDownloadUrl', 'ReadArtifacts'].flatMap(expandOperationPattern));
+    reads.delete('GetOrCreateUserQueue');
+    expect([...grants('read-only')].sort()).toEqual([...reads].sort());
+  });
 
   test('read-only grants no operation that writes', () => {
     expect([...grants('read-only')].filter((op) => !isReadOnlyOperation(op))).toEqual([]);

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, AwsSolutionsChecks, Template } from '../../infra/lib/testing.ts';
+import { App, AwsSolutionsChecks, NIST80053R5Checks, Template } from '../../infra/lib/testing.ts';
 import { buildApp, type BuiltApp } from '../../infra/lib/build-app.ts';
 import { REPO, tempDir } from './processes.ts';
 import { buildArtifacts } from './build.ts';
@@ -49,6 +49,14 @@ const EXISTING_VPC_LOOKUP = {
   },
 };
 
+/** The answer `cdk synth` caches for the hosts' AMI (Amazon Linux 2023's latest, looked up once: rollout.ts). */
+export const HOST_AMI = 'ami-0123456789abcdef0';
+const AMI_LOOKUP = Object.fromEntries(
+  ['x86_64', 'arm64'].map((cpu) => [`ssm:account=${ACCOUNT}:parameterName=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-${cpu}:region=${REGION}`, HOST_AMI]),
+);
+/** The options every deployment must give (an address for the alarms, the key's expiry); a test may override each ('' removes it). */
+export const REQUIRED_CONTEXT = { alarmEmail: 'mlflow-ops@example.com', apiKeyExpires: '2099-12-31' };
+
 export function synth(context: Record<string, unknown>): Synthesized {
   buildArtifacts();
   const cdkJson = JSON.parse(readFileSync(join(REPO, 'infra', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
@@ -60,6 +68,8 @@ export function synth(context: Record<string, unknown>): Synthesized {
       ...cdkJson.context,
       [`availability-zones:account=${ACCOUNT}:region=${REGION}`]: AZS,
       ...EXISTING_VPC_LOOKUP,
+      ...AMI_LOOKUP,
+      ...REQUIRED_CONTEXT,
       // The kit folder stays where release-kit.ts staged it: no copy of the ~110 MB executable per synth.
       'aws:cdk:disable-asset-staging': true,
       ...context,
@@ -83,9 +93,10 @@ export interface Finding {
   paths: string[];
 }
 
-/** cdk-nag's AwsSolutions findings that no acknowledgment covers. */
-export function nagFindings(app: App): Finding[] {
-  const result = new AwsSolutionsChecks(app).validateScope(app);
+/** cdk-nag's findings that no acknowledgment covers: the AwsSolutions pack, or NIST 800-53 rev 5's. */
+export function nagFindings(app: App, pack: 'AwsSolutions' | 'NIST.800.53.R5' = 'AwsSolutions'): Finding[] {
+  const checks = pack === 'AwsSolutions' ? new AwsSolutionsChecks(app) : new NIST80053R5Checks(app);
+  const result = checks.validateScope(app);
   return result.violations.map((v) => ({ severity: v.severity as 'error' | 'warning', rule: v.ruleName, paths: v.violatingResources.map((r) => r.constructPath ?? '?') }));
 }
 
@@ -114,4 +125,26 @@ export function withSharedStore(rules: string): string {
   const example = /^  # store:\n(?:  # {3}.*\n)+/m;
   if (!example.test(rules)) throw new Error('rules.yaml no longer has the commented limits.store example');
   return rules.replace(example, (block) => block.replace(/^ {2}# ?/gm, '  '));
+}
+
+export type Resource = { id: string; type: string; props: Record<string, any>; resource: Record<string, any> };
+
+/** A template's resources (of one type, if given), each with its logical id, properties and whole entry. */
+export function resourcesOf(template: Template, type?: string): Resource[] {
+  const all = (template.toJSON() as { Resources: Record<string, any> }).Resources;
+  return Object.entries(all)
+    .filter(([, r]) => type === undefined || r.Type === type)
+    .map(([id, r]) => ({ id, type: r.Type, props: r.Properties ?? {}, resource: r }));
+}
+
+/** The one resource of a type (throws when there are none or several). */
+export function oneOf(template: Template, type: string): Resource {
+  const found = resourcesOf(template, type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** Warnings the app's constructs left at synth (Annotations), as text. */
+export function synthWarnings(s: Synthesized): string[] {
+  return s.app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
 }
