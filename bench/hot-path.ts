@@ -80,7 +80,7 @@ const cases: Record<string, () => unknown> = {
     request.signal.removeEventListener('abort', onAbort);
   },
   'forwardableRequestHeaders (client → upstream list)': () => forwardableRequestHeaders(request.headers),
-  'clientResponseHeaders (new Headers for the client)': () => clientResponseHeaders(upstreamHeaders, 'req-1'),
+  'clientResponseHeaders (the block edited in place)': () => clientResponseHeaders(upstreamHeaders, 'req-1'),
   'new Response(body, {status, headers})': () => new Response(null, { status: 200, headers: upstreamHeaders }),
   'receive (the scope)': () => receive(request, '127.0.0.1', false),
 };

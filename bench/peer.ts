@@ -35,7 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, BENCH_ARN, cleanup, f, freePort, gatewayRules, LoadWorker, log, mb, median, procCpuSeconds, procStatus,
   ROOT, SCENARIOS, startChild, table, type Child, type LoadResult, type ScenarioName,
-  envList, envNumber, runMain,
+  envList, envNumber, runMain, GATEWAY_RUNTIME_ENV,
 } from './lib.ts';
 
 export const PEER_VERSION = 'v1.11.1';
@@ -117,7 +117,8 @@ function gatewayCommand(entry: string, rulesFile: string, profile = false): stri
   // An executable runs itself; a source or bundle entry runs under this Bun.
   return entry.endsWith('.ts') || entry.endsWith('.js') ? [BUN, ...profileFlags, entry, 'serve', '--rules', rulesFile] : [entry, 'serve', '--rules', rulesFile];
 }
-const gatewayEnvFor = () => ({ ...baseEnv(tmp), ...awsEnv(emptyAws) });
+// The gateway as it runs in production (GATEWAY_RUNTIME_ENV); the floor and the peer as they are.
+const gatewayEnvFor = () => ({ ...baseEnv(tmp), ...awsEnv(emptyAws), ...GATEWAY_RUNTIME_ENV });
 
 async function startSystems(): Promise<{ systems: System[]; upstream: Child; peerBin: string | null }> {
   tmp = mkdtempSync(join(tmpdir(), 'mlflow-proxy-peer-bench-'));

@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, cleanup, f, gatewayRules, LoadWorker as Worker, log, lpad, mb, pad, procCpuSeconds, procStatus, resetPeakRss,
   ROOT, SCENARIOS, startChild, table, type Child, type LoadJob, type LoadResult, type ScenarioName,
-  envList, envNumber, runMain,
+  envList, envNumber, runMain, GATEWAY_RUNTIME_ENV,
 } from './lib.ts';
 
 // ───────────────────────────── configuration ─────────────────────────────
@@ -135,7 +135,7 @@ async function startServers(): Promise<Bench> {
 
   const rulesFile = join(tmp, 'rules.yaml');
   writeFileSync(rulesFile, gatewayRules(upstreamBase, API_KEY));
-  const gatewayEnv = { ...baseEnv(tmp), ...awsEnv(emptyAws) };
+  const gatewayEnv = { ...baseEnv(tmp), ...awsEnv(emptyAws), ...GATEWAY_RUNTIME_ENV }; // as it runs in production
   log(`starting gateway: bun ${CFG.gatewayEntry} serve --rules ${rulesFile}`);
   if (CFG.profileDir) mkdirSync(CFG.profileDir, { recursive: true });
   const profileFlags = CFG.profileDir ? ['--cpu-prof-md', `--cpu-prof-dir=${CFG.profileDir}`] : [];

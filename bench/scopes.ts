@@ -450,7 +450,7 @@ async function measureMemory(upstream: Child): Promise<MemoryResult> {
   await Promise.all(Array.from({ length: 32 }, async () => {
     while (next < asked) {
       next++;
-      const placement = await lookups.run(randomBytes(16).toString('hex'), 'bench');
+      const placement = await lookups.placement('run', randomBytes(16).toString('hex'), 'bench');
       if (placement?.experimentId !== '1') throw new Error('memory: a run lookup did not find experiment 1');
     }
   }));

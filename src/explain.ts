@@ -46,7 +46,7 @@ export async function explain(rules: CompiledRules, method: string, url: string,
   const lines: string[] = [`request     ${upperMethod} ${path}${query ? `?${query}` : ''}`];
   const row = (label: string, text: string) => lines.push(`${label.padEnd(11)} ${text}`);
 
-  // The gateway's own endpoints answer before the pipeline (server.ts createApp): no sign-in, never forwarded.
+  // The gateway's own endpoints answer before the pipeline (app.ts createApp): no sign-in, never forwarded.
   const { liveness, readiness } = rules.source.endpoints;
   if (upperMethod === 'GET' && (path === liveness || path === readiness)) {
     row('endpoint', `${path === liveness ? 'liveness' : 'readiness'}, answered by the gateway itself without sign-in (never forwarded)`);

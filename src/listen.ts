@@ -1,7 +1,6 @@
 // Starts the HTTP listener on Bun (Bun.serve) or Deno (Deno.serve) with the same app. Elysia's own
 // app.listen() is avoided: it sets Bun's idleTimeout to 30 s, which cuts an upstream that is
 // silent longer than that mid-request, and reusePort, which hides a port already in use.
-import { peerAddresses } from './peer.ts';
 
 export interface Listener {
   port: number;
@@ -16,7 +15,8 @@ export interface ListenOptions {
   idleTimeoutSeconds: number;
 }
 
-type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** A request and the TCP peer address it came from (the only place that sees the socket). */
+export type FetchHandler = (request: Request, peerAddress: string | undefined) => Response | Promise<Response>;
 
 // Bun's idleTimeout tops out at 255 s.
 const BUN_MAX_IDLE = 255;
@@ -37,9 +37,7 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
       // The pipeline enforces its own body caps; Bun's default 128 MiB would cut self-hosted artifact uploads.
       maxRequestBodySize: 2 ** 40,
       fetch(request, srv) {
-        const peer = srv.requestIP(request);
-        if (peer) peerAddresses.set(request, peer.address);
-        return fetch(request);
+        return fetch(request, srv.requestIP(request)?.address);
       },
     });
     // stop() without `true` lets requests in flight finish instead of cutting them.
@@ -49,10 +47,7 @@ export function listen(fetch: FetchHandler, options: ListenOptions): Listener {
   if (deno) {
     const server = deno.serve(
       { hostname: options.hostname, port: options.port, onListen: () => {} },
-      (request: Request, info: { remoteAddr: { hostname: string } }) => {
-        peerAddresses.set(request, info.remoteAddr.hostname);
-        return fetch(request);
-      },
+      (request: Request, info: { remoteAddr: { hostname: string } }) => fetch(request, info.remoteAddr.hostname),
     );
     // Deno has no forced stop: a caller that cannot wait exits the process instead.
     return { port: server.addr.port, stop: (force) => (force ? Promise.resolve() : server.shutdown()) };

@@ -10,7 +10,7 @@ import { explain, explainClient } from './explain.ts';
 import { hashPassword } from './auth/password.ts';
 import { clientRoles, iamPolicy, iamPolicyNotes, noPolicyNeeded } from './iam-policy.ts';
 import { hashApiKey } from './auth/api-key.ts';
-import { createApp } from './server.ts';
+import { createApp } from './app.ts';
 import { stdoutWriter } from './observability/audit.ts';
 import { createLogger } from './observability/log.ts';
 import { isJournal, priorityPrefix } from './observability/journal.ts';
@@ -242,7 +242,7 @@ async function serveCommand(file: string, initial: { rules: CompiledRules; sha25
     readiness,
     inFlight,
   });
-  const listeners = startListeners(closingWhileDraining((request) => app.handle(request), () => draining), rules, metrics);
+  const listeners = startListeners(closingWhileDraining(app.handle, () => draining), rules, metrics);
   // The process's signals: SIGHUP reloads the rules, SIGTERM and SIGINT stop the gateway.
   const stopWatching = watchRules(file, watch, reloader, process, { log, metrics });
   log.log('info', 'listening', listeningSummary(rules, listeners, { file, rulesSha256: reloader.sha256(), watch, runtime: runtimeName(), pid: process.pid }));

@@ -13,13 +13,11 @@
 // produces one audit line. With a `tracing` section, the request's server span is outside all of
 // it (it ends with the audit record) and the upstream call runs in a span of its own
 // (pipeline/tracing.ts); without one, neither stage is in the list.
-import { Elysia } from 'elysia';
 import type { CompiledRules } from './rules/compile.ts';
 import type { CredentialCache } from './aws/credentials.ts';
 import type { ClientRoleCredentials } from './aws/client-roles.ts';
 import type { AuditSink } from './observability/audit.ts';
 import type { ArtifactService } from './artifacts/service.ts';
-import type { ReadinessResult } from './readiness.ts';
 import type { PolicyDirectory } from './auth/identity.ts';
 import { localTokenBuckets, type RateLimitStore } from './limits/rate-limiter.ts';
 import { signInFailureGuard, type SignInFailureGuard } from './limits/sign-in-failures.ts';
@@ -45,8 +43,6 @@ import type { Logger } from './observability/log.ts';
 import type { GatewayMetrics } from './observability/gateway-metrics.ts';
 import type { Tracing } from './observability/tracing.ts';
 import { requestTracing, tracedForwarding } from './pipeline/tracing.ts';
-import { peerAddresses } from './peer.ts';
-import { asGatewayError, errorResponse } from './errors.ts';
 import { scopedSearching } from './pipeline/scoped-search.ts';
 import { ownerLearning } from './pipeline/owner-learning.ts';
 import { scopeLookupsFor } from './pipeline/own-calls.ts';
@@ -167,32 +163,4 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const rules = deps.rules();
     return chainFor(rules)(receive(request, peerAddress, rules.source.listen.trustForwardedFor, now));
   };
-}
-
-export { readiness } from './readiness.ts';
-
-export interface AppOptions extends GatewayDeps {
-  /** Readiness beyond "rules loaded": e.g. credentials resolvable. */
-  readiness?: () => Promise<ReadinessResult>;
-}
-
-/**
- * The Elysia app: the gateway's own endpoints beside the pipeline, and a catch-all route into it.
- * `parse: 'none'` keeps the body unread, so the pipeline decides whether and how to read it.
- */
-export function createApp(options: AppOptions) {
-  const handle = createGatewayHandler(options);
-  const endpoints = options.rules().source.endpoints;
-  return new Elysia()
-    // Anything that escapes the pipeline (it catches its own errors) still gets MLflow's shape.
-    .onError(({ error }) => errorResponse(asGatewayError(error), crypto.randomUUID()))
-    .get(endpoints.liveness, () => new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }))
-    .get(endpoints.readiness, async () => {
-      const result = options.readiness ? await options.readiness() : { ready: true, checks: { rules: 'ok' } };
-      return new Response(JSON.stringify({ status: result.ready ? 'ready' : 'not ready', checks: result.checks }), {
-        status: result.ready ? 200 : 503,
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      });
-    })
-    .all('*', ({ request }) => handle(request, peerAddresses.get(request)), { parse: 'none' });
 }

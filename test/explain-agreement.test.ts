@@ -10,7 +10,7 @@
 // A self-hosted backend and a SageMaker one (signed, to a loopback endpoint; its UI entry mints
 // links from the SageMaker control-plane stand-in), since their stage lists differ.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createApp } from '../src/server.ts';
+import { createApp } from '../src/app.ts';
 import { explain } from '../src/explain.ts';
 import * as graphql from '../src/pipeline/graphql.ts';
 import { hashApiKey } from '../src/auth/api-key.ts';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp } from '../src/server.ts';
+import { createApp } from '../src/app.ts';
 import { hashApiKey } from '../src/auth/api-key.ts';
 import type { AuditRecord } from '../src/observability/audit.ts';
 import type { CredentialCache } from '../src/aws/credentials.ts';

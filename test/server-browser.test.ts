@@ -3,7 +3,7 @@
 // needs, HTML refusals for a person at a browser (JSON for API clients), and the Origin MLflow 3.5+
 // checks. The same against the real MLflow UI in Chromium: test/e2e/ui-self-hosted.test.ts.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
-import { createApp } from '../src/server.ts';
+import { createApp } from '../src/app.ts';
 import { hashApiKey } from '../src/auth/api-key.ts';
 import { hashPassword } from '../src/auth/password.ts';
 import type { AuditRecord } from '../src/observability/audit.ts';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { createApp, readiness } from '../src/server.ts';
+import { createApp, readiness } from '../src/app.ts';
 import { hashApiKey } from '../src/auth/api-key.ts';
 import type { AuditRecord } from '../src/observability/audit.ts';
 import type { CredentialCache } from '../src/aws/credentials.ts';

@@ -38,9 +38,13 @@ export interface GatewayAlarms {
 /** The user data's failure line (infra/lib/user-data.sh): `user-data: BOOT_FAILED while STEP (exit N): ...`. */
 export const BOOT_FAILED_PATTERN = '[tag = "user-data:", event = "BOOT_FAILED", ...]';
 
+/** The audit-line metrics' namespace: per stack, so two deployments (both modes) in one account do not add up. The dashboard reads it too. */
+export function auditMetricNamespace(stack: Stack): string {
+  return `SagemakerMlflowProxy/${stack.stackName}`;
+}
+
 export function gatewayAlarms(stack: Stack, props: GatewayAlarmsProps): GatewayAlarms {
-  // Per stack, so two deployments (both modes) in one account do not add up.
-  const namespace = `SagemakerMlflowProxy/${stack.stackName}`;
+  const namespace = auditMetricNamespace(stack);
   const filter = (id: string, pattern: string, metricName: string, value: string, unit?: cloudwatch.Unit) =>
     new logs.MetricFilter(stack, id, {
       logGroup: props.logGroup,

@@ -1,6 +1,7 @@
 // Gateway: the Application Load Balancer (load-balancer.ts) behind its web ACL (web-acl.ts), the
 // Auto Scaling group of gateway hosts in private subnets (rollout.ts: how it changes), their launch
-// template and instance role, the audit log group and the alarms (gateway-alarms.ts).
+// template and instance role, the audit log group, the alarms (gateway-alarms.ts) and the
+// dashboard (dashboard.ts).
 //
 // What follows from the gateway's own files rather than being chosen here:
 //   - the rules the hosts run pass `check --strict` with the hosts' environment, or synth stops
@@ -16,6 +17,8 @@
 //     ("Health, readiness and the drain behind an ALB");
 //   - the ALB's OIDC sign-in is on exactly when the rules have `auth.alb`, whose albArn must be
 //     ${ALB_ARN} (this load balancer's ARN, written to the hosts' environment file);
+//   - the HTTPS listener's mutual TLS (-c mtls, mtls-trust-store.ts) is on exactly when the rules
+//     have `auth.albMtls`, in the same mode, and never beside a listener that forwards plain HTTP;
 //   - the shared rate-limit store (-c sharedLimits=true, shared-limits.ts) exists exactly when the
 //     rules have `limits.store.kind: valkey`, pointed at it (${VALKEY_ENDPOINT}, ${VALKEY_USER}, the
 //     password as the systemd credential `valkey` that the user data sets up).
@@ -36,7 +39,7 @@ import { backendAccess } from './backend-access.ts';
 import type { AppConfig } from './config.ts';
 import { gatewayAlarms, type GatewayAlarms } from './gateway-alarms.ts';
 import { REPO, gatewayIamPolicy, rulesFacts, type IamPolicyDocument, type RulesFacts } from './gateway-rules.ts';
-import { addListeners, albIdleTimeoutSeconds, createLoadBalancer } from './load-balancer.ts';
+import { addListeners, albIdleTimeoutSeconds, createLoadBalancer, plainHttpForwards } from './load-balancer.ts';
 import { acknowledge, INLINE_POLICY_REASON, LOG_ENCRYPTION_REASON } from './nag.ts';
 import { executableArchitecture, kitArchive } from './release-kit.ts';
 import { hostImage, rolloutSettings } from './rollout.ts';
@@ -123,7 +126,7 @@ export class GatewayStack extends Stack {
     this.checkRulesAgainstStack(config, this.facts);
     this.checkLimitStore(config, this.facts);
     this.checkWarnings(config, this.facts);
-    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpListener: config.allowHttp });
+    checkMtlsAgainstRules(config.mtls, { rulesFile: config.rulesFile, rulesMode: this.facts.albMtlsMode, httpsListener: !!config.certificateArn, plainHttpForwards: plainHttpForwards(config) });
     const mtls = config.mtls ? new MtlsTrustStore(this, 'Mtls', config.mtls) : undefined;
     if (this.sharedLimits) this.sharedLimits.limitUserToKeys(this.facts.limitStore!.keyPrefix);
     const access = backendAccess(props.mlflowArn, this.account, this.facts.backendAssumeRoleArn, config.rulesFile);

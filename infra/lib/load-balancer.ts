@@ -89,6 +89,15 @@ export function albIdleTimeoutSeconds(facts: Pick<RulesFacts, 'backendTimeoutSec
   return seconds;
 }
 
+/**
+ * Whether port 80 forwards plain HTTP to the hosts: only with -c allowHttp and no certificate. With
+ * a certificate it only ever redirects to HTTPS (issue 20, item 6), so nothing a client sends on it,
+ * X-Amzn-Mtls-* headers included, reaches a host (mtls-trust-store.ts relies on this).
+ */
+export function plainHttpForwards(config: Pick<AppConfig, 'allowHttp' | 'certificateArn'>): boolean {
+  return config.allowHttp && !config.certificateArn;
+}
+
 export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBalancer, config: AppConfig, targetGroup: elbv2.ApplicationTargetGroup, mtls?: MtlsTrustStore): void {
   const forward = elbv2.ListenerAction.forward([targetGroup]);
   if (config.certificateArn) {
@@ -113,14 +122,15 @@ export function addListeners(stack: Stack, loadBalancer: elbv2.ApplicationLoadBa
     }
   }
   if (!config.allowHttp) return;
-  if (config.certificateArn) {
+  if (!plainHttpForwards(config)) {
     // Item 6: port 80 only ever answers with a redirect; nothing reaches the hosts in clear text.
-    loadBalancer.addListener('Http', {
+    const redirect = loadBalancer.addListener('Http', {
       port: 80,
       protocol: elbv2.ApplicationProtocol.HTTP,
       open: false,
       defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
     });
+    acknowledge(redirect, 'NIST.800.53.R5-ELBv2ACMCertificateRequired', 'Port 80 only answers with a redirect to the HTTPS listener, which has the ACM certificate (-c certificateArn): an HTTP listener takes no certificate, and nothing on it reaches a host.');
     return;
   }
   Annotations.of(stack).addWarning('allowHttp: the load balancer listens on plain HTTP (port 80): API keys, passwords and tokens cross the network in clear text. Use it only for a test behind a private network.');

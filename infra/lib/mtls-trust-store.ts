@@ -7,8 +7,10 @@
 //                auth.albMtls.mode: passthrough, with the CA bundle in auth.albMtls.caBundle (the
 //                gateway verifies), so there is no trust store.
 // Refused: the rules trusting X-Amzn-Mtls-* headers that no listener of this ALB produces (a client
-// could write them itself), mutual TLS without the HTTPS listener, and beside a plain-HTTP listener
-// (which would pass client-written headers to the same hosts).
+// could write them itself), mutual TLS without the HTTPS listener, and beside a listener that
+// forwards plain HTTP (which would pass client-written headers to the same hosts). -c allowHttp with
+// the certificate is accepted: port 80 then only redirects to HTTPS (load-balancer.ts), so what a
+// client sends there never reaches a host.
 import { Construct } from 'constructs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -54,7 +56,8 @@ export interface MtlsAgreement {
   /** auth.albMtls.mode of the rules (rules-facts.ts); undefined without the section. */
   rulesMode: 'verify' | 'passthrough' | undefined;
   httpsListener: boolean;
-  plainHttpListener: boolean;
+  /** A listener forwards plain HTTP to the hosts (load-balancer.ts, plainHttpForwards). */
+  plainHttpForwards: boolean;
 }
 
 /** Throws when the listener and the rules disagree (see the header comment). */
@@ -67,7 +70,7 @@ export function checkMtlsAgainstRules(settings: MtlsSettings | undefined, agreem
     return;
   }
   if (!agreement.httpsListener) throw new Error('-c mtls needs the HTTPS listener (-c certificateArn=...): mutual TLS is negotiated in the TLS handshake');
-  if (agreement.plainHttpListener) throw new Error('-c mtls with -c allowHttp: the plain-HTTP listener would pass client-written X-Amzn-Mtls-* headers to the same hosts; drop allowHttp');
+  if (agreement.plainHttpForwards) throw new Error('-c mtls beside a listener that forwards plain HTTP: it would pass client-written X-Amzn-Mtls-* headers to the same hosts');
   if (!rulesMode) throw new Error(`-c mtls turns on the listener's mutual TLS (${settings.mode}), but ${file} has no auth.albMtls: no certificate would sign anyone in. Add auth.albMtls with mode: ${settings.mode}`);
   if (rulesMode !== settings.mode) throw new Error(`-c mtls mode ${settings.mode}, but ${file} has auth.albMtls.mode ${rulesMode}: the gateway would read headers the load balancer does not send`);
 }

@@ -17,9 +17,12 @@
 //   CloudWatch Logs                       the CloudWatch agent shipping the gateway's and the boot's lines
 //   Secrets Manager                       the shared rate-limit store's password (-c sharedLimits=true)
 //   S3 (gateway endpoint, free)           the release kit, artifact roots, the OS package repos
-// No CloudWatch (monitoring) endpoint: nothing on the hosts publishes metrics (the alarms come from
-// log metric filters and the ALB). What still goes through the NAT gateways: MLflow Apps, OIDC
-// issuers' JWKS, the ALB's public-key endpoint (auth.alb), cfn-signal at the first deploy. There
+// No CloudWatch (monitoring) endpoint: the alarms come from log metric filters and the ALB, and the
+// one metric the hosts publish, the CloudWatch agent's mem_used_percent for the dashboard
+// (dashboard.ts), once a minute, is not worth an endpoint's ≈ $15 a month nor needed to serve. What
+// goes through the NAT gateways: MLflow Apps, OIDC issuers' JWKS, the ALB's public-key endpoint
+// (auth.alb), cfn-signal at the first deploy, that memory metric (and the agent's DescribeTags
+// for its Auto Scaling group's name). There
 // is one NAT gateway per AZ by default (-c natGateways=1 saves one, at the price of every host
 // losing those when its AZ does: docs/deploy-aws.md). Each endpoint has a policy (endpoint-policies.ts).
 import { Stack, type StackProps } from 'aws-cdk-lib';

@@ -86,7 +86,8 @@ fi
 
 # The CloudWatch agent first, so every later line (and the gateway's) reaches the log group. It
 # also publishes host memory for the stack's dashboard (infra/lib/dashboard.ts): EC2 reports CPU by
-# itself, memory only through the agent; one series per Auto Scaling group (the dashboard's dimension).
+# itself, memory only through the agent; one series per Auto Scaling group (the dashboard's dimension,
+# which the agent reads from the instance's tags with ec2:DescribeTags: dashboard.ts grants it).
 step="starting the CloudWatch agent"
 install -D -m 0644 /dev/stdin "$AGENT_CONFIG" <<EOF
 {

@@ -83,6 +83,7 @@ export function canonicalUri(path: string): string {
  */
 export function canonicalQuery(rawQuery: string): string | undefined {
   if (rawQuery === '') return '';
+  if (alreadyCanonical(rawQuery)) return rawQuery;
   const pairs: Array<[string, string]> = [];
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
@@ -95,6 +96,30 @@ export function canonicalQuery(rawQuery: string): string | undefined {
   // AWS sorts by encoded key, then by encoded value, by code point.
   pairs.sort((a, b) => compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]));
   return pairs.map(([key, value]) => `${key}=${value}`).join('&');
+}
+
+// Most MLflow queries are already canonical (`experiment_id=1`, `run_id=…`): pairs of unreserved
+// characters only, each with `=`, in order. Those are the answer as they are, without splitting,
+// decoding, re-encoding and sorting them.
+const PLAIN_PAIRS = /^[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*(?:&[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*)*$/;
+function alreadyCanonical(query: string): boolean {
+  if (!PLAIN_PAIRS.test(query)) return false;
+  let start = 0;
+  let previousKey = '';
+  let previousValue = '';
+  for (;;) {
+    const amp = query.indexOf('&', start);
+    if (start === 0 && amp < 0) return true;
+    const end = amp < 0 ? query.length : amp;
+    const eq = query.indexOf('=', start);
+    const key = query.slice(start, eq);
+    const value = query.slice(eq + 1, end);
+    if (start > 0 && (key < previousKey || (key === previousKey && value < previousValue))) return false;
+    if (amp < 0) return true;
+    previousKey = key;
+    previousValue = value;
+    start = amp + 1;
+  }
 }
 
 function compareCodePoints(a: string, b: string): number {
@@ -113,7 +138,7 @@ function decodeQueryComponent(raw: string): string | undefined {
 // Values are trimmed and inner runs of whitespace folded to one space (AWS rule); most values
 // need neither, and the test is cheaper than the replace.
 const FOLDABLE = /^\s|\s$|\s\s|[\t\n\r]/;
-function canonicalHeaderValue(value: string): string {
+export function canonicalHeaderValue(value: string): string {
   return FOLDABLE.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
 
@@ -125,7 +150,8 @@ const SIGNING_KEY_CACHE_LIMIT = 64;
 // answers almost every call without building the map's key string.
 let last: { secret: string; date: string; scope: SigningScope; key: Uint8Array } | undefined;
 
-function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
+/** The day's signing key for a secret and scope (`date` is the day, YYYYMMDD), derived once a day. */
+export function signingKey(secret: string, date: string, scope: SigningScope): Uint8Array {
   if (last && last.secret === secret && last.date === date && last.scope.region === scope.region && last.scope.service === scope.service) return last.key;
   const key = derivedKey(secret, date, scope);
   last = { secret, date, scope: { region: scope.region, service: scope.service }, key };

@@ -9,14 +9,18 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  /** Whether a line of this level would be written now (so its fields need not be gathered otherwise); absent: always. */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** `journal`: stdout is the systemd journal, so each line carries its syslog priority (journal.ts). */
 export function createLogger(write: LineWriter, minimum: () => LogLevel, options: { journal?: boolean } = {}): Logger {
   const journal = options.journal === true;
+  const enabled = (level: LogLevel) => ORDER[level] >= ORDER[minimum()];
   return {
+    enabled,
     log(level, msg, fields) {
-      if (ORDER[level] >= ORDER[minimum()]) logEvent(write, level, msg, fields, priorityPrefix(journal, level));
+      if (enabled(level)) logEvent(write, level, msg, fields, priorityPrefix(journal, level));
     },
   };
 }

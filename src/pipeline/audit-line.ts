@@ -2,10 +2,11 @@
 // the scope alone, when its body has been sent (or abandoned), counting the bytes on the way.
 import type { AuditRecord, AuditSink } from '../observability/audit.ts';
 import type { Stage } from './chain.ts';
-import { auditDecision, auditReason, type RequestScope } from './scope.ts';
+import { auditDecision, auditReason } from './scope.ts';
 import { collectAfterStreaming } from '../runtime/gc-pacing.ts';
 import { ShutdownCut, type GatewayError } from '../errors.ts';
 import type { InFlightAudits, OpenRequest } from './in-flight.ts';
+import type { RequestScope } from './scope.ts';
 
 /**
  * Responses up to this size (by Content-Length) are logged when their headers are sent. forward
@@ -21,8 +22,7 @@ export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
     };
   }
   return async function auditLine(scope, next) {
-    // Cut before any answer: the client gets none; the gateway gave up on it (503).
-    const entry = inFlight.open(() => auditRecord(scope, 503, 0, true, undefined, new ShutdownCut()));
+    const entry = inFlight.open(new OpenLine(scope));
     let response: Response;
     try {
       response = await next(scope);
@@ -32,6 +32,22 @@ export function auditLine(audit: AuditSink, inFlight?: InFlightAudits): Stage {
     }
     return audited(response, scope, audit, entry, inFlight);
   };
+}
+
+/** A request in flight as the shutdown would record it if it cut it now (in-flight.ts). */
+class OpenLine implements OpenRequest {
+  done = false;
+  /** Set once the answer's head has gone out, with the bytes of its body sent so far. */
+  status = 0;
+  bytesOut = 0;
+  constructor(readonly scope: RequestScope) {}
+
+  cutLine(): AuditRecord {
+    // Cut before any answer: the client gets none; the gateway gave up on it (503). Cut mid-body:
+    // the client got the head and part of the body.
+    if (this.status === 0) return auditRecord(this.scope, 503, 0, true, undefined, new ShutdownCut());
+    return { ...auditRecord(this.scope, this.status, this.bytesOut, true), reason: new ShutdownCut().detail! };
+  }
 }
 
 /**
@@ -84,48 +100,52 @@ export function auditRecord(scope: RequestScope, status: number, bytesOut: numbe
  * length (their totalMs ends at the response headers), else when the streamed body has been fully
  * sent or abandoned, counting the bytes on the way (then totalMs includes the transfer).
  */
-export function audited(response: Response, scope: RequestScope, audit: AuditSink, entry?: OpenRequest, inFlight?: InFlightAudits): Response {
-  // Written now unless a shutdown that cut the request already wrote its line.
-  const writeNow = (record: () => AuditRecord) => {
-    if (!entry || inFlight!.close(entry)) audit.write(record());
-  };
-  if (!response.body) {
-    writeNow(() => auditRecord(scope, response.status, 0, false));
-    return response;
-  }
-  const length = Number(response.headers.get('content-length') ?? NaN);
+export function audited(response: Response, scope: RequestScope, audit: AuditSink, entry?: OpenLine, inFlight?: InFlightAudits): Response {
+  const exchange = scope.exchange;
+  const length = response.body ? Number(response.headers.get('content-length') ?? NaN) : 0;
   if (length <= SMALL_BODY_BYTES) {
-    // Most MLflow answers are small JSON with a known length: they go out on the runtime's native
-    // stream path and are logged now, instead of through a JavaScript stream wrapper per response.
-    writeNow(() => auditRecord(scope, response.status, length, false));
+    // No body, or small JSON with a known length (most MLflow answers): it goes out on the
+    // runtime's native stream path and is logged now, instead of through a JavaScript stream
+    // wrapper per response. Written unless a shutdown that cut the request already wrote its line.
+    exchange?.close();
+    if (!entry || inFlight!.close(entry)) audit.write(auditRecord(scope, response.status, length, false));
     return response;
   }
   let bytesOut = 0;
   let written = false;
-  // Cut mid-body: the client got the head and part of the body.
-  if (entry) entry.cutLine = () => ({ ...auditRecord(scope, response.status, bytesOut, true), reason: new ShutdownCut().detail! });
+  if (entry) entry.status = response.status;
   const finish = (incomplete: boolean, why?: string) => {
     if (written) return;
     written = true;
-    writeNow(() => auditRecord(scope, response.status, bytesOut, incomplete, why));
+    exchange?.close();
+    if (!entry || inFlight!.close(entry)) audit.write(auditRecord(scope, response.status, bytesOut, incomplete, why));
   };
-  const reader = response.body.getReader();
+  const reader = response.body!.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
+        // Each read from the upstream is a wait the watch times (forward's exchange): silence
+        // longer than backend.timeoutSeconds between two chunks ends the answer there.
+        exchange?.waiting();
         const { done, value } = await reader.read();
+        exchange?.resting();
         if (done) {
           controller.close();
           finish(false);
         } else {
           bytesOut += value.byteLength;
+          if (entry) entry.bytesOut = bytesOut;
           collectAfterStreaming(value.byteLength);
           controller.enqueue(value);
         }
       } catch (failure) {
-        // The upstream broke mid-body: the client sees a truncated response (shorter than its
-        // Content-Length, or a chunked body without its last chunk); the log says so and how far it got.
-        finish(true, `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300));
+        // The upstream broke mid-body, or was silent too long: the client sees a truncated response
+        // (shorter than its Content-Length, or a chunked body without its last chunk); the log says
+        // so and how far it got.
+        const why = exchange?.ended === 'timeout'
+          ? `upstream: silent for more than ${exchange.watch.timeoutMs / 1000} s mid-body (backend.timeoutSeconds)`
+          : `upstream: ${failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)}`.slice(0, 300);
+        finish(true, why);
         controller.error(failure);
       }
     },

@@ -23,6 +23,12 @@ import type { Stage } from './chain.ts';
 export interface Authenticator {
   /** `method` matters only for cookie credentials, which browsers also send on other sites' forms. */
   authenticate(headers: Headers, method?: string): Promise<Identity>;
+  /**
+   * The same, answered at once where no I/O or slow hash is needed (an API key, anonymous access,
+   * a refusal): the identity itself, or a promise of it (JWT, Basic, ALB). Throws synchronously
+   * for a refusal it can make at once.
+   */
+  identify(headers: Headers, method?: string): Identity | Promise<Identity>;
 }
 
 /**
@@ -36,47 +42,51 @@ export function createAuthenticator(auth: CompiledAuth, now: () => number = Date
   const mtls = auth.albMtls ? mtlsVerifier(auth, auth.albMtls) : undefined;
   const refuse = (detail: string) => new Unauthenticated(auth.challenge, detail);
 
+  const identify = (headers: Headers, method = 'GET'): Identity | Promise<Identity> => {
+    const authorization = headers.get('authorization');
+    const apiKey = headers.get('x-api-key');
+    const albData = headers.get(ALB_HEADER);
+    // The certificate of the connection the ALB accepted: a second credential beside it is refused,
+    // as any two kinds are (an API key must not silently win over, or lose to, a certificate).
+    const certified = mtls?.verify(headers, now());
+    if (certified) {
+      if (authorization !== null || apiKey !== null || albData !== null) throw refuse('two kinds of credentials in one request (a client certificate and another)');
+      return certified;
+    }
+    if (albData !== null) {
+      if (!alb) throw refuse('alb-oidc: header present but ALB authentication is not enabled in the rules');
+      if (authorization !== null || apiKey !== null) throw refuse('two kinds of credentials in one request');
+      return alb.verify(albData, now());
+    }
+    if (authorization !== null) {
+      if (apiKey !== null) throw refuse('two kinds of credentials in one request');
+      const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+      if (bearer) {
+        const token = bearer[1]!;
+        return jwt && looksLikeJwt(token) ? jwt.verify(token, now()) : verifyApiKey(token, auth, now());
+      }
+      if (/^Basic /i.test(authorization)) {
+        const credentials = parseBasic(authorization);
+        if (!credentials) throw refuse('basic: malformed');
+        if (!basic) throw refuse('basic: no client has a password');
+        return basic.verify(credentials.username, credentials.password, now());
+      }
+      throw refuse('unsupported Authorization scheme');
+    }
+    if (apiKey !== null) return verifyApiKey(apiKey.trim(), auth, now());
+    const cookieToken = jwt && auth.jwtCookie ? cookieValue(headers.get('cookie'), auth.jwtCookie) : undefined;
+    if (cookieToken !== undefined) {
+      // A browser attaches the cookie to requests other sites make it send: never let those write.
+      if (crossSiteWrite(method, headers)) throw refuse('jwt-cookie: a write from another site (CSRF)');
+      return jwt!.verify(cookieToken, now());
+    }
+    if (auth.anonymous) return auth.anonymous;
+    throw refuse('no credentials');
+  };
   return {
-    async authenticate(headers, method = 'GET') {
-      const authorization = headers.get('authorization');
-      const apiKey = headers.get('x-api-key');
-      const albData = headers.get(ALB_HEADER);
-      // The certificate of the connection the ALB accepted: a second credential beside it is refused,
-      // as any two kinds are (an API key must not silently win over, or lose to, a certificate).
-      const certified = mtls?.verify(headers, now());
-      if (certified) {
-        if (authorization !== null || apiKey !== null || albData !== null) throw refuse('two kinds of credentials in one request (a client certificate and another)');
-        return certified;
-      }
-      if (albData !== null) {
-        if (!alb) throw refuse('alb-oidc: header present but ALB authentication is not enabled in the rules');
-        if (authorization !== null || apiKey !== null) throw refuse('two kinds of credentials in one request');
-        return alb.verify(albData, now());
-      }
-      if (authorization !== null) {
-        if (apiKey !== null) throw refuse('two kinds of credentials in one request');
-        const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-        if (bearer) {
-          const token = bearer[1]!;
-          return jwt && looksLikeJwt(token) ? jwt.verify(token, now()) : verifyApiKey(token, auth, now());
-        }
-        if (/^Basic /i.test(authorization)) {
-          const credentials = parseBasic(authorization);
-          if (!credentials) throw refuse('basic: malformed');
-          if (!basic) throw refuse('basic: no client has a password');
-          return basic.verify(credentials.username, credentials.password, now());
-        }
-        throw refuse('unsupported Authorization scheme');
-      }
-      if (apiKey !== null) return verifyApiKey(apiKey.trim(), auth, now());
-      const cookieToken = jwt && auth.jwtCookie ? cookieValue(headers.get('cookie'), auth.jwtCookie) : undefined;
-      if (cookieToken !== undefined) {
-        // A browser attaches the cookie to requests other sites make it send: never let those write.
-        if (crossSiteWrite(method, headers)) throw refuse('jwt-cookie: a write from another site (CSRF)');
-        return jwt!.verify(cookieToken, now());
-      }
-      if (auth.anonymous) return auth.anonymous;
-      throw refuse('no credentials');
+    identify,
+    async authenticate(headers, method) {
+      return identify(headers, method);
     },
   };
 }
@@ -89,8 +99,16 @@ export function authentication(auth: CompiledAuth, signInFailures: SignInFailure
   const authenticator = createAuthenticator(auth, now, issuerFetch);
   const limit = auth.failedSignInLimit;
   if (!limit) {
-    return async function authentication(scope, next) {
-      scope.identity = await authenticator.authenticate(scope.request.headers, scope.method);
+    // Synchronous when the credential is (an API key, anonymous): no promise of its own then.
+    return function authentication(scope, next) {
+      const found = authenticator.identify(scope.request.headers, scope.method);
+      if (found instanceof Promise) {
+        return found.then((identity) => {
+          scope.identity = identity;
+          return next(scope);
+        });
+      }
+      scope.identity = found;
       return next(scope);
     };
   }

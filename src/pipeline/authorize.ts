@@ -9,7 +9,7 @@ import { decideFieldsWithinScopes } from '../scopes/graphql-scopes.ts';
 import type { AskedDocument } from './graphql.ts';
 import { refsReadBody } from '../scopes/request-values.ts';
 import { changesWhatLookupsKnow, type OwnerLookups } from '../scopes/owners.ts';
-import type { Stage } from './chain.ts';
+import type { Next, Stage } from './chain.ts';
 import type { RequestScope } from './scope.ts';
 import { GRAPHQL_MAX_BODY_BYTES, isGraphqlRequest } from './graphql-route.ts';
 import { mayHaveBody, readBodyWithCap } from '../http/read-body.ts';
@@ -179,45 +179,63 @@ export function decideRequest(identity: Profile, request: RequestToDecide, graph
  * sent on as read. A denial names, in the log only, the policies that would have allowed the request.
  */
 export function authorization(directory: PolicyDirectory, maxBodyBytes: number, owners?: OwnerLookups): Stage {
-  return async function authorization(scope, next) {
-    const identity = scope.identity!;
+  // Synchronous when the decision needs nothing read or looked up (a REST call an unscoped grant
+  // decides, or no grant at all): no promise of its own (issue 21, bench/in-process.ts).
+  return function authorization(scope, next) {
     const path = scope.upstreamPath!;
-    const graphqlRequest = isGraphqlRequest(path);
-    if (graphqlRequest && mayHaveBody(scope.request)) {
-      const body = await readBodyWithCap(scope.request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease);
-      if (body) scope.body = body;
-    }
-    let decision: RequestDecision;
-    try {
-      decision = decideRequest(identity, { method: scope.method, path, query: scope.query, ...(scope.body ? { body: scope.body } : {}) }, graphqlRequest ? await loadGraphql() : undefined);
-    } catch (error) {
-      if (graphqlRequest) scope.operation = 'GraphQL';
-      throw error;
-    }
+    if (isGraphqlRequest(path)) return decideGraphqlRequest(scope, path, maxBodyBytes, owners).then((decision) => concluded(scope, next, decision, directory, path, owners));
+    const decision = decideRequest(scope.identity!, { method: scope.method, path, query: scope.query }, undefined);
     if (decision.operation) scope.operation = decision.operation;
-    if (decision.scoped) decision = await decideWithinScopes(scope, decision, decision.scoped, maxBodyBytes, owners);
-    else if (decision.scopedOperations) decision = await decideGraphqlWithinScopes(scope, decision, decision.scopedOperations, owners);
-    if (decision.allowed) {
-      scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
-      if (!changesWhatLookupsKnow(decision.operation)) return next(scope);
-      // A rename or relink through the gateway: what the lookups knew of it is stale, before the
-      // backend acts and after (a lookup that raced the change is not kept).
-      owners?.changed(decision.operation!);
-      try {
-        return await next(scope);
-      } finally {
-        owners?.changed(decision.operation!);
-      }
-    }
-    // For GraphQL: who could call the operation that was refused, on its own route.
-    const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
-    const fix = route ? wouldAllow(directory, route.method, route.path) : wouldAllow(directory, scope.method, path);
-    scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
-    const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
-    // The same words whether the resource is another team's or does not exist: no oracle.
-    const on = decision.scoped || decision.scopedOperations ? ' on the resources this request names' : '';
-    throw new PermissionDenied(`Client "${identity.id}" may not call ${what}${on}.`, decision.reason);
+    if (decision.scoped) return decideWithinScopes(scope, decision, decision.scoped, maxBodyBytes, owners).then((scoped) => concluded(scope, next, scoped, directory, path, owners));
+    return concluded(scope, next, decision, directory, path, owners);
   };
+}
+
+/** A GraphQL document: read whole (what it asks is what is authorized), each operation decided. */
+async function decideGraphqlRequest(scope: RequestScope, path: string, maxBodyBytes: number, owners: OwnerLookups | undefined): Promise<RequestDecision> {
+  if (mayHaveBody(scope.request)) {
+    const body = await readBodyWithCap(scope.request, Math.min(maxBodyBytes, GRAPHQL_MAX_BODY_BYTES), scope.bodyLease);
+    if (body) scope.body = body;
+  }
+  let decision: RequestDecision;
+  try {
+    decision = decideRequest(scope.identity!, { method: scope.method, path, query: scope.query, ...(scope.body ? { body: scope.body } : {}) }, await loadGraphql());
+  } catch (error) {
+    scope.operation = 'GraphQL';
+    throw error;
+  }
+  if (decision.operation) scope.operation = decision.operation;
+  return decision.scopedOperations ? decideGraphqlWithinScopes(scope, decision, decision.scopedOperations, owners) : decision;
+}
+
+/** The decision made: on to the next stage, or 403 naming (in the log only) who could have. */
+function concluded(scope: RequestScope, next: Next, decision: RequestDecision, directory: PolicyDirectory, path: string, owners: OwnerLookups | undefined): Promise<Response> {
+  if (decision.allowed) {
+    scope.decision = { allowed: true, policy: decision.policy!, reason: decision.reason };
+    if (!changesWhatLookupsKnow(decision.operation)) return next(scope);
+    return changingWhatLookupsKnow(scope, next, decision.operation!, owners);
+  }
+  // For GraphQL: who could call the operation that was refused, on its own route.
+  const route = decision.denied ? routesOf(decision.denied)[0] : undefined;
+  const fix = route ? wouldAllow(directory, route.method, route.path) : wouldAllow(directory, scope.method, path);
+  scope.decision = { allowed: false, reason: decision.reason, ...(fix ? { wouldAllow: fix } : {}) };
+  const what = decision.denied ? `${decision.denied} (through GraphQL)` : decision.operation ?? `${scope.method} ${path}`;
+  // The same words whether the resource is another team's or does not exist: no oracle.
+  const on = decision.scoped || decision.scopedOperations ? ' on the resources this request names' : '';
+  throw new PermissionDenied(`Client "${scope.identity!.id}" may not call ${what}${on}.`, decision.reason);
+}
+
+/**
+ * A rename or relink through the gateway: what the lookups knew of it is stale, before the backend
+ * acts and after (a lookup that raced the change is not kept), however the rest of the list ends.
+ */
+async function changingWhatLookupsKnow(scope: RequestScope, next: Next, operation: string, owners: OwnerLookups | undefined): Promise<Response> {
+  owners?.changed(operation);
+  try {
+    return await next(scope);
+  } finally {
+    owners?.changed(operation);
+  }
 }
 
 /** A GraphQL document some of whose operations only scoped grants allow: each field held against them. */

@@ -87,15 +87,34 @@ const ROUTINE = new Set([...HOP_BY_HOP, 'authorization', 'x-api-key', 'host', 'c
  * pushed onto `dropped`, for the debug log.
  */
 export function forwardableRequestHeaders(headers: Headers, allowed: ReadonlySet<string> = FORWARDED_REQUEST_HEADERS, dropped?: string[]): Array<[string, string]> {
-  const listed = connectionListed(headers.get('connection'));
-  if (isSameOrigin(headers.get('origin'), headers.get('host'))) listed.add('origin');
-  const out: Array<[string, string]> = [];
-  headers.forEach((value, rawName) => {
-    const name = rawName.toLowerCase();
-    if (allowed.has(name) && !listed.has(name)) out.push([name, value]);
-    else if (dropped && !ROUTINE.has(name) && !(name === 'origin' && listed.has(name))) dropped.push(name);
-  });
+  const connection = headers.get('connection');
+  const origin = headers.get('origin');
+  selection.allowed = allowed;
+  selection.listed = connection ? connectionListed(connection) : NONE_LISTED;
+  selection.sameOrigin = origin !== null && isSameOrigin(origin, headers.get('host'));
+  selection.out = [];
+  selection.dropped = dropped;
+  // forEach with a named function and this one state object, not a closure per request; forEach is
+  // synchronous, so one request's pass never interleaves with another's.
+  headers.forEach(selectField);
+  const out = selection.out;
+  selection.out = selection.dropped = undefined;
   return out;
+}
+
+const NONE_LISTED: ReadonlySet<string> = new Set();
+const selection: { allowed: ReadonlySet<string>; listed: ReadonlySet<string>; sameOrigin: boolean; out: Array<[string, string]> | undefined; dropped: string[] | undefined } = {
+  allowed: FORWARDED_REQUEST_HEADERS,
+  listed: NONE_LISTED,
+  sameOrigin: false,
+  out: undefined,
+  dropped: undefined,
+};
+function selectField(value: string, rawName: string): void {
+  const name = rawName.toLowerCase();
+  const origin = name === 'origin' && selection.sameOrigin;
+  if (selection.allowed.has(name) && !origin && !selection.listed.has(name)) selection.out!.push([name, value]);
+  else if (selection.dropped && !ROUTINE.has(name) && !origin && !(name === 'origin' && selection.listed.has(name))) selection.dropped.push(name);
 }
 
 /**
@@ -119,18 +138,25 @@ export function isSameOrigin(origin: string | null, host: string | null): boolea
   }
 }
 
-/** Upstream response headers to pass back: everything but hop-by-hop ones (Set-Cookie kept, each one). */
-export function clientResponseHeaders(upstream: Headers, requestId: string): Headers {
-  const out = new Headers();
-  const dropped = connectionListed(upstream.get('connection'));
-  upstream.forEach((value, rawName) => {
-    const name = rawName.toLowerCase();
-    if (name === 'set-cookie' || HOP_BY_HOP.has(name) || dropped.has(name)) return;
-    out.set(name, value);
-  });
-  for (const cookie of upstream.getSetCookie()) out.append('set-cookie', cookie);
-  out.set('x-request-id', requestId);
-  return out;
+// Deno's fetch gives a Response whose headers are immutable (the fetch standard's "immutable"
+// guard: set and delete throw); Bun's may be edited. Measured on Bun 1.4.4 and Deno 2.9.6.
+const FETCH_HEADERS_MUTABLE = !('Deno' in globalThis);
+
+/**
+ * The upstream's response headers as the client gets them: the block as it came, every Set-Cookie
+ * on its own, less the hop-by-hop fields and those the upstream's Connection names, plus the
+ * request id. Copied whole, not field by field: on Bun the fetch Response's own Headers are edited
+ * in place, on Deno (immutable) copied once natively. `hopByHop`: whether the block has any
+ * hop-by-hop field at all (forward learns it while measuring the block); most have none.
+ */
+export function clientResponseHeaders(upstream: Headers, requestId: string, hopByHop = true): Headers {
+  const headers = FETCH_HEADERS_MUTABLE ? upstream : new Headers(upstream);
+  if (hopByHop) {
+    for (const name of connectionListed(headers.get('connection'))) headers.delete(name);
+    for (const name of HOP_BY_HOP) headers.delete(name);
+  }
+  headers.set('x-request-id', requestId);
+  return headers;
 }
 
 /** Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */

@@ -6,13 +6,14 @@
 import type { AuditRecord } from '../observability/audit.ts';
 
 export interface OpenRequest {
-  /** The line to write if the request is cut now; the audit stage updates it as the answer goes out. */
-  cutLine: () => AuditRecord;
+  /** The line to write if the request is cut now; the audit stage's entry knows how far the answer got. */
+  cutLine(): AuditRecord;
   done: boolean;
 }
 
 export interface InFlightAudits {
-  open(cutLine: () => AuditRecord): OpenRequest;
+  /** Registers the audit stage's entry for a request (its own object: no closure per request). */
+  open<T extends OpenRequest>(entry: T): T;
   /** True when the caller is the one to write the request's line (the cut has not written it). */
   close(entry: OpenRequest): boolean;
   /** Claims every open request and returns their lines (the caller writes them). */
@@ -23,8 +24,7 @@ export interface InFlightAudits {
 export function inFlightAudits(): InFlightAudits {
   const open = new Set<OpenRequest>();
   return {
-    open(cutLine) {
-      const entry = { cutLine, done: false };
+    open(entry) {
       open.add(entry);
       return entry;
     },

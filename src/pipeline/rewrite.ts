@@ -49,19 +49,22 @@ export function checkUnambiguousPath(path: string, query: string, limits: PathLi
   if (/%(?![0-9a-f]{2})/i.test(path)) throw new BadRequest('Request path contains malformed percent-encoding.');
 }
 
+const NONE_APPLIED = Object.freeze([]) as unknown as string[];
+
 export function rewritePath(path: string, query: string, rewrites: ReadonlyArray<CompiledRewrite>, limits: PathLimits): RewriteResult {
   checkUnambiguousPath(path, query, limits);
   let current = path;
-  const applied: string[] = [];
+  let applied: string[] | undefined;
   for (const rule of rewrites) {
     const next = rule.apply(current);
     if (next !== undefined) {
       current = next;
-      applied.push(rule.name);
+      (applied ??= []).push(rule.name);
     }
   }
+  if (!applied) return { path, applied: NONE_APPLIED };
   // A regex rule could build an ambiguous path from a clean one; check the result as well.
-  if (applied.length > 0) checkUnambiguousPath(current, query, limits);
+  checkUnambiguousPath(current, query, limits);
   return { path: current, applied };
 }
 

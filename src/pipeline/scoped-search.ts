@@ -112,7 +112,7 @@ async function answerScopedSearch(scope: RequestScope, filter: ScopedRows, setti
       // One list, asked with the client's parameters as they are, its rows kept to the scope.
       const all = await fetchPage(undefined, 0);
       const shown = await Promise.all(all.rows.map((row) => rowVisible(row, kind, filter.grants, scope.identity!, settings.owners, scope.requestId)));
-      return json(200, { [kind.rows]: all.rows.filter((_, i) => shown[i]) });
+      return json(200, { [kind.rows]: all.rows.filter((_, i) => shown[i]) }, scope.requestId);
     }
     const page = await scopedPage({
       want,

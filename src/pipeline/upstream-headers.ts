@@ -12,9 +12,10 @@ export function upstreamHeaderSelection(forwardHeaders: ReadonlyArray<string>, l
     ? new Set([...FORWARDED_REQUEST_HEADERS, ...forwardHeaders.map((name) => name.toLowerCase())])
     : FORWARDED_REQUEST_HEADERS;
   return function upstreamHeaderSelection(scope, next) {
-    const dropped: string[] = [];
+    // The dropped names are gathered only when their debug line would be written.
+    const dropped = log && (log.enabled?.('debug') ?? true) ? [] : undefined;
     scope.upstreamHeaders = forwardableRequestHeaders(scope.request.headers, allowed, dropped);
-    if (dropped.length > 0) log?.log('debug', 'client headers not forwarded', { requestId: scope.requestId, headers: dropped });
+    if (dropped && dropped.length > 0) log!.log('debug', 'client headers not forwarded', { requestId: scope.requestId, headers: dropped });
     return next(scope);
   };
 }

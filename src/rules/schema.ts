@@ -50,7 +50,12 @@ const Backend = Type.Object(
     timeoutSeconds: Type.Number({
       exclusiveMinimum: 0,
       default: 120,
-      description: 'How long to wait for the upstream\'s response headers. MLflow\'s client waits 120 s; do not go lower.',
+      description:
+        'How long to wait for the backend: for its response headers (counted from the end of the request body, so a slow upload is never cut), ' +
+        'then between two chunks of its response body (an idle limit, as the read timeout of Python\'s requests: an answer that keeps ' +
+        'sending is never cut, however long it takes). A backend silent for longer gets 504 while nothing has been sent yet; a streamed ' +
+        'answer already under way is ended where it stopped, and its audit line says incomplete. Enforced within an eighth of it (at most 1 s). ' +
+        'MLflow\'s client waits 120 s; do not go lower. See docs/timeouts.md.',
     }),
   },
   { additionalProperties: false },

@@ -4,11 +4,11 @@
 // behind an ALB that is a 502. Closing after each answer makes the next request open a fresh
 // connection, which the load balancer, now that readiness fails, sends elsewhere. (nginx does the
 // same on a graceful shutdown: keep-alive is disabled for the requests it still serves.)
-type Handler = (request: Request) => Response | Promise<Response>;
+import type { FetchHandler } from '../listen.ts';
 
-export function closingWhileDraining(handle: Handler, draining: () => boolean): Handler {
-  return (request) => {
-    const answer = handle(request);
+export function closingWhileDraining(handle: FetchHandler, draining: () => boolean): FetchHandler {
+  return (request, peerAddress) => {
+    const answer = handle(request, peerAddress);
     if (!draining()) {
       // The drain may begin while this request runs: decide when the answer is ready.
       return answer instanceof Response ? answer : answer.then((response) => (draining() ? closing(response) : response));

@@ -1,6 +1,6 @@
 // The gateway's listener and, when metrics are enabled, the metrics listener on its own port, both
 // from the rules at start-up (a changed listen or metrics section needs a restart).
-import { listen, type Listener } from '../listen.ts';
+import { listen, type FetchHandler, type Listener } from '../listen.ts';
 import { metricsHandler } from '../observability/metrics-endpoint.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { CompiledRules } from '../rules/compile.ts';
@@ -19,7 +19,7 @@ export function gatewayIdleTimeoutSeconds(upstreamTimeoutMs: number): number {
   return upstreamTimeoutMs / 1000 + 10;
 }
 
-export function startListeners(handle: (request: Request) => Response | Promise<Response>, rules: CompiledRules, metrics: GatewayMetrics): Listeners {
+export function startListeners(handle: FetchHandler, rules: CompiledRules, metrics: GatewayMetrics): Listeners {
   const startup = rules.source;
   const gateway = listen(handle, {
     hostname: startup.listen.host,

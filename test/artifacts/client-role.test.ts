@@ -2,7 +2,7 @@
 // re-made per (role, client) with the role's credentials. Checked at a recording S3 endpoint (only
 // who signed matters here; moto does not say which key signed a request).
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { createArtifactService } from '../../src/artifacts/service.ts';
 import type { CredentialCache } from '../../src/aws/credentials.ts';

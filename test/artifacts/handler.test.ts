@@ -2,7 +2,7 @@
 // a real S3-compatible server (moto) for artifacts and a small SageMaker-like upstream for the REST
 // API that answers with S3 locations and echoes what it receives.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import type { CredentialCache } from '../../src/aws/credentials.ts';

@@ -3,7 +3,7 @@
 // its reason in the audit line and never reaches the backend, and the X-Amzn-Mtls-* headers (in
 // any spelling, with or without auth.albMtls) never reach the backend either.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import { problemsOf, rulesFrom } from '../support/rules.ts';

@@ -3,7 +3,7 @@
 // (or 503 when the identity provider is down) and nothing reaches the upstream.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createHmac } from 'node:crypto';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { hashPassword } from '../../src/auth/password.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';

@@ -2,7 +2,7 @@
 // for several clients, each allowed call reaches the upstream unchanged and each denied one does
 // not; policy conditions on experiment names; rate limits with Retry-After.
 import { beforeAll, afterAll, describe, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import type { CompiledRules } from '../../src/rules/compile.ts';

@@ -106,6 +106,12 @@ describe('query canonicalisation matches the AWS front end', () => {
     ['an empty value keeps its `=`', 'page_token=&a=1', 'a=1&page_token='],
     ['a key without `=` gets an empty value', 'flag', 'flag='],
     ['unreserved characters are left alone', 'k=AZaz09-_.~', 'k=AZaz09-_.~'],
+    // Queries already canonical are answered as they are (sigv4.ts alreadyCanonical): the order check must hold.
+    ['an already canonical query is itself', 'a=1&a=2&b=2', 'a=1&a=2&b=2'],
+    ['equal keys are sorted by value', 'a=2&a=1', 'a=1&a=2'],
+    ['a prefix key before a longer one is already in order', 'a=2&a-b=1', 'a=2&a-b=1'],
+    ['a repeated pair stays repeated', 'x=1&x=1', 'x=1&x=1'],
+    ['one plain pair is itself', 'experiment_id=1', 'experiment_id=1'],
   ];
   for (const [sentence, raw, canonical] of cases) {
     test(sentence, () => {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { createTracing } from '../../src/observability/otel.ts';
 import { tracedCredentialProvider, tracedRateLimitStore } from '../../src/observability/traced-io.ts';
 import type { Tracing } from '../../src/observability/tracing.ts';

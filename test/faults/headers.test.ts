@@ -113,3 +113,50 @@ describe('backend.forwardHeaders', () => {
     expect(problems.join('\n')).not.toContain('x-fine');
   });
 });
+
+// What comes back (issue 21): the upstream's response header block as it is, but for the
+// hop-by-hop fields (RFC 9110 §7.6.1) and those the upstream's Connection names. Set-Cookie is the
+// field that must never be joined (RFC 6265 §3: an Expires date has a comma of its own), so each
+// one must arrive as its own line, in order, byte for byte.
+const UPSTREAM_COOKIES: Array<[string, string]> = [
+  ['set-cookie', 'session=abc; Path=/; HttpOnly; Secure'],
+  ['set-cookie', 'pref=dark; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/'],
+  ['set-cookie', 'empty='],
+];
+const UPSTREAM_KEPT: Array<[string, string]> = [
+  ['cache-control', 'no-store'],
+  ['etag', '"v1"'],
+  ['x-mlflow-custom', 'kept as sent'],
+  ['vary', 'Accept-Encoding'],
+];
+const UPSTREAM_HOP: Array<[string, string]> = [
+  ['connection', 'keep-alive, x-hop-private'],
+  ['keep-alive', 'timeout=5'],
+  ['x-hop-private', 'named by Connection: one hop only'],
+  ['proxy-authenticate', 'Basic realm="upstream"'],
+  ['upgrade', 'h2c'],
+];
+
+describe.each(BACKEND_MODES)('%s backend: upstream response headers back to the client', (mode) => {
+  for (const [kind, behaviour] of [
+    ['a small answer (read whole first)', {}],
+    ['a large answer (streamed)', { body: new Uint8Array(200_000).fill(7) }],
+    ['a chunked answer (streamed)', { chunkedPieceBytes: 1000 }],
+  ] as const) {
+    test(`${kind}: every field but the hop-by-hop ones, each Set-Cookie on its own line, byte for byte`, async () => {
+      gateway = await startFaultGateway(mode);
+      gateway.upstream.on('/api/2.0/mlflow/runs/search', { ...behaviour, headerList: [...UPSTREAM_COOKIES, ...UPSTREAM_KEPT, ...UPSTREAM_HOP] });
+      const { response } = await send(gateway, {});
+      expect(response.status).toBe(200);
+      expect(response.complete).toBe(true);
+      expect(response.headerList.filter(([name]) => name === 'set-cookie')).toEqual(UPSTREAM_COOKIES);
+      for (const [name, value] of UPSTREAM_KEPT) expect(response.headerList.filter(([n]) => n === name)).toEqual([[name, value]]);
+      const names = response.headerList.map(([name]) => name);
+      for (const name of ['keep-alive', 'x-hop-private', 'proxy-authenticate', 'upgrade']) expect(names).not.toContain(name);
+      // The gateway's own framing and request id, once each.
+      expect(response.headerList.filter(([name]) => name === 'x-request-id')).toHaveLength(1);
+      expect(names.filter((name) => name === 'connection').length).toBeLessThanOrEqual(1);
+      expect(response.headers.connection ?? 'close').not.toContain('x-hop-private');
+    });
+  }
+});

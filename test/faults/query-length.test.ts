@@ -3,7 +3,7 @@
 // runtime's --max-http-header-size flag), before the pipeline runs, so that refusal has no
 // request id, no MLflow-shaped body and no audit line. The schema is bounded below that.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { listen, type Listener } from '../../src/listen.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import { problemsOf, rulesFrom } from '../support/rules.ts';
@@ -22,7 +22,7 @@ anonymous: {policies: [read]}
 policies: {read: {operations: [GetRun]}}
 `);
   const app = createApp({ rules: () => rules, audit: { write: (record) => audit.push(record) } });
-  gateway = listen((request) => app.handle(request), { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: 30 });
+  gateway = listen(app.handle, { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: 30 });
 });
 
 afterAll(async () => {

@@ -132,6 +132,11 @@ describe('the CloudWatch dashboard', () => {
     for (const [namespace, name] of audit) expect(filters.some((f) => f.namespace === namespace && f.name === name)).toBe(true);
   });
 
+  test('no two metric filters publish one metric (each would add its own data point: every sum doubled)', () => {
+    const published = filters.map((f) => `${f.namespace} ${f.name}`);
+    expect(published.filter((metric, i) => published.indexOf(metric) !== i)).toEqual([]);
+  });
+
   test('every metric filter matches the audit lines a real gateway wrote, as often as the requests say', () => {
     const count = (name: string) => {
       const filter = filters.find((f) => f.name === name)!;
@@ -146,6 +151,8 @@ describe('the CloudWatch dashboard', () => {
       DeniedRequests: 1,
       Gateway5xx: 1,
       TotalMs: 5,
+      // The user data's failure line only (test/infra/user-data.test.ts): never a JSON line.
+      BootFailures: 0,
     });
   });
 
@@ -163,8 +170,19 @@ describe('the CloudWatch dashboard', () => {
     const userData = readFileSync(join(REPO, 'infra', 'lib', 'user-data.sh'), 'utf8');
     expect(userData).toContain('"measurement": ["mem_used_percent"]');
     expect(userData).toContain('"aggregation_dimensions": [["AutoScalingGroupName"]]');
-    const policies = (Object.values(template.Resources) as Array<{ Type: string; Properties: any }>).filter((r) => r.Type === 'AWS::IAM::Policy');
-    const put = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((s: any) => s.Action === 'cloudwatch:PutMetricData');
+    // The grant is the hosts' role's, in a customer-managed policy: NIST 800-53 rev 5's IAMNoInlinePolicy is not raised.
+    const policies = (Object.values(template.Resources) as Array<{ Type: string; Properties: any }>).filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy');
+    const granting = policies.filter((p) => p.Properties.PolicyDocument.Statement.some((s: any) => s.Action === 'cloudwatch:PutMetricData'));
+    expect(granting.map((p) => p.Type)).toEqual(['AWS::IAM::ManagedPolicy']);
+    expect(JSON.stringify(granting[0]!.Properties.Roles)).toContain('HostRole');
+    const statements = granting[0]!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
+    const put = statements.find((s) => s.Action === 'cloudwatch:PutMetricData');
     expect(put).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'CWAgent' } } });
+    // append_dimensions AutoScalingGroupName: the agent's ec2tagger reads the instance's
+    // aws:autoscaling:groupName tag with ec2:DescribeTags and drops every metric until that call
+    // succeeds (aws/amazon-cloudwatch-agent, plugins/processors/ec2tagger/ec2tagger.go:
+    // processMetrics returns nothing before initialRetrievalOfTagsAndVolumes sets started).
+    expect(statements.find((s) => s.Action === 'ec2:DescribeTags')).toMatchObject({ Effect: 'Allow', Resource: '*' });
+    expect(statements.map((s) => s.Action).sort()).toEqual(['cloudwatch:PutMetricData', 'ec2:DescribeTags']);
   });
 });

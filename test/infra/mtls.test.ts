@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, scratchTempDirs } from '../support/processes.ts';
-import { API_KEY_SHA256, CERTIFICATE_ARN, cfnLint, EXISTING_VPC, nagFindings, removeSynthesized, synth } from '../support/infra.ts';
+import { API_KEY_SHA256, CERTIFICATE_ARN, cfnLint, EXISTING_VPC, nagFindings, removeSynthesized, resourcesOf, synth } from '../support/infra.ts';
 import { makeTestPki, type TestPki } from '../support/certificates.ts';
 import { Match } from '../../infra/lib/testing.ts';
+import { checkMtlsAgainstRules, type MtlsSettings } from '../../infra/lib/mtls-trust-store.ts';
 
 setDefaultTimeout(240_000);
 afterAll(removeSynthesized);
@@ -23,9 +24,15 @@ beforeAll(() => {
   pki = makeTestPki();
 });
 
+/**
+ * The shipped rules with auth.albMtls and a client that signs in with its certificate: synth runs
+ * `check --strict` on the rules (issue 20), which warns about an albMtls section that no client's
+ * certificate can use.
+ */
 function rulesFile(albMtls: string | undefined): string {
   const file = join(tempDir('rules'), 'rules.yaml');
-  writeFileSync(file, albMtls ? SHIPPED.replace('  realm: MLflow\n', `  realm: MLflow\n${albMtls}`) : SHIPPED);
+  const certificateClient = '  - id: erp-batch\n    certificates:\n      - subject: CN=erp-batch,O=Example,C=US\n    policies: [log-runs]\n    rateLimit: {requestsPerSecond: 20, burst: 40}\n';
+  writeFileSync(file, albMtls ? SHIPPED.replace('  realm: MLflow\n', `  realm: MLflow\n${albMtls}`).replace(/^clients:\n/m, `clients:\n${certificateClient}`) : SHIPPED);
   return file;
 }
 const verifyRules = () => rulesFile('  albMtls: {mode: verify}\n');
@@ -47,6 +54,7 @@ describe('verify mode', () => {
     });
     expect(cfnLint(s.outdir).filter((m) => m.Level === 'Error')).toEqual([]);
     expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
   });
 
   test('the CA bundle is required, and the values must be s3:// URIs', () => {
@@ -63,6 +71,7 @@ describe('passthrough mode', () => {
     gateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Protocol: 'HTTPS', MutualAuthentication: { Mode: 'passthrough' } });
     gateway.resourceCountIs('AWS::ElasticLoadBalancingV2::TrustStore', 0);
     expect(nagFindings(s.app).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
   });
 
   test('a trust store in passthrough mode is refused: nothing would use it', () => {
@@ -87,9 +96,23 @@ describe('the listener and the rules agree, or synth refuses', () => {
     expect(() => synth({ ...BASE, mtls: JSON.stringify({ mode: 'passthrough' }), rulesFile: verifyRules() })).toThrow(/-c mtls mode passthrough, but .* has auth.albMtls.mode verify/);
   });
 
-  test('beside a plain-HTTP listener, or without the HTTPS one', () => {
-    expect(() => synth({ ...BASE, allowHttp: 'true', mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() })).toThrow(/-c mtls with -c allowHttp/);
+  test('never beside a listener that forwards plain HTTP: allowHttp with the certificate only redirects, without it mTLS has no HTTPS listener', () => {
+    // With a certificate, port 80 answers every request with a redirect to HTTPS (issue 20, item 6):
+    // nothing it receives, client-written X-Amzn-Mtls-* headers included, reaches a host.
+    const s = synth({ ...BASE, allowHttp: 'true', mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() });
+    const listeners = resourcesOf(gatewayOf(s), 'AWS::ElasticLoadBalancingV2::Listener');
+    expect(listeners.map((l) => [l.props.Port, l.props.DefaultActions.map((a: { Type: string }) => a.Type), l.props.MutualAuthentication?.Mode])).toEqual([
+      [443, ['forward'], 'verify'],
+      [80, ['redirect'], undefined],
+    ]);
+    expect(resourcesOf(gatewayOf(s), 'AWS::ElasticLoadBalancingV2::ListenerRule')).toEqual([]);
+    expect(nagFindings(s.app, 'NIST.800.53.R5')).toEqual([]);
+    // Without a certificate the plain-HTTP listener forwards, and there is no HTTPS listener to put mTLS on.
     const { certificateArn: _, ...noCertificate } = BASE;
     expect(() => synth({ ...noCertificate, allowHttp: 'true', mtls: JSON.stringify(VERIFY), rulesFile: verifyRules() })).toThrow(/-c mtls needs the HTTPS listener/);
+    // Should the listeners change, a forwarding plain-HTTP listener beside the HTTPS one stays refused.
+    const agreement = { rulesFile: 'rules.yaml', rulesMode: 'verify' as const, httpsListener: true };
+    expect(() => checkMtlsAgainstRules(VERIFY as MtlsSettings, { ...agreement, plainHttpForwards: true })).toThrow(/beside a listener that forwards plain HTTP/);
+    expect(() => checkMtlsAgainstRules(VERIFY as MtlsSettings, { ...agreement, plainHttpForwards: false })).not.toThrow();
   });
 });

@@ -191,7 +191,7 @@ for (const { mode, suffix, backend, arnAttribute } of MODES) {
       expect(imported['Fn::ImportValue']).toContain(`MlflowProxy-Mlflow${suffix}:`);
       expect(policy).toEqual(replaceValue(iamPolicyCli(placeholder), placeholder, imported) as any);
       // It is attached to the hosts' role, and no other policy of the stack grants a MLflow action.
-      const others = resourcesOf(gateway, 'AWS::IAM::Policy').filter((p) => p.props.PolicyName !== 'sagemaker-mlflow-proxy-iam-policy');
+      const others = [...resourcesOf(gateway, 'AWS::IAM::Policy'), ...resourcesOf(gateway, 'AWS::IAM::ManagedPolicy')].filter((p) => p.props.PolicyName !== 'sagemaker-mlflow-proxy-iam-policy');
       expect(JSON.stringify(others)).not.toMatch(/sagemaker-mlflow:|sagemaker:CallMlflowAppApi/);
     });
 

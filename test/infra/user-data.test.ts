@@ -12,6 +12,8 @@ import { EXECUTABLE } from '../support/build.ts';
 import { API_KEY_SHA256, CERTIFICATE_ARN, EXISTING_VPC, removeSynthesized, synth, withSharedStore } from '../support/infra.ts';
 import { kitArchive, stageKit } from '../../infra/lib/release-kit.ts';
 import { zipArchive } from '../../infra/lib/kit-archive.ts';
+import { BOOT_FAILED_PATTERN } from '../../infra/lib/gateway-alarms.ts';
+import { filterMatches } from '../support/dashboard-queries.ts';
 
 setDefaultTimeout(240_000);
 
@@ -274,6 +276,8 @@ describe('first boot downloads the kit, refuses any other than the one the stack
     const log = bootLog(root);
     expect(log).toContain(`the release kit's SHA-256 is ${sha256Of(tampered)}, not ${archive.sha256} (the stack's): refusing to install it`);
     expect(log).toContain('user-data: BOOT_FAILED while checking the release kit (exit 1)');
+    // The stack's metric filter (BootFailures, whose alarm stops an instance refresh) counts that line, and only it.
+    expect(log.split('\n').filter((line) => filterMatches(BOOT_FAILED_PATTERN, line))).toEqual(['user-data: BOOT_FAILED while checking the release kit (exit 1): this host will not serve; the lines above say why']);
     expect(log).not.toContain('user-data: done');
     // What CloudWatch gets: the agent's configuration (written first) ships this very file.
     expect(collected(root)).toContain(BOOT_LOG);

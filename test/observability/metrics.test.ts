@@ -1,7 +1,7 @@
 // Metrics observe the one audit record per request: scraped and parsed here, the counters move as
 // requests are allowed, denied, unauthenticated or cannot be signed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import { clientLabel, createMetrics, meteredAudit } from '../../src/observability/metrics.ts';
 import { metricsHandler } from '../../src/observability/metrics-endpoint.ts';

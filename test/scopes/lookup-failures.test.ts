@@ -2,7 +2,7 @@
 // Retry-After (MLflow's client retries it), in MLflow's error shape with a request id, nothing of the
 // request forwarded, the cause in the audit line only; and the gateway keeps serving.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createApp } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
 import { rulesFrom } from '../support/rules.ts';

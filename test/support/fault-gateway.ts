@@ -6,7 +6,8 @@
 //
 // API stability: shared with later fault work; add, do not rename.
 import { afterAll } from 'bun:test';
-import { createApp, type GatewayDeps } from '../../src/server.ts';
+import { createApp } from '../../src/app.ts';
+import type { GatewayDeps } from '../../src/server.ts';
 import { listen, type Listener } from '../../src/listen.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
@@ -85,7 +86,7 @@ export async function startFaultGateway(mode: BackendMode, options: FaultGateway
     ...options.deps,
   });
   // As main.ts does: the idle timeout outlasts the upstream timeout.
-  const listener: Listener = listen((request) => app.handle(request), { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10 });
+  const listener: Listener = listen(app.handle, { hostname: '127.0.0.1', port: 0, idleTimeoutSeconds: rules.upstreamTimeoutMs / 1000 + 10 });
   return {
     mode,
     upstream,

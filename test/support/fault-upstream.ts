@@ -19,6 +19,8 @@ import { verifySigV4, type Expectation, type Verdict } from '../standins/sigv4-v
 export interface Behaviour {
   status?: number;
   headers?: Record<string, string>;
+  /** Response fields in order, repeats kept (e.g. several Set-Cookie), sent after `headers`. */
+  headerList?: Array<[string, string]>;
   /** The response body; default `{"ok":true}`. */
   body?: string | Uint8Array;
   /** `headers`: answer as soon as the request head has arrived, reading the body on afterwards. Default `body`. */
@@ -271,7 +273,7 @@ async function answer(socket: Socket, behaviour: Behaviour, recorded: RecordedRe
   if (socket.destroyed) return;
   let status = behaviour.status ?? 200;
   let body = typeof behaviour.body === 'string' ? Buffer.from(behaviour.body) : behaviour.body ? Buffer.from(behaviour.body) : Buffer.from('{"ok":true}');
-  const headers: Array<[string, string]> = Object.entries(behaviour.headers ?? {});
+  const headers: Array<[string, string]> = [...Object.entries(behaviour.headers ?? {}), ...(behaviour.headerList ?? [])];
   if (!headers.some(([name]) => name.toLowerCase() === 'content-type')) headers.push(['content-type', 'application/json']);
   if (recorded.sigv4 && !recorded.sigv4.ok) {
     status = 403;

@@ -200,7 +200,7 @@ policies: {open: {operations: [AccessUI]}}
   });
 
   test('a request for another host gets 421 before sign-in; the health endpoints answer any host', async () => {
-    const { createApp } = await import('../../src/server.ts');
+    const { createApp } = await import('../../src/app.ts');
     const records: Array<Record<string, unknown>> = [];
     const app = createApp({ rules: () => rules, audit: { write: (record) => records.push(record as never) } });
     const refused = await app.handle(new Request('http://attacker.example/', { headers: { host: 'attacker.example' } }));
