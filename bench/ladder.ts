@@ -128,7 +128,7 @@ function pipeline(
     return next(scope);
   };
   const stages = all.filter(keep);
-  stages.splice(stages.length - 1, 0, readAsForSigning, plainMlflowPassing(parsed.value));
+  stages.splice(stages.length - 1, 0, readAsForSigning, plainMlflowPassing(parsed.value, maxBodyBytes));
   const run = chain(stages);
   const trust = rules.source.listen.trustForwardedFor;
   return (request, peerAddress) => run(receive(request, peerAddress, trust));

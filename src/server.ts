@@ -117,7 +117,7 @@ export function stagesFor(rules: CompiledRules, shared: SharedParts): Stage[] {
     // Scoped policies: their searches answered here, filtered (inside the artifact stage, which shows
     // their S3 locations as mlflow-artifacts:/ like any answer's); answers passing through teach the lookups.
     ...(lookups ? [scopedSearching({ ...lookups, credentials: shared.credentials, maxBodyBytes: limits.maxBodyBytes }), ownerLearning(lookups.owners)] : []),
-    backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend),
+    backend.kind === 'sagemaker' ? sageMakerSigning(backend, shared.credentials, limits.maxBodyBytes) : plainMlflowPassing(backend, limits.maxBodyBytes),
     tracing ? tracedForwarding(tracing, forward, backend.kind !== 'sagemaker') : forward,
   ];
 }

@@ -181,20 +181,38 @@ export function sageMakerSigning(backend: SageMakerBackend, credentials: Credent
 }
 
 /** The stage for a self-hosted MLflow: no signature; the body streams through unless already read. */
-export function plainMlflowPassing(backend: PlainMlflowBackend): Stage {
-  return function plainMlflowPassing(scope, next) {
-    const request = scope.request;
-    const unsigned = { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope) };
-    if (scope.body) {
-      scope.bytesIn = scope.body.byteLength;
-      scope.outgoing = prepareForPlainMlflow(unsigned, scope.body, String(scope.body.byteLength), backend);
-    } else {
-      if (request.body) refuseDeclaredTrailers(request);
-      // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
-      const length = request.headers.get('content-length');
-      scope.outgoing = prepareForPlainMlflow(unsigned, request.body, length, backend);
-    }
+/**
+ * Whether fetch sends a stream body with the Content-Length it is given. Bun does; Deno drops it
+ * and sends the stream chunked (shared reference runtime-notes.md), which MLflow 3.x's server
+ * (uvicorn, then Flask through its WSGI bridge) reads as an empty body: a POST of the Python
+ * client's then fails with "Missing value for required parameter".
+ */
+const STREAMS_KEEP_THEIR_LENGTH = !('Deno' in globalThis);
+
+export function plainMlflowPassing(backend: PlainMlflowBackend, maxBodyBytes: number, streamsKeepLength = STREAMS_KEEP_THEIR_LENGTH): Stage {
+  const passRead = (scope: RequestScope, body: Uint8Array, next: Next) => {
+    scope.bytesIn = body.byteLength;
+    scope.outgoing = prepareForPlainMlflow(unsignedOf(scope), body, String(body.byteLength), backend);
     scope.outgoing.headers.push(['x-request-id', scope.requestId]);
     return next(scope);
   };
+  return function plainMlflowPassing(scope, next) {
+    if (scope.body) return passRead(scope, scope.body, next);
+    const request = scope.request;
+    const length = request.headers.get('content-length');
+    if (request.body && !streamsKeepLength && length !== null && Number(length) <= maxBodyBytes) {
+      // Where a stream would go chunked, a body of known length within the cap is read whole and
+      // sent with its length (bodies over the cap, artifact uploads, still stream: docs/operations.md).
+      return readBodyWithCap(request, maxBodyBytes, scope.bodyLease).then((body) => passRead(scope, body ?? new Uint8Array(0), next));
+    }
+    if (request.body) refuseDeclaredTrailers(request);
+    // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
+    scope.outgoing = prepareForPlainMlflow(unsignedOf(scope), request.body, length, backend);
+    scope.outgoing.headers.push(['x-request-id', scope.requestId]);
+    return next(scope);
+  };
+}
+
+function unsignedOf(scope: RequestScope): Omit<UnsignedRequest, 'body'> {
+  return { method: scope.method, path: scope.upstreamPath!, query: scope.query, headers: upstreamHeadersOf(scope) };
 }
