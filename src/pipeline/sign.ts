@@ -202,7 +202,7 @@ export function plainMlflowPassing(backend: PlainMlflowBackend, maxBodyBytes: nu
     const length = request.headers.get('content-length');
     if (request.body && !streamsKeepLength && length !== null && Number(length) <= maxBodyBytes) {
       // Where a stream would go chunked, a body of known length within the cap is read whole and
-      // sent with its length (bodies over the cap, artifact uploads, still stream: docs/operations.md).
+      // sent with its length (a body over the cap still streams: MLflow's artifact upload reads a chunked one).
       return readBodyWithCap(request, maxBodyBytes, scope.bodyLease).then((body) => passRead(scope, body ?? new Uint8Array(0), next));
     }
     if (request.body) refuseDeclaredTrailers(request);
