@@ -24,6 +24,9 @@ export function denoBinary(): string {
 let built = false;
 
 export function buildArtifacts(): { executable: string; bundle: string } {
+  // test/run.sh builds them once before its parallel shards (PROXY_TEST_PREBUILT), so that no
+  // process rebuilds the executable another is running.
+  if (!built && process.env.PROXY_TEST_PREBUILT === '1' && existsSync(EXECUTABLE) && existsSync(BUNDLE)) built = true;
   if (!built) {
     const run = spawnSync('bash', [join(REPO, 'scripts/build.sh')], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     if (run.status !== 0 || !existsSync(EXECUTABLE) || !existsSync(BUNDLE)) throw new Error(`npm run build failed:\n${run.stdout}\n${run.stderr}`);
