@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { heapStats } from 'bun:jsc';
 import { hashApiKey } from '../src/auth/api-key.ts';
-import { createGatewayHandler } from '../src/server.ts';
+import { createGatewayHandler } from '../src/gateway-handler.ts';
 import { loadRulesText } from '../src/rules/load.ts';
 import { createReloader } from '../src/rules/reload.ts';
 

@@ -1,6 +1,6 @@
 // The gateway as an app: Elysia serves the gateway's own endpoints (liveness, readiness) with its
-// lifecycle (onError); every other request goes to the pipeline that server.ts builds, and its
-// answer goes back as the pipeline made it.
+// lifecycle (onError); every other request goes to the pipeline (gateway-handler.ts, its stages
+// from server.ts), and its answer goes back as the pipeline made it.
 //
 // Why the pipeline is not an Elysia route: a handler's Response passes through Elysia's response
 // mapping, which copies it, body and all, as soon as anything has touched the context's `set`
@@ -12,7 +12,7 @@
 // plugins the app ever gets; Elysia keeps the endpoints it owns.
 import { Elysia } from 'elysia';
 import type { ReadinessResult } from './readiness.ts';
-import { createGatewayHandler, type GatewayDeps } from './server.ts';
+import { createGatewayHandler, type GatewayDeps } from './gateway-handler.ts';
 import { asGatewayError, errorResponse } from './errors.ts';
 
 export { readiness } from './readiness.ts';

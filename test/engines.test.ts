@@ -54,9 +54,9 @@ const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { en
 const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
 
 describe("Node's required version", () => {
-  test('package.json requires Node 20 or later, as the README says', () => {
-    expect(pkg.engines.node).toBe('>=20');
-    expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('Node.js 20+');
+  test('package.json requires Node 20.6 or later (the OpenTelemetry SDK 2.x floor), as the README says', () => {
+    expect(pkg.engines.node).toBe('>=20.6');
+    expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('Node.js 20.6+');
   });
 
   // Node 20 from 20.6 (September 2023): the OpenTelemetry JS SDK 2.x (tracing, issue 22) asks for

@@ -4,7 +4,7 @@
 # stand-ins, Chromium), so two processes on two cores take about half the time of one.
 #
 #   python3 test/shards.py N OUTDIR             writes OUTDIR/shard-1.txt … shard-N.txt (one path per line)
-#   python3 test/shards.py --update JUNIT.xml   rewrites test/shard-weights.tsv from a whole run's timings
+#   python3 test/shards.py --update JUNIT.xml…  rewrites test/shard-weights.tsv from a whole run's timings
 #
 # Weights are seconds per file from a previous whole run (test/shard-weights.tsv); a file not in it
 # yet counts as DEFAULT_SECONDS. Files are dealt longest first to the shard with the least so far.
@@ -62,20 +62,20 @@ def split(n, outdir):
         print(f"shard {i}: {len(paths)} files, about {totals[i - 1]:.0f} s")
 
 
-def update(junit):
+def update(junits):
     weights = {}
-    for suite in ET.parse(junit).getroot():
+    for suite in (s for junit in junits for s in ET.parse(junit).getroot()):
         path = suite.get("file")
         if suite.tag == "testsuite" and path:
             weights[path] = max(weights.get(path, 0.0), float(suite.get("time") or 0))
     with open(WEIGHTS, "w") as out:
-        out.write("# seconds\tfile: one whole run's time per test file (python3 test/shards.py --update JUNIT)\n")
+        out.write("# seconds\tfile: one whole run's time per test file (python3 test/shards.py --update test-results/junit*.xml)\n")
         for path in sorted(weights):
             out.write(f"{weights[path]:.1f}\t{path}\n")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--update":
-        update(sys.argv[2])
+        update(sys.argv[2:])
     else:
         split(int(sys.argv[1]), sys.argv[2])

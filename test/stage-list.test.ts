@@ -1,7 +1,8 @@
 // server.ts is the stage list: what runs for a rules object, in order, with the stages whose
 // settings are absent left out, and built once per rules object (a reload gets a new list).
 import { describe, expect, test } from 'bun:test';
-import { createGatewayHandler, stagesFor, type SharedParts } from '../src/server.ts';
+import { stagesFor, type SharedParts } from '../src/server.ts';
+import { createGatewayHandler } from '../src/gateway-handler.ts';
 import { localTokenBuckets } from '../src/limits/rate-limiter.ts';
 import { signInFailureGuard } from '../src/limits/sign-in-failures.ts';
 import { bufferBudget } from '../src/limits/buffer-budget.ts';

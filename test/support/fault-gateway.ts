@@ -7,7 +7,7 @@
 // API stability: shared with later fault work; add, do not rename.
 import { afterAll } from 'bun:test';
 import { createApp } from '../../src/app.ts';
-import type { GatewayDeps } from '../../src/server.ts';
+import type { GatewayDeps } from '../../src/gateway-handler.ts';
 import { listen, type Listener } from '../../src/listen.ts';
 import { hashApiKey } from '../../src/auth/api-key.ts';
 import type { AuditRecord } from '../../src/observability/audit.ts';
