@@ -540,16 +540,6 @@ function report(cpu: CpuSummary[] | null, cpuRuns: CpuRun[], split: SplitRow[] |
 
 const README_START = '<!-- scopes-results:start (written by `bun bench/scopes.ts --write-readme`; do not edit by hand) -->';
 const README_END = '<!-- scopes-results:end -->';
-function writeReadme(markdown: string): void {
-  const file = join(ROOT, 'bench/README.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`bench/README.md has no ${README_START} … ${README_END} section`);
-  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${markdown}\n${text.slice(end)}`);
-  log('bench/README.md scopes results rewritten');
-}
-
 async function main() {
   const started = new Date();
   sampleLoad();
@@ -576,7 +566,10 @@ async function main() {
   mkdirSync(dirname(CFG.out), { recursive: true });
   writeFileSync(CFG.out, JSON.stringify({ startedAt: started.toISOString(), machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, bun: Bun.version, load: loadSamples }, config: { ...CFG, skip: [...CFG.skip] }, goals, cpuRuns, split, loop, memory }, null, 2) + '\n');
   log(`results written to ${CFG.out.replace(ROOT + '/', '')}`);
-  if (CFG.writeReadme) writeReadme(markdown);
+  if (CFG.writeReadme) {
+    const { writeReadmeSection } = await import('./accounting.ts');
+    writeReadmeSection(markdown, README_START, README_END);
+  }
 }
 
 if (import.meta.main) runMain(main);
