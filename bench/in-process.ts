@@ -18,6 +18,8 @@
 // Environment: BENCH_ROUNDS=5  BENCH_REQUESTS=40000 (per round)  BENCH_OUT=bench/results/in-process.json
 //   BENCH_BASELINE_ROOT=/other/checkout   the same measured on another checkout (its src/), as a
 //                                          second variant, for paired before/after figures
+//   BENCH_VARIANTS=name=/checkout,…        any number of checkouts, in this order, before this one:
+//                                          e.g. a commit and its parent per cut, all in one run
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawn } from 'bun';
@@ -28,6 +30,11 @@ const CFG = {
   requests: envNumber('BENCH_REQUESTS', 40_000),
   out: resolve(ROOT, process.env.BENCH_OUT ?? 'bench/results/in-process.json'),
   baselineRoot: process.env.BENCH_BASELINE_ROOT ? resolve(process.env.BENCH_BASELINE_ROOT) : null,
+  variants: (process.env.BENCH_VARIANTS ?? '').split(',').filter(Boolean).map((entry) => {
+    const at = entry.indexOf('=');
+    if (at < 1) throw new Error(`BENCH_VARIANTS: "${entry}" is not name=/checkout`);
+    return [entry.slice(0, at), resolve(entry.slice(at + 1))] as [string, string];
+  }),
 };
 const API_KEY = 'bench-in-process-key-0123456789abcdef';
 
@@ -157,6 +164,7 @@ async function runChild(root: string, scenario: ScenarioName, attempt = 1): Prom
 async function main(): Promise<void> {
   const variants: Array<[string, string]> = [['this checkout', ROOT]];
   if (CFG.baselineRoot) variants.unshift(['baseline', CFG.baselineRoot]);
+  variants.unshift(...CFG.variants);
   const samples: Sample[] = [];
   for (let round = 1; round <= CFG.rounds; round++) {
     for (const scenario of Object.keys(SCENARIOS) as ScenarioName[]) {
