@@ -18,13 +18,14 @@
 // in BENCH_SNAPSHOT_DIR (default bench/results/snapshots/) for Chrome DevTools.
 //
 // Environment: BENCH_SECONDS=10  BENCH_BLOB_BYTES=1073741824  BENCH_SKIP=download,snapshots
+//   BENCH_RAM_SIZES_MB=96,128   the gateway also with these heap sizings (BUN_JSC_forceRAMSize), beside production's
 //   BENCH_BASELINE_ENTRY=/other/checkout/src/main.ts  BENCH_OUT=bench/results/memory.json
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
-  atCleanup, awsEnv, baseEnv, chunksOf, envList, envNumber, f, gatewayRules, GATEWAY_RUNTIME_ENV, LoadWorker, log, median, procStatus, resetPeakRss, ROOT, runMain, SCENARIOS,
+  atCleanup, awsEnv, baseEnv, chunksOf, envList, envNumber, f, gatewayRules, GATEWAY_RUNTIME_ENV, LoadWorker, log, median, procCpuSeconds, procStatus, resetPeakRss, ROOT, runMain, SCENARIOS,
   startChild, type Child, type ScenarioName,
 } from './lib.ts';
 
@@ -32,6 +33,7 @@ const CFG = {
   seconds: envNumber('BENCH_SECONDS', 10),
   blobBytes: envNumber('BENCH_BLOB_BYTES', 1024 ** 3),
   skip: new Set(envList('BENCH_SKIP', '')),
+  ramSizesMb: envList('BENCH_RAM_SIZES_MB', '').map(Number).filter((mb) => mb > 0),
   gatewayEntry: resolve(ROOT, process.env.BENCH_GATEWAY_ENTRY ?? 'src/main.ts'),
   baselineEntry: process.env.BENCH_BASELINE_ENTRY ? resolve(process.env.BENCH_BASELINE_ENTRY) : null,
   snapshotDir: resolve(ROOT, process.env.BENCH_SNAPSHOT_DIR ?? 'bench/results/snapshots'),
@@ -59,7 +61,7 @@ interface Probe {
 interface SystemResult {
   system: string;
   idle: Probe;
-  load: { rssMedianMb: number; rssPeakMb: number; hwmMb: number; rps: Record<string, number> };
+  load: { rssMedianMb: number; rssPeakMb: number; hwmMb: number; rps: Record<string, number>; cpuUsPerRequest: number };
   after: Probe;
   settled: Probe;
   download?: { mibPerSecond: number; peakRssMb: number; bytes: number };
@@ -131,13 +133,20 @@ async function measureSystem(name: string, cmd: string[], upstream: Child, env: 
     if (st) samples.push(st.rssKb / 1024);
   }, 100);
   const rps: Record<string, number> = {};
-  for (const s of Object.keys(SCENARIOS) as ScenarioName[]) rps[s] = (await run(s, 128, CFG.seconds)).rps;
+  const cpuBefore = procCpuSeconds(child.pid);
+  let requests = 0;
+  for (const s of Object.keys(SCENARIOS) as ScenarioName[]) {
+    const result = await run(s, 128, CFG.seconds);
+    rps[s] = result.rps;
+    requests += result.total;
+  }
+  const cpuUsPerRequest = ((procCpuSeconds(child.pid) - cpuBefore) * 1e6) / requests;
   clearInterval(sampler);
   const hwmMb = (procStatus(child.pid)?.hwmKb ?? NaN) / 1024;
   const after = await p.probe(child.pid);
   await Bun.sleep(5000);
   const settled = await p.probe(child.pid);
-  const result: SystemResult = { system: name, idle, load: { rssMedianMb: median(samples), rssPeakMb: Math.max(...samples), hwmMb, rps }, after, settled };
+  const result: SystemResult = { system: name, idle, load: { rssMedianMb: median(samples), rssPeakMb: Math.max(...samples), hwmMb, rps, cpuUsPerRequest }, after, settled };
   if (idle.snapshot && after.snapshot) {
     const [before, later] = [summarise(idle.snapshot), summarise(after.snapshot)];
     const kinds = [...new Set([...before.keys(), ...later.keys()])];
@@ -180,10 +189,10 @@ export function report(results: SystemResult[], started: Date, load: string): st
       `Each system alone; load = autocannon, 128 connections, GET then POST, ${CFG.seconds} s each. MB = MiB. JS heap = the collector's heap size (capacity in brackets); malloc = mimalloc's bytes in use, where Bun keeps its native objects (requests, responses, headers, sockets' buffers). Each probe runs a full collection after its first reading (bench/memory-probe.ts): the figures in brackets; "5 s later" follows that collection.`,
     '',
   ];
-  const rows: string[][] = [['system', 'idle RSS', 'RSS under c=128: median / peak (VmHWM)', 'after load (after a full GC)', '5 s later', 'JS heap idle → after load', 'malloc in use idle → after load (after a full GC)', '1 GiB download']];
+  const rows: string[][] = [['system', 'idle RSS', 'RSS under c=128: median / peak (VmHWM)', 'CPU µs/req under c=128', 'after load (after a full GC)', '5 s later', 'JS heap idle → after load', 'malloc in use idle → after load (after a full GC)', '1 GiB download']];
   for (const r of results) {
     rows.push([
-      r.system, f(r.idle.rssMb, 1), `${f(r.load.rssMedianMb, 1)} / ${f(r.load.rssPeakMb, 1)} (${f(r.load.hwmMb, 1)})`, `${f(r.after.rssMb, 1)} (${f(r.after.afterFullGc.rssMb, 1)})`, f(r.settled.rssMb, 1),
+      r.system, f(r.idle.rssMb, 1), `${f(r.load.rssMedianMb, 1)} / ${f(r.load.rssPeakMb, 1)} (${f(r.load.hwmMb, 1)})`, f(r.load.cpuUsPerRequest, 1), `${f(r.after.rssMb, 1)} (${f(r.after.afterFullGc.rssMb, 1)})`, f(r.settled.rssMb, 1),
       `${f(r.idle.heapMb, 1)} (${f(r.idle.heapCapacityMb, 1)}) → ${f(r.after.heapMb, 1)} (${f(r.after.heapCapacityMb, 1)})`,
       `${f(r.idle.mallocInUseMb, 1)} → ${f(r.after.mallocInUseMb, 1)} (${f(r.after.afterFullGc.mallocInUseMb, 1)})`,
       r.download ? `${f(r.download.mibPerSecond, 0)} MiB/s, peak ${f(r.download.peakRssMb, 1)} MB` : '–',
@@ -217,6 +226,10 @@ export async function memory(): Promise<string> {
   const results: SystemResult[] = [];
   results.push(await measureSystem('floor', [BUN, ...PROBE, join(import.meta.dir, 'floor.ts'), `http://127.0.0.1:${upstream.port}`], upstream, { ...env }, tmp));
   results.push(await measureSystem('gateway', gateway, upstream, { ...env, ...GATEWAY_RUNTIME_ENV }, tmp));
+  // Other heap sizings beside production's, to weigh memory against CPU (BENCH_RAM_SIZES_MB).
+  for (const mb of CFG.ramSizesMb) {
+    results.push(await measureSystem(`gateway, forceRAMSize ${mb} MiB`, gateway, upstream, { ...env, ...GATEWAY_RUNTIME_ENV, BUN_JSC_forceRAMSize: String(mb * 1024 * 1024) }, tmp));
+  }
   // The same gateway with JavaScriptCore's own heap sizing: what GATEWAY_RUNTIME_ENV changes.
   results.push(await measureSystem('gateway, default heap sizing', gateway, upstream, { ...env }, tmp));
   if (CFG.baselineEntry) results.push(await measureSystem('baseline', [BUN, ...PROBE, CFG.baselineEntry, 'serve', '--rules', rulesFile], upstream, { ...env, ...GATEWAY_RUNTIME_ENV }, tmp));
