@@ -34,7 +34,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, envList, envNumber, f, gatewayRules, gcLog, GC_ALLOCATION_ENV, GC_LOG_ENV, GATEWAY_RUNTIME_ENV, LoadWorker, log, mb, median, procCpuSeconds,
-  procStatus, ROOT, runMain, SCENARIOS, startChild, type Child, type GcTotals, type ScenarioName,
+  procStatus, ROOT, runMain, SCENARIOS, startChild, type Child, type GcTotals, type ScenarioName, writeReadmeSection
 } from './lib.ts';
 import { RUNGS } from './ladder.ts';
 
@@ -269,16 +269,6 @@ export function report(runs: Run[], allocations: Allocation[], memory: Record<st
 
 const README_START = '<!-- accounting:start (written by `bun bench/accounting.ts --write-readme`; do not edit by hand) -->';
 const README_END = '<!-- accounting:end -->';
-export function writeReadmeSection(markdown: string, start = README_START, end = README_END): void {
-  const file = join(ROOT, 'bench/README.md');
-  const text = readFileSync(file, 'utf8');
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`bench/README.md has no ${start} … ${end} section`);
-  writeFileSync(file, `${text.slice(0, a + start.length)}\n${markdown}\n${text.slice(b)}`);
-  log(`bench/README.md section ${start.slice(5, start.indexOf(':'))} rewritten`);
-}
-
 export async function accounting(): Promise<string> {
   const started = new Date();
   const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -312,6 +302,6 @@ if (import.meta.main) {
   runMain(async () => {
     const markdown = await accounting();
     console.log(`\n${markdown}`);
-    if (CFG.writeReadme) writeReadmeSection(markdown);
+    if (CFG.writeReadme) writeReadmeSection(markdown, README_START, README_END);
   });
 }

@@ -449,3 +449,17 @@ export function gcLog(): { onLine: (line: string) => void; totals: () => GcTotal
     totals: () => ({ ...totals }),
   };
 }
+
+/**
+ * Rewrites one results section of bench/README.md (between its start and end markers) with a run's
+ * markdown: each bench's `--write-readme`.
+ */
+export function writeReadmeSection(markdown: string, start: string, end: string): void {
+  const file = join(ROOT, 'bench/README.md');
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`bench/README.md has no ${start} … ${end} section`);
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${markdown}\n${text.slice(b)}`);
+  log(`bench/README.md section ${start.slice(5, start.indexOf(':'))} rewritten`);
+}

@@ -26,7 +26,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, chunksOf, envList, envNumber, f, gatewayRules, GATEWAY_RUNTIME_ENV, LoadWorker, log, median, procCpuSeconds, procStatus, resetPeakRss, ROOT, runMain, SCENARIOS,
-  startChild, type Child, type ScenarioName,
+  startChild, type Child, type ScenarioName, writeReadmeSection
 } from './lib.ts';
 
 const CFG = {
@@ -249,9 +249,6 @@ if (import.meta.main) {
   runMain(async () => {
     const markdown = await memory();
     console.log(`\n${markdown}`);
-    if (CFG.writeReadme) {
-      const { writeReadmeSection } = await import('./accounting.ts');
-      writeReadmeSection(markdown, README_START, README_END);
-    }
+    if (CFG.writeReadme) writeReadmeSection(markdown, README_START, README_END);
   });
 }

@@ -35,7 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, BENCH_ARN, cleanup, f, freePort, gatewayRules, LoadWorker, log, mb, median, procCpuSeconds, procStatus,
   ROOT, SCENARIOS, startChild, table, type Child, type LoadResult, type ScenarioName,
-  envList, envNumber, runMain, GATEWAY_RUNTIME_ENV,
+  envList, envNumber, runMain, GATEWAY_RUNTIME_ENV, writeReadmeSection
 } from './lib.ts';
 
 export const PEER_VERSION = 'v1.11.1';
@@ -408,15 +408,6 @@ function loadAverage(): string {
 
 const README_START = '<!-- peer-results:start (written by `bun bench/peer.ts --write-readme`; do not edit by hand) -->';
 const README_END = '<!-- peer-results:end -->';
-function writeReadme(markdown: string): void {
-  const file = join(ROOT, 'bench/README.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`bench/README.md has no ${README_START} … ${README_END} section`);
-  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${markdown}\n${text.slice(end)}`);
-  log('bench/README.md results section rewritten');
-}
 
 // ───────────────────────────── main ─────────────────────────────
 async function main() {
@@ -453,7 +444,7 @@ async function main() {
   mkdirSync(dirname(CFG.out), { recursive: true });
   writeFileSync(CFG.out, JSON.stringify({ startedAt: started.toISOString(), machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, bun: Bun.version, load: loadAtStart }, config: { ...CFG, skip: [...CFG.skip] }, goals, runs, cold, memory }, null, 2) + '\n');
   log(`results written to ${CFG.out.replace(ROOT + '/', '')}`);
-  if (CFG.writeReadme) writeReadme(markdown);
+  if (CFG.writeReadme) writeReadmeSection(markdown, README_START, README_END);
 }
 
 if (import.meta.main) runMain(main);

@@ -36,7 +36,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   atCleanup, awsEnv, baseEnv, BENCH_ARN, cleanup, envList, envNumber, f, freePort, LoadWorker, log, median, procCpuSeconds,
-  ROOT, runMain, SCENARIOS, startChild, type Child, type ScenarioName,
+  ROOT, runMain, SCENARIOS, startChild, type Child, type ScenarioName, writeReadmeSection
 } from './lib.ts';
 import { RulesSchema } from '../src/rules/schema.ts';
 import { loadRulesText } from '../src/rules/load.ts';
@@ -566,10 +566,7 @@ async function main() {
   mkdirSync(dirname(CFG.out), { recursive: true });
   writeFileSync(CFG.out, JSON.stringify({ startedAt: started.toISOString(), machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, bun: Bun.version, load: loadSamples }, config: { ...CFG, skip: [...CFG.skip] }, goals, cpuRuns, split, loop, memory }, null, 2) + '\n');
   log(`results written to ${CFG.out.replace(ROOT + '/', '')}`);
-  if (CFG.writeReadme) {
-    const { writeReadmeSection } = await import('./accounting.ts');
-    writeReadmeSection(markdown, README_START, README_END);
-  }
+  if (CFG.writeReadme) writeReadmeSection(markdown, README_START, README_END);
 }
 
 if (import.meta.main) runMain(main);
