@@ -74,14 +74,19 @@ async function readCapped(request: Request, cap: number, lease: BodyLease | unde
     chunks.push(value);
   }
   if (total === 0) return undefined;
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(total);
+  return joinChunks(chunks, total);
+}
+
+/** Chunks read from a stream as one array of `total` bytes (the chunk itself when there is one). */
+export function joinChunks(chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const whole = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
-    body.set(chunk, offset);
+    whole.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return body;
+  return whole;
 }
 
 // Chunked bodies with a trailer section (RFC 9112 §7.1.2). Bun.serve delivers the body, then answers

@@ -12,6 +12,7 @@ import { UpstreamWatch, type UpstreamExchange } from './upstream-watch.ts';
 import { ClientClosed, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts';
 import { clientResponseHeaders, HOP_BY_HOP, pinDenoFetchDefaults } from './headers.ts';
 import { SMALL_BODY_BYTES } from './audit-line.ts';
+import { joinChunks } from '../http/read-body.ts';
 
 const TRAILER_OR_LEFT = 'the client connection ended during or right after its chunked body (a trailer section, which the runtime answers with 400 itself, oven-sh/bun#32887; or the client leaving)';
 const TRAILER_OR_LEFT_STREAMED = `${TRAILER_OR_LEFT}: the upstream got no last chunk`;
@@ -151,14 +152,8 @@ async function readWhole(upstream: Response, exchange: UpstreamExchange): Promis
     parts.push(value);
     total += value.byteLength;
   }
-  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
-  const whole = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.byteLength;
-  }
-  return whole;
+  // The chunks come from fetch's body stream, so the array is ArrayBuffer-backed.
+  return joinChunks(parts, total) as Uint8Array<ArrayBuffer>;
 }
 
 // The response header block, measured in one pass over its fields: its size as sent on the wire

@@ -190,26 +190,27 @@ export function sageMakerSigning(backend: SageMakerBackend, credentials: Credent
 const STREAMS_KEEP_THEIR_LENGTH = !('Deno' in globalThis);
 
 export function plainMlflowPassing(backend: PlainMlflowBackend, maxBodyBytes: number, streamsKeepLength = STREAMS_KEEP_THEIR_LENGTH): Stage {
-  const passRead = (scope: RequestScope, body: Uint8Array, next: Next) => {
-    scope.bytesIn = body.byteLength;
-    scope.outgoing = prepareForPlainMlflow(unsignedOf(scope), body, String(body.byteLength), backend);
+  const passOn = (scope: RequestScope, next: Next, body: ReadableStream<Uint8Array> | Uint8Array | null, length: string | null) => {
+    scope.outgoing = prepareForPlainMlflow(unsignedOf(scope), body, length, backend);
     scope.outgoing.headers.push(['x-request-id', scope.requestId]);
     return next(scope);
   };
+  const passRead = (scope: RequestScope, next: Next, body: Uint8Array) => {
+    scope.bytesIn = body.byteLength;
+    return passOn(scope, next, body, String(body.byteLength));
+  };
   return function plainMlflowPassing(scope, next) {
-    if (scope.body) return passRead(scope, scope.body, next);
+    if (scope.body) return passRead(scope, next, scope.body);
     const request = scope.request;
     const length = request.headers.get('content-length');
-    if (request.body && !streamsKeepLength && length !== null && Number(length) <= maxBodyBytes) {
+    if (!streamsKeepLength && length !== null && Number(length) <= maxBodyBytes && request.body) {
       // Where a stream would go chunked, a body of known length within the cap is read whole and
       // sent with its length (a body over the cap still streams: MLflow's artifact upload reads a chunked one).
-      return readBodyWithCap(request, maxBodyBytes, scope.bodyLease).then((body) => passRead(scope, body ?? new Uint8Array(0), next));
+      return readBodyWithCap(request, maxBodyBytes, scope.bodyLease).then((body) => passRead(scope, next, body ?? new Uint8Array(0)));
     }
     if (request.body) refuseDeclaredTrailers(request);
     // Streamed: forward counts the bytes as they pass (scope.bytesIn stays 0 until then).
-    scope.outgoing = prepareForPlainMlflow(unsignedOf(scope), request.body, length, backend);
-    scope.outgoing.headers.push(['x-request-id', scope.requestId]);
-    return next(scope);
+    return passOn(scope, next, request.body, length);
   };
 }
 
